@@ -1,0 +1,74 @@
+//! The one error type of `cache-core`.
+
+use std::sync::Arc;
+
+/// Everything that can go wrong on the get path, classified so that callers
+/// (and the gRPC layer, which maps each variant to one status code) can act on
+/// the kind of failure rather than on a message.
+///
+/// `Error` is `Clone` because a single load's outcome is handed to every
+/// waiter of a singleflight call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The source of truth has no value for this key. Returned by a
+    /// [`Getter`](crate::Getter), reported by a key's owner, or served from
+    /// the negative cache.
+    #[error("key not found")]
+    NotFound,
+    /// The source of truth failed (the owner's or the local loader returned
+    /// an error). The text is for logs; the gRPC layer does not send it to
+    /// clients.
+    #[error("source failed: {0}")]
+    SourceFailed(Arc<str>),
+    /// The peer could not be reached or broke the connection (transport
+    /// failure). The group answers this by loading locally.
+    #[error("peer unavailable: {0}")]
+    Unavailable(Arc<str>),
+    /// The caller's deadline passed before an answer was ready.
+    #[error("deadline exceeded")]
+    DeadlineExceeded,
+    /// The node (or the peer) refused the request to protect itself.
+    #[error("overloaded")]
+    Overloaded,
+    /// The key is empty or longer than the group's key limit.
+    #[error("invalid key: {0}")]
+    InvalidKey(&'static str),
+    /// The loader panicked. Every waiter of that load gets this error; the
+    /// next get of the key calls the loader again.
+    #[error("loader panicked")]
+    LoaderPanicked,
+    /// A [`Registry`](crate::Registry) already holds a group of this name.
+    #[error("a group named {0:?} is already registered")]
+    DuplicateGroup(String),
+    /// No group of this name is registered.
+    #[error("no group named {0:?}")]
+    UnknownGroup(String),
+    /// A builder was given a value it cannot work with.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+impl Error {
+    /// Builds a [`Error::SourceFailed`] from anything printable.
+    pub fn source_failed(detail: impl std::fmt::Display) -> Self {
+        Error::SourceFailed(detail.to_string().into())
+    }
+
+    /// Builds a [`Error::Unavailable`] from anything printable.
+    pub fn unavailable(detail: impl std::fmt::Display) -> Self {
+        Error::Unavailable(detail.to_string().into())
+    }
+
+    /// True when a failed peer fetch should be answered by loading the key
+    /// locally: the transport failed, the peer was too slow, or it shed load.
+    /// `NotFound` and `SourceFailed` are answers from the owner's source and
+    /// are passed on instead (reloading would only fail again and double the
+    /// load on the source).
+    pub fn is_peer_fallback(&self) -> bool {
+        matches!(
+            self,
+            Error::Unavailable(_) | Error::DeadlineExceeded | Error::Overloaded
+        )
+    }
+}

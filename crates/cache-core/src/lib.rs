@@ -1,0 +1,23 @@
+//! # cache-core: the embeddable groupcache engine
+//!
+//! (Crate documentation of the get path is being written.)
+
+pub use async_trait::async_trait;
+
+mod context;
+mod error;
+mod getter;
+mod group;
+mod peers;
+pub mod promotion;
+mod registry;
+mod stats;
+pub mod store;
+
+pub use context::LoadContext;
+pub use error::Error;
+pub use getter::{Getter, GetterFn, Loaded, getter_fn};
+pub use group::{Group, GroupBuilder, StoreKind};
+pub use peers::{Fetched, NoPeers, PeerClient, PeerPicker};
+pub use registry::Registry;
+pub use stats::{CacheStats, GroupStats, StatsSnapshot};

@@ -1,0 +1,73 @@
+//! The seam between the engine and the network: who owns a key
+//! ([`PeerPicker`]) and how to ask it ([`PeerClient`]).
+//!
+//! `cache-core` never talks to a network itself; `cache-grpc` implements
+//! these traits over gRPC, and tests implement them in process.
+
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use crate::{Error, LoadContext};
+
+/// A value fetched from the key's owner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fetched {
+    /// The value.
+    pub value: Bytes,
+    /// The owner's estimate of this key's request rate (requests per second,
+    /// averaged over about a minute), if it reports one. Feeds the hot-cache
+    /// promotion policy.
+    pub minute_qps: Option<f64>,
+    /// Time left before the value expires at the owner, if it expires.
+    pub ttl: Option<Duration>,
+}
+
+impl Fetched {
+    /// A fetched value with no QPS report and no expiry.
+    pub fn new(value: impl Into<Bytes>) -> Self {
+        Fetched {
+            value: value.into(),
+            minute_qps: None,
+            ttl: None,
+        }
+    }
+}
+
+/// A remote peer that can be asked for a key of a group.
+///
+/// Errors must be classified: [`Error::NotFound`] and
+/// [`Error::SourceFailed`] when the owner answered that its source has no
+/// such key or failed (passed on to the caller), and
+/// [`Error::Unavailable`], [`Error::DeadlineExceeded`] or
+/// [`Error::Overloaded`] when the peer could not answer (the group then loads
+/// the key locally).
+#[async_trait]
+pub trait PeerClient: Send + Sync + Debug + 'static {
+    /// The peer's canonical id (for example `127.0.0.1:7001`).
+    fn id(&self) -> &str;
+
+    /// Fetches `key` of `group` from this peer. The peer must answer from its
+    /// own caches or its own loader and never forward the request.
+    /// `ctx`'s deadline is the time the caller is prepared to wait.
+    async fn fetch(&self, group: &str, key: &str, ctx: &LoadContext) -> Result<Fetched, Error>;
+}
+
+/// Picks the owner of a key.
+pub trait PeerPicker: Send + Sync + 'static {
+    /// The owner of `key`, or `None` when this node owns it.
+    fn pick(&self, key: &str) -> Option<Arc<dyn PeerClient>>;
+}
+
+/// The [`PeerPicker`] of a single node: it owns every key.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoPeers;
+
+impl PeerPicker for NoPeers {
+    fn pick(&self, _key: &str) -> Option<Arc<dyn PeerClient>> {
+        None
+    }
+}

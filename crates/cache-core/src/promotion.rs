@@ -1,0 +1,25 @@
+//! Hot-cache promotion: which values fetched from a peer are worth a copy
+//! here.
+
+use tokio::time::Instant;
+
+/// What a promotion policy knows about a value just fetched from its owner.
+#[derive(Debug, Clone, Copy)]
+pub struct PromotionInput<'a> {
+    /// The key.
+    pub key: &'a str,
+    /// The owner's reported request rate for the key (requests per second
+    /// over about a minute), if it reported one.
+    pub owner_qps: Option<f64>,
+    /// Now, from the group's clock.
+    pub now: Instant,
+}
+
+/// Decides whether a value fetched from a peer goes into the hot cache.
+///
+/// Called once per successful peer fetch; implementations may keep state
+/// (for example a windowed count of local fetches per key).
+pub trait PromotionPolicy: Send + Sync + 'static {
+    /// True to keep a copy of the value in the hot cache.
+    fn should_promote(&self, input: &PromotionInput<'_>) -> bool;
+}

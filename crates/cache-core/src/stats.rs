@@ -1,0 +1,105 @@
+//! Counters of a [`Group`](crate::Group): atomic while live, a plain struct
+//! when read.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! group_counters {
+    ($( $(#[$doc:meta])* $name:ident, )*) => {
+        /// The live counters of a group. Each is a relaxed atomic: counters are
+        /// independent, and a snapshot is not a transaction.
+        #[derive(Debug, Default)]
+        pub struct GroupStats {
+            $( $(#[$doc])* pub $name: AtomicU64, )*
+        }
+
+        /// A point-in-time copy of [`GroupStats`] plus the stats of the main
+        /// and hot caches.
+        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+        pub struct StatsSnapshot {
+            $( $(#[$doc])* pub $name: u64, )*
+            /// The main cache: keys this node owns.
+            pub main_cache: CacheStats,
+            /// The hot cache: popular keys owned by other nodes.
+            pub hot_cache: CacheStats,
+        }
+
+        impl GroupStats {
+            /// Copies every counter; cache stats are filled in by the caller.
+            pub fn snapshot(&self) -> StatsSnapshot {
+                StatsSnapshot {
+                    $( $name: self.$name.load(Ordering::Relaxed), )*
+                    main_cache: CacheStats::default(),
+                    hot_cache: CacheStats::default(),
+                }
+            }
+        }
+
+        impl StatsSnapshot {
+            /// The group counters as `(name, value)` pairs, in declaration
+            /// order (for tables, JSON and metrics exporters).
+            pub fn counters(&self) -> Vec<(&'static str, u64)> {
+                vec![ $( (stringify!($name), self.$name), )* ]
+            }
+        }
+    };
+}
+
+group_counters! {
+    /// Every call to `Group::get`/`get_with` (client gets), counted on entry,
+    /// including gets rejected for an invalid key.
+    gets,
+    /// Gets answered from the main or the hot cache without a load (includes
+    /// the re-check inside the singleflight that finds the value).
+    cache_hits,
+    /// Gets for which this node asked the key's owner (a remote fetch was
+    /// attempted), whatever its outcome.
+    peer_loads,
+    /// Remote fetches that failed for any reason (transport, timeout,
+    /// overload, NotFound or source failure reported by the owner).
+    peer_errors,
+    /// Gets that missed both caches and entered the singleflight
+    /// (gets - cache_hits, as in golang/groupcache).
+    loads,
+    /// Loads that actually ran: one per singleflight flight, after
+    /// de-duplication (the waiters that joined a flight are not counted).
+    loads_deduped,
+    /// Calls to the local `Getter` that returned a value.
+    local_loads,
+    /// Calls to the local `Getter` that returned an error (NotFound
+    /// included) or panicked.
+    local_load_errs,
+    /// Fetch requests served for other peers (`Group::fetch_for_peer`).
+    server_requests,
+    /// Gets answered NotFound from the negative cache.
+    negative_hits,
+    /// Local loads of a key owned by another node, run because the owner
+    /// could not answer (unavailable, too slow or overloaded).
+    fallback_loads,
+    /// Values fetched from a peer that the promotion policy put into the
+    /// hot cache.
+    promotions,
+    /// Loader calls that panicked (also counted in `local_load_errs`).
+    loader_panics,
+    /// Gets that gave up because their own deadline passed.
+    deadline_exceeded,
+}
+
+/// Counters of one cache (main or hot) of a store.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Bytes in use, counted as key + value + a fixed per-entry overhead.
+    pub bytes: u64,
+    /// Entries held (negative entries included).
+    pub items: u64,
+    /// Lookups made.
+    pub gets: u64,
+    /// Lookups that found a live entry.
+    pub hits: u64,
+    /// Entries removed to make room (not explicit removals or expiries).
+    pub evictions: u64,
+}
+
+/// Adds one to `counter`.
+pub(crate) fn incr(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}

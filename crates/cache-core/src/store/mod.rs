@@ -1,0 +1,109 @@
+//! Where values live: the main cache and the hot cache, sharing one byte
+//! budget.
+//!
+//! A [`Store`] holds both caches of a group. Every entry is charged
+//! [`entry_size`] bytes (key + value + [`ENTRY_OVERHEAD`]); the total charged
+//! to both caches never exceeds the configured budget, and the hot cache never
+//! holds more than its share of it.
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::CacheStats;
+
+/// A fixed per-entry charge that stands for the bookkeeping an entry costs
+/// (map slot, list links, key allocation header, expiry), so a cache of tiny
+/// values still respects its budget in real memory.
+pub const ENTRY_OVERHEAD: u64 = 64;
+
+/// The bytes charged to the budget for an entry.
+pub fn entry_size(key: &str, value_len: usize) -> u64 {
+    key.len() as u64 + value_len as u64 + ENTRY_OVERHEAD
+}
+
+/// Which of a group's two caches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CacheKind {
+    /// Keys this node owns, filled by its loader.
+    Main,
+    /// Keys owned by other nodes, kept because they are popular here.
+    Hot,
+}
+
+/// What an entry holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cached {
+    /// A value.
+    Value(Bytes),
+    /// The source said the key does not exist (negative caching).
+    NotFound,
+}
+
+impl Cached {
+    /// Length charged for the payload.
+    pub fn len(&self) -> usize {
+        match self {
+            Cached::Value(v) => v.len(),
+            Cached::NotFound => 0,
+        }
+    }
+
+    /// True for an empty value or a negative entry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A cache entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The payload.
+    pub data: Cached,
+    /// When the entry stops being served; `None` for never.
+    pub expires_at: Option<Instant>,
+}
+
+impl Entry {
+    /// An entry holding `value` that never expires.
+    pub fn value(value: Bytes) -> Self {
+        Entry {
+            data: Cached::Value(value),
+            expires_at: None,
+        }
+    }
+
+    /// True when the entry has expired at `now`.
+    pub fn is_expired(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|t| t <= now)
+    }
+}
+
+/// The storage of a group's two caches, under one byte budget.
+///
+/// Implementations are internally synchronised (`&self` everywhere) and must
+/// keep these promises under any interleaving of calls:
+/// - the bytes charged to both caches together never exceed
+///   [`Store::budget`];
+/// - the hot cache never holds more than its share of the budget;
+/// - an expired entry is never returned;
+/// - a `get` that finds nothing allocates nothing, and a hit costs at most a
+///   reference-count increment of the value.
+pub trait Store: Send + Sync + 'static {
+    /// Looks `key` up in `kind`, counting a get (and a hit when found).
+    /// Entries expired at `now` are treated as absent (and may be dropped).
+    fn get(&self, kind: CacheKind, key: &str, now: Instant) -> Option<Entry>;
+
+    /// Inserts or replaces `key` in `kind`, evicting least valuable entries
+    /// as needed to stay within budget. An entry larger than the cache's
+    /// share of the budget is not stored.
+    fn insert(&self, kind: CacheKind, key: &str, entry: Entry);
+
+    /// Removes `key` from both caches; true if anything was removed.
+    fn remove(&self, key: &str) -> bool;
+
+    /// The stats of one cache.
+    fn stats(&self, kind: CacheKind) -> CacheStats;
+
+    /// The byte budget shared by both caches.
+    fn budget(&self) -> u64;
+}

@@ -1,0 +1,3 @@
+//! The `groupcache` binary (being written).
+
+fn main() {}
