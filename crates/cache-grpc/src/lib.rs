@@ -1,1 +1,5 @@
-//! placeholder
+//! # cache-grpc: the groupcache gRPC service
+//!
+//! (Being written.)
+
+pub mod pb;
