@@ -6,6 +6,10 @@
 //! to both caches never exceeds the configured budget, and the hot cache never
 //! holds more than its share of it.
 
+pub mod lru;
+
+pub use lru::LruStore;
+
 use bytes::Bytes;
 use tokio::time::Instant;
 
