@@ -56,7 +56,7 @@ use tokio::time::Instant;
 
 use self::shard::{Lookup, Shard};
 use crate::CacheStats;
-use crate::store::{CacheKind, Cached, Entry, Store, entry_size};
+use crate::store::{CacheKind, Entry, Store, entry_size, share_value};
 
 /// Shards used by [`LruStore::new`].
 pub const DEFAULT_SHARDS: usize = 16;
@@ -359,17 +359,6 @@ impl LruStore {
     }
 }
 
-/// Makes a value's `Bytes` use the shared (reference-counted)
-/// representation now, so that every later hit is a plain reference-count
-/// increment. (`Bytes::from(Vec)` is promoted lazily: its first clone
-/// allocates.)
-fn into_shared(entry: Entry) -> Entry {
-    if let Cached::Value(v) = &entry.data {
-        drop(v.clone());
-    }
-    entry
-}
-
 impl Store for LruStore {
     fn get(&self, kind: CacheKind, key: &str, now: Instant) -> Option<Entry> {
         let hash = hash_key(key);
@@ -416,7 +405,7 @@ impl Store for LruStore {
         if size > self.cap(kind) {
             return;
         }
-        let entry = into_shared(entry);
+        let entry = share_value(entry);
         // 2. Reserve the bytes, evicting as needed (no lock held here).
         if !self.reserve_for(kind, size, i) {
             return;
