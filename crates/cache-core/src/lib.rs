@@ -4,6 +4,7 @@
 
 pub use async_trait::async_trait;
 
+pub mod consistent_hash;
 mod context;
 mod error;
 mod getter;
@@ -14,6 +15,7 @@ mod registry;
 mod stats;
 pub mod store;
 
+pub use consistent_hash::{HashRing, canonical_peer_id};
 pub use context::LoadContext;
 pub use error::Error;
 pub use getter::{Getter, GetterFn, Loaded, getter_fn};
