@@ -12,8 +12,10 @@ mod group;
 mod peers;
 pub mod promotion;
 mod registry;
+pub mod singleflight;
 mod stats;
 pub mod store;
+mod stubs;
 
 pub use consistent_hash::{HashRing, canonical_peer_id};
 pub use context::LoadContext;
