@@ -68,7 +68,7 @@ pub struct ServeArgs {
     pub max_key_bytes: u64,
     /// Largest value served or fetched: bounds files, origin bodies and
     /// gRPC messages on both ends.
-    #[arg(long, env = "GROUPCACHE_MAX_VALUE_BYTES", default_value = "16MiB", value_parser = clap_parsers::size)]
+    #[arg(long, env = "GROUPCACHE_MAX_VALUE_BYTES", default_value = "8MiB", value_parser = clap_parsers::size)]
     pub max_value_bytes: u64,
     /// Longest wait for a peer's answer before loading the key locally.
     #[arg(long, env = "GROUPCACHE_PEER_TIMEOUT", default_value = "300ms", value_parser = clap_parsers::duration)]
@@ -81,8 +81,12 @@ pub struct ServeArgs {
     #[arg(long, env = "GROUPCACHE_NEGATIVE_TTL", default_value = "0s", value_parser = clap_parsers::duration)]
     pub negative_ttl: Duration,
     /// Requests handled at once; more are refused with RESOURCE_EXHAUSTED.
-    #[arg(long, env = "GROUPCACHE_MAX_CONCURRENT_REQUESTS", default_value_t = 10_000)]
+    #[arg(long, env = "GROUPCACHE_MAX_CONCURRENT_REQUESTS", default_value_t = 4096)]
     pub max_concurrent_requests: usize,
+    /// The longest any request may take: the budget of a request without a
+    /// grpc-timeout, and the cap of one with a longer one.
+    #[arg(long, env = "GROUPCACHE_REQUEST_TIMEOUT", default_value = "30s", value_parser = clap_parsers::duration)]
+    pub request_timeout: Duration,
     /// Turn off gRPC server reflection (on by default, for grpcurl).
     #[arg(long, env = "GROUPCACHE_NO_REFLECTION")]
     pub no_reflection: bool,
@@ -133,6 +137,9 @@ impl ServeArgs {
         }
         if self.origin_timeout.is_zero() {
             return Err(Error::config("--origin-timeout must be above zero"));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(Error::config("--request-timeout must be above zero"));
         }
         if self.max_concurrent_requests == 0 {
             return Err(Error::config("--max-concurrent-requests must be above zero"));
