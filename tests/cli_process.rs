@@ -48,12 +48,20 @@ async fn three_nodes_serve_and_load_each_key_once() {
         for node in &cluster.nodes {
             let out = get(&node.addr, "syn", key).await;
             assert_eq!(out.code, Some(0), "{key} via {}: {}", node.addr, out.stderr);
-            assert_eq!(out.stdout, synthetic_value(key, SIZE), "{key} via {}", node.addr);
+            assert_eq!(
+                out.stdout,
+                synthetic_value(key, SIZE),
+                "{key} via {}",
+                node.addr
+            );
         }
     }
     for node in &cluster.nodes {
         let out = get(&node.addr, "files", "hello.txt").await;
-        assert_eq!((out.code, out.stdout.as_slice()), (Some(0), &b"hello from disk"[..]));
+        assert_eq!(
+            (out.code, out.stdout.as_slice()),
+            (Some(0), &b"hello from disk"[..])
+        );
         let out = get(&node.addr, "files", "sub/deep.txt").await;
         assert_eq!((out.code, out.stdout.as_slice()), (Some(0), &b"deep"[..]));
     }
@@ -63,13 +71,18 @@ async fn three_nodes_serve_and_load_each_key_once() {
         loads += counter(&node.addr, "syn", "local_loads").await;
         fallbacks += counter(&node.addr, "syn", "fallback_loads").await;
     }
-    assert_eq!(loads, keys.len() as u64, "each key loaded once in the cluster");
+    assert_eq!(
+        loads,
+        keys.len() as u64,
+        "each key loaded once in the cluster"
+    );
     assert_eq!(fallbacks, 0);
 
     let addr = &cluster.nodes[0].addr;
     let out = run(&["stats", "--addr", addr, "--json"]).await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stats --json is JSON");
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("stats --json is JSON");
     assert_eq!(json["node"], addr.as_str());
     assert_eq!(json["peers"].as_array().unwrap().len(), 3);
     let syn = json["groups"]
@@ -84,7 +97,10 @@ async fn three_nodes_serve_and_load_each_key_once() {
     let table = run(&["stats", "--addr", addr]).await;
     assert_eq!(table.code, Some(0));
     let text = String::from_utf8(table.stdout).unwrap();
-    assert!(text.contains("local_loads") && text.contains("hot_cache.hits"), "{text}");
+    assert!(
+        text.contains("local_loads") && text.contains("hot_cache.hits"),
+        "{text}"
+    );
 }
 
 /// Killing a key's owner (SIGKILL) leaves the survivors answering that key
@@ -138,7 +154,8 @@ async fn error_exit_codes_and_path_traversal() {
             let out = get(&node.addr, "files", key).await;
             assert!(out.code == Some(1) || out.code == Some(3), "{key}: {out:?}");
             assert!(
-                out.stderr.starts_with("INVALID_ARGUMENT: ") || out.stderr.starts_with("NOT_FOUND: "),
+                out.stderr.starts_with("INVALID_ARGUMENT: ")
+                    || out.stderr.starts_with("NOT_FOUND: "),
                 "{key}: {}",
                 out.stderr
             );
@@ -150,7 +167,11 @@ async fn error_exit_codes_and_path_traversal() {
 
         let out = get(&node.addr, "nope", "k").await;
         assert_eq!(out.code, Some(1));
-        assert!(out.stderr.starts_with("INVALID_ARGUMENT: "), "{}", out.stderr);
+        assert!(
+            out.stderr.starts_with("INVALID_ARGUMENT: "),
+            "{}",
+            out.stderr
+        );
     }
     let closed = format!("127.0.0.1:{}", free_ports(1)[0]);
     let out = run(&["get", "--addr", &closed, "--timeout", "2s", "syn", "k"]).await;
@@ -165,7 +186,10 @@ async fn error_exit_codes_and_path_traversal() {
 async fn sigterm_drains_in_flight_requests() {
     let dir = TempDir::new("sigterm");
     let mut node = start_env_node(
-        &[("GROUPCACHE_GROUP", "slow=synthetic:size=32,delay=1500ms".to_owned())],
+        &[(
+            "GROUPCACHE_GROUP",
+            "slow=synthetic:size=32,delay=1500ms".to_owned(),
+        )],
         &dir,
     )
     .await;
@@ -174,7 +198,10 @@ async fn sigterm_drains_in_flight_requests() {
     // Wait (bounded) until the node has the request in hand.
     let start = std::time::Instant::now();
     while counter(&node.addr, "slow", "gets").await == 0 {
-        assert!(start.elapsed() < Duration::from_secs(10), "the get never arrived");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the get never arrived"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     node.sigterm();
@@ -182,9 +209,20 @@ async fn sigterm_drains_in_flight_requests() {
         .await
         .expect("the in-flight get finished")
         .unwrap();
-    assert_eq!(out.code, Some(0), "{}\nnode log:\n{}", out.stderr, node.log_text());
+    assert_eq!(
+        out.code,
+        Some(0),
+        "{}\nnode log:\n{}",
+        out.stderr,
+        node.log_text()
+    );
     assert_eq!(out.stdout, synthetic_value("drain-me", 32));
-    assert_eq!(node.wait_exit(Duration::from_secs(15)), Some(0), "{}", node.log_text());
+    assert_eq!(
+        node.wait_exit(Duration::from_secs(15)),
+        Some(0),
+        "{}",
+        node.log_text()
+    );
     assert!(node.log_text().contains("SIGTERM"));
 }
 
@@ -195,11 +233,26 @@ async fn bad_configuration_is_refused() {
     for (args, needle) in [
         (&["serve"][..], "--group"),
         (&["serve", "--group", "g=nosuch:x"][..], "unknown source"),
-        (&["serve", "--group", "g=synthetic", "--cache-bytes", "big"][..], "bad size"),
-        (&["serve", "--group", "g=synthetic", "--peer-timeout", "9"][..], "bad duration"),
-        (&["serve", "--group", "g=synthetic", "--group", "g=synthetic"][..], "given twice"),
-        (&["serve", "--group", "g=dir:/no/such/groupcache/dir"][..], "/no/such/groupcache/dir"),
-        (&["serve", "--group", "g=synthetic", "--peers", "a:1,"][..], "bad peer address"),
+        (
+            &["serve", "--group", "g=synthetic", "--cache-bytes", "big"][..],
+            "bad size",
+        ),
+        (
+            &["serve", "--group", "g=synthetic", "--peer-timeout", "9"][..],
+            "bad duration",
+        ),
+        (
+            &["serve", "--group", "g=synthetic", "--group", "g=synthetic"][..],
+            "given twice",
+        ),
+        (
+            &["serve", "--group", "g=dir:/no/such/groupcache/dir"][..],
+            "/no/such/groupcache/dir",
+        ),
+        (
+            &["serve", "--group", "g=synthetic", "--peers", "a:1,"][..],
+            "bad peer address",
+        ),
         (&["frobnicate"][..], "unrecognized subcommand"),
     ] {
         let out = run(args).await;

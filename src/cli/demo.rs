@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use cache_core::promotion::{PromotionInput, PromotionPolicy};
 use cache_core::{Error as CoreError, GroupBuilder, Loaded, StatsSnapshot, getter_fn};
-use cache_grpc::{ClusterOptions, LocalCluster};
 use cache_grpc::pb::groupcache_client::GroupcacheClient;
 use cache_grpc::pb::{GetRequest, GroupStats, StatsRequest};
+use cache_grpc::{ClusterOptions, LocalCluster};
 use clap::Args;
 use parking_lot::Mutex;
 use tonic::transport::Channel;
@@ -84,7 +84,12 @@ struct Demo {
 impl Demo {
     fn stats(&self) -> Vec<StatsSnapshot> {
         (0..self.cluster.len())
-            .map(|i| self.cluster.group(i, GROUP).expect("every node has the group").stats())
+            .map(|i| {
+                self.cluster
+                    .group(i, GROUP)
+                    .expect("every node has the group")
+                    .stats()
+            })
             .collect()
     }
 
@@ -95,7 +100,12 @@ impl Demo {
             key: key.into(),
         });
         request.set_timeout(Duration::from_secs(10));
-        let value = client.get(request).await.map_err(Error::Status)?.into_inner().value;
+        let value = client
+            .get(request)
+            .await
+            .map_err(Error::Status)?
+            .into_inner()
+            .value;
         Ok(String::from_utf8_lossy(&value).into_owned())
     }
 }
@@ -137,7 +147,9 @@ pub async fn run(args: DemoArgs) -> Result<(), Error> {
     let stopped = cluster.shutdown().await;
     result?;
     stopped?;
-    println!("All 3 nodes stopped. Next: run a mesh by hand (docs/readme-cli.md) or `groupcache serve --help`.");
+    println!(
+        "All 3 nodes stopped. Next: run a mesh by hand (docs/readme-cli.md) or `groupcache serve --help`."
+    );
     Ok(())
 }
 
@@ -161,7 +173,12 @@ async fn narrate(demo: &Demo, args: &DemoArgs) -> Result<(), Error> {
         owned[c.owner_index(key)].push(key);
     }
     for (i, keys) in owned.iter().enumerate() {
-        println!("  node {} owns {:>2}: {}", name(i), keys.len(), keys.join(", "));
+        println!(
+            "  node {} owns {:>2}: {}",
+            name(i),
+            keys.len(),
+            keys.join(", ")
+        );
     }
 
     // 2. Routing: for up to three keys, each owned by a different node, get
@@ -229,7 +246,9 @@ async fn narrate(demo: &Demo, args: &DemoArgs) -> Result<(), Error> {
             .await
             .map_err(|e| Error::config(format!("a demo task failed: {e}")))?
             .map_err(Error::Status)?;
-        *answers.entry(String::from_utf8_lossy(&value).into_owned()).or_default() += 1;
+        *answers
+            .entry(String::from_utf8_lossy(&value).into_owned())
+            .or_default() += 1;
     }
     let took = t.elapsed();
     let after = demo.stats();
@@ -240,8 +259,13 @@ async fn narrate(demo: &Demo, args: &DemoArgs) -> Result<(), Error> {
         took.as_secs_f64() * 1e3,
         answers.join(", ")
     );
-    let loads: u64 = (0..n).map(|i| after[i].local_loads - before[i].local_loads).sum();
-    println!("  database loads: {loads}  (on the owner, node {})", name(owner));
+    let loads: u64 = (0..n)
+        .map(|i| after[i].local_loads - before[i].local_loads)
+        .sum();
+    println!(
+        "  database loads: {loads}  (on the owner, node {})",
+        name(owner)
+    );
     for i in 0..n {
         let gets = after[i].gets - before[i].gets;
         let fetches = after[i].peer_loads - before[i].peer_loads;
@@ -283,7 +307,9 @@ async fn narrate(demo: &Demo, args: &DemoArgs) -> Result<(), Error> {
     for i in 0..n {
         let mut client = demo.clients[i].clone();
         let stats = client
-            .stats(StatsRequest { group: GROUP.into() })
+            .stats(StatsRequest {
+                group: GROUP.into(),
+            })
             .await
             .map_err(Error::Status)?
             .into_inner();

@@ -35,8 +35,10 @@ pub mod stats;
 /// gRPC.
 #[derive(Debug, Parser)]
 #[command(name = "groupcache", version, about, long_about = None)]
-#[command(after_help = "Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 NOT_FOUND (get).\n\
-Every flag can also be set from the environment variable shown beside it.")]
+#[command(
+    after_help = "Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 NOT_FOUND (get).\n\
+Every flag can also be set from the environment variable shown beside it."
+)]
 pub struct Cli {
     /// Logging options (valid for every subcommand).
     #[command(flatten)]

@@ -191,7 +191,11 @@ pub(crate) async fn start_cluster(n: usize, extra: &[String], dir: TempDir) -> C
             return Cluster { nodes, dir };
         }
         for node in &nodes {
-            eprintln!("node {} did not start; log:\n{}", node.addr, node.log_text());
+            eprintln!(
+                "node {} did not start; log:\n{}",
+                node.addr,
+                node.log_text()
+            );
         }
     }
     panic!("the cluster did not start in 3 attempts");
@@ -233,7 +237,10 @@ pub(crate) async fn stats(addr: &str) -> Result<Vec<GroupStats>, String> {
 /// One counter of one group on `addr`.
 pub(crate) async fn counter(addr: &str, group: &str, name: &str) -> u64 {
     let groups = stats(addr).await.expect("stats answer");
-    let g = groups.iter().find(|g| g.name == group).expect("group exists");
+    let g = groups
+        .iter()
+        .find(|g| g.name == group)
+        .expect("group exists");
     g.counters.get(name).copied().unwrap_or(0)
 }
 
