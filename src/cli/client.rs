@@ -18,11 +18,11 @@ pub const MAX_RESPONSE_BYTES: usize = 1 << 30;
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
     /// The node to call: `host:port` or `http://host:port`.
-    #[arg(long, env = "GROUPCACHE_ADDR", default_value = "127.0.0.1:7001", value_parser = clap_parsers::peer)]
+    #[arg(long, env = "GROUPCACHE_ADDR", default_value = "127.0.0.1:7001", value_name = "ADDR", value_parser = clap_parsers::peer)]
     pub addr: String,
     /// Deadline of the whole call, connection included (sent to the node as
     /// `grpc-timeout`, so it bounds the work done for it too).
-    #[arg(long, env = "GROUPCACHE_TIMEOUT", default_value = "5s", value_parser = clap_parsers::duration)]
+    #[arg(long, env = "GROUPCACHE_TIMEOUT", default_value = "5s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub timeout: Duration,
 }
 

@@ -44,10 +44,10 @@ pub const COLORS: &[(&str, &str)] = &[
 pub struct DemoArgs {
     /// How long each load from the built-in database takes (makes the
     /// stampede visible).
-    #[arg(long, env = "GROUPCACHE_DEMO_DELAY", default_value = "300ms", value_parser = clap_parsers::duration)]
+    #[arg(long, env = "GROUPCACHE_DEMO_DELAY", default_value = "300ms", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub delay: Duration,
     /// Concurrent gets of one cold key in the stampede step.
-    #[arg(long, env = "GROUPCACHE_DEMO_CLIENTS", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, env = "GROUPCACHE_DEMO_CLIENTS", default_value_t = 200, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub clients: u32,
 }
 

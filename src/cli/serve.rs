@@ -18,7 +18,7 @@ mod node;
 pub enum StoreArg {
     /// An exact, byte-bounded LRU.
     Lru,
-    /// moka: TinyLFU admission, better hit ratio on skewed or scanning
+    /// A moka cache: TinyLFU admission, better hit ratio on skewed or scanning
     /// workloads.
     Moka,
 }
@@ -37,7 +37,12 @@ impl From<StoreArg> for StoreKind {
 pub struct ServeArgs {
     /// Address to listen on for clients and peers. Loopback by default: use
     /// 0.0.0.0:PORT (and --self) to serve other machines.
-    #[arg(long, env = "GROUPCACHE_LISTEN", default_value = "127.0.0.1:7001")]
+    #[arg(
+        long,
+        env = "GROUPCACHE_LISTEN",
+        default_value = "127.0.0.1:7001",
+        value_name = "ADDR"
+    )]
     pub listen: SocketAddr,
     /// This node's address as its peers know it (the entry of --peers that
     /// is this node). Default: the listen address (after binding, so port 0
@@ -57,49 +62,50 @@ pub struct ServeArgs {
     pub groups: Vec<GroupSpec>,
     /// Cache budget of each group, main and hot cache together: bytes or
     /// a size with a unit (64MiB, 1GB).
-    #[arg(long, env = "GROUPCACHE_CACHE_BYTES", default_value = "64MiB", value_parser = clap_parsers::size)]
+    #[arg(long, env = "GROUPCACHE_CACHE_BYTES", default_value = "64MiB", value_name = "SIZE", value_parser = clap_parsers::size)]
     pub cache_bytes: u64,
     /// Share of the cache budget kept for the hot cache (copies of popular
     /// keys owned by other nodes), in [0, 1).
-    #[arg(long, env = "GROUPCACHE_HOT_FRACTION", default_value = "0.125", value_parser = clap_parsers::fraction)]
+    #[arg(long, env = "GROUPCACHE_HOT_FRACTION", default_value = "0.125", value_name = "FRACTION", value_parser = clap_parsers::fraction)]
     pub hot_fraction: f64,
     /// Longest key accepted; longer keys are INVALID_ARGUMENT.
-    #[arg(long, env = "GROUPCACHE_MAX_KEY_BYTES", default_value = "1KiB", value_parser = clap_parsers::size)]
+    #[arg(long, env = "GROUPCACHE_MAX_KEY_BYTES", default_value = "1KiB", value_name = "SIZE", value_parser = clap_parsers::size)]
     pub max_key_bytes: u64,
     /// Largest value served or fetched: bounds files, origin bodies and
     /// gRPC messages on both ends.
-    #[arg(long, env = "GROUPCACHE_MAX_VALUE_BYTES", default_value = "8MiB", value_parser = clap_parsers::size)]
+    #[arg(long, env = "GROUPCACHE_MAX_VALUE_BYTES", default_value = "8MiB", value_name = "SIZE", value_parser = clap_parsers::size)]
     pub max_value_bytes: u64,
     /// Longest wait for a peer's answer before loading the key locally.
-    #[arg(long, env = "GROUPCACHE_PEER_TIMEOUT", default_value = "300ms", value_parser = clap_parsers::duration)]
+    #[arg(long, env = "GROUPCACHE_PEER_TIMEOUT", default_value = "300ms", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub peer_timeout: Duration,
     /// Longest wait for an HTTP origin (http/https sources).
-    #[arg(long, env = "GROUPCACHE_ORIGIN_TIMEOUT", default_value = "5s", value_parser = clap_parsers::duration)]
+    #[arg(long, env = "GROUPCACHE_ORIGIN_TIMEOUT", default_value = "5s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub origin_timeout: Duration,
     /// How long a NOT_FOUND answer from the source is remembered; 0s turns
     /// negative caching off.
-    #[arg(long, env = "GROUPCACHE_NEGATIVE_TTL", default_value = "0s", value_parser = clap_parsers::duration)]
+    #[arg(long, env = "GROUPCACHE_NEGATIVE_TTL", default_value = "0s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub negative_ttl: Duration,
     /// Requests handled at once; more are refused with RESOURCE_EXHAUSTED.
     #[arg(
         long,
         env = "GROUPCACHE_MAX_CONCURRENT_REQUESTS",
-        default_value_t = 4096
+        default_value_t = 4096,
+        value_name = "N"
     )]
     pub max_concurrent_requests: usize,
     /// The longest any request may take: the budget of a request without a
     /// grpc-timeout, and the cap of one with a longer one.
-    #[arg(long, env = "GROUPCACHE_REQUEST_TIMEOUT", default_value = "30s", value_parser = clap_parsers::duration)]
+    #[arg(long, env = "GROUPCACHE_REQUEST_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub request_timeout: Duration,
     /// Turn off gRPC server reflection (on by default, for grpcurl).
     #[arg(long, env = "GROUPCACHE_NO_REFLECTION")]
     pub no_reflection: bool,
     /// Store of every group's caches.
-    #[arg(long, env = "GROUPCACHE_STORE", value_enum, default_value_t = StoreArg::Lru)]
+    #[arg(long, env = "GROUPCACHE_STORE", value_enum, default_value_t = StoreArg::Lru, value_name = "STORE")]
     pub store: StoreArg,
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish
     /// before the process exits anyway.
-    #[arg(long, env = "GROUPCACHE_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = clap_parsers::duration)]
+    #[arg(long, env = "GROUPCACHE_SHUTDOWN_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub shutdown_timeout: Duration,
 }
 
