@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use cache_core::StoreKind;
@@ -81,6 +82,10 @@ pub struct ServeArgs {
     /// Longest wait for an HTTP origin (http/https sources).
     #[arg(long, env = "GROUPCACHE_ORIGIN_TIMEOUT", default_value = "5s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub origin_timeout: Duration,
+    /// A PEM file of extra CA certificates trusted by https sources (for an
+    /// internal CA), besides the built-in Mozilla roots. Default: none.
+    #[arg(long, env = "GROUPCACHE_ORIGIN_CA", value_name = "FILE")]
+    pub origin_ca: Option<PathBuf>,
     /// How long a NOT_FOUND answer from the source is remembered; 0s turns
     /// negative caching off.
     #[arg(long, env = "GROUPCACHE_NEGATIVE_TTL", default_value = "0s", value_name = "DURATION", value_parser = clap_parsers::duration)]
@@ -160,16 +165,18 @@ impl ServeArgs {
                 "--max-concurrent-requests must be above zero",
             ));
         }
-        let options = SourceOptions {
-            max_value_bytes: self.max_value_bytes,
-            origin_timeout: self.origin_timeout,
-        };
+        let mut options = SourceOptions::new(self.max_value_bytes, self.origin_timeout);
+        if let Some(path) = &self.origin_ca {
+            let pem = std::fs::read(path)
+                .map_err(|e| Error::config(format!("--origin-ca {}: {e}", path.display())))?;
+            options.origin_ca_pem = Some(pem);
+        }
         let sources = self
             .groups
             .iter()
             .map(|g| {
                 g.source
-                    .open(options)
+                    .open(&options)
                     .map(|s| (g.name.clone(), s))
                     .map_err(|e| match e {
                         Error::Config(m) => Error::config(format!("group {:?}: {m}", g.name)),
