@@ -20,6 +20,8 @@ fn groups(root: &std::path::Path) -> Vec<String> {
         format!("files=dir:{}", root.display()),
         "--group".into(),
         format!("syn=synthetic:size={SIZE},missing=missing-"),
+        "--group".into(),
+        "slow=synthetic:size=8,delay=5s".into(),
     ]
 }
 
@@ -138,8 +140,8 @@ async fn survivors_answer_after_the_owner_is_killed() {
 }
 
 /// NOT_FOUND exits 3 with `NOT_FOUND: ...` on stderr; traversal keys and
-/// symlinks out of the root never return the secret; an unknown group and
-/// an unreachable node exit 1.
+/// symlinks out of the root never return the secret; an unknown group, a
+/// passed `--timeout` and an unreachable node exit 1.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_exit_codes_and_path_traversal() {
     let (dir, root) = files();
@@ -173,6 +175,15 @@ async fn error_exit_codes_and_path_traversal() {
             out.stderr
         );
     }
+    let addr = &cluster.nodes[0].addr;
+    let out = run(&["get", "--addr", addr, "--timeout", "300ms", "slow", "k"]).await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("DEADLINE_EXCEEDED: "),
+        "{}",
+        out.stderr
+    );
+
     let closed = format!("127.0.0.1:{}", free_ports(1)[0]);
     let out = run(&["get", "--addr", &closed, "--timeout", "2s", "syn", "k"]).await;
     assert_eq!(out.code, Some(1));

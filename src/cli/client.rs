@@ -33,6 +33,27 @@ impl ClientArgs {
     }
 }
 
+/// Runs one call under the command's timeout: the node is told the budget
+/// through `grpc-timeout` (see [`tonic::Request::set_timeout`]), and this
+/// side gives up too if no answer came (a stuck node), with
+/// `DEADLINE_EXCEEDED`.
+pub async fn bounded<T>(
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T, Error> {
+    // A little later than the node's own deadline, so its answer (with its
+    // own status) wins when it keeps the deadline.
+    let grace = Duration::from_millis(100);
+    match tokio::time::timeout(timeout + grace, call).await {
+        Ok(Ok(response)) => Ok(response.into_inner()),
+        Ok(Err(status)) => Err(Error::Status(status)),
+        Err(_) => Err(Error::Status(tonic::Status::deadline_exceeded(format!(
+            "no answer within {}",
+            humantime::format_duration(timeout)
+        )))),
+    }
+}
+
 /// Connects to the node at `addr` (`host:port` or `http://host:port`).
 pub async fn connect(addr: &str, timeout: Duration) -> Result<GroupcacheClient<Channel>, Error> {
     let uri = if addr.starts_with("http://") {

@@ -6,7 +6,7 @@ use clap::Args;
 use serde_json::{Map, Value, json};
 
 use crate::Error;
-use crate::cli::client::ClientArgs;
+use crate::cli::client::{ClientArgs, bounded};
 
 /// Flags of `groupcache stats`.
 #[derive(Debug, Clone, Args)]
@@ -39,11 +39,7 @@ pub async fn fetch(client: &ClientArgs, group: String) -> Result<StatsResponse, 
     let mut conn = client.connect().await?;
     let mut request = tonic::Request::new(StatsRequest { group });
     request.set_timeout(client.timeout);
-    Ok(conn
-        .stats(request)
-        .await
-        .map_err(Error::Status)?
-        .into_inner())
+    bounded(client.timeout, conn.stats(request)).await
 }
 
 /// A group's counters in a stable order: the engine's declaration order,
