@@ -63,7 +63,6 @@ pub mod error;
 pub mod limits;
 pub mod pb;
 pub mod pool;
-mod ring_shim;
 pub mod serve;
 pub mod server;
 pub mod shed;
