@@ -192,18 +192,26 @@ async fn error_exit_codes_and_path_traversal() {
 
 /// SIGTERM while a slow request is in flight: the request completes with
 /// the right value and the node exits 0. The node is configured through
-/// environment variables only.
+/// environment variables only (two groups in `GROUPCACHE_GROUP`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_in_flight_requests() {
     let dir = TempDir::new("sigterm");
     let mut node = start_env_node(
-        &[(
-            "GROUPCACHE_GROUP",
-            "slow=synthetic:size=32,delay=1500ms".to_owned(),
-        )],
+        &[
+            (
+                "GROUPCACHE_GROUP",
+                "slow=synthetic:size=32,delay=1500ms;other=synthetic:size=4".to_owned(),
+            ),
+            ("GROUPCACHE_CACHE_BYTES", "2MiB".to_owned()),
+        ],
         &dir,
     )
     .await;
+    let groups = stats(&node.addr).await.unwrap();
+    let mut names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["other", "slow"], "two groups from one variable");
+    assert!(groups.iter().all(|g| g.cache_bytes == 2 << 20));
     let addr = node.addr.clone();
     let request = tokio::spawn(async move { get(&addr, "slow", "drain-me").await });
     // Wait (bounded) until the node has the request in hand.

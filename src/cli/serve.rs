@@ -140,6 +140,13 @@ impl ServeArgs {
                 )));
             }
         }
+        if self.listen.ip().is_unspecified() && self.self_addr.is_none() && !self.peers.is_empty() {
+            return Err(Error::config(format!(
+                "--listen {} accepts on every interface, so peers cannot reach this node at it: \
+                 give --self with the address the other peers use (as listed in --peers)",
+                self.listen
+            )));
+        }
         if self.cache_bytes == 0 {
             return Err(Error::config("--cache-bytes must be above zero"));
         }

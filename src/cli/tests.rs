@@ -149,6 +149,15 @@ fn serve_validation() {
             "listed twice",
         ),
         (
+            &[
+                "serve",
+                "--group=g=synthetic",
+                "--listen=0.0.0.0:7001",
+                "--peers=a:1,b:2",
+            ][..],
+            "give --self",
+        ),
+        (
             &["serve", "--group=g=synthetic", "--cache-bytes=0"][..],
             "--cache-bytes",
         ),
