@@ -382,6 +382,37 @@ impl Store for LruStore {
         }
     }
 
+    /// Both lanes of a key live in the same shard: one hash, one lock.
+    fn get_hot_then_main(&self, key: &str, now: Instant) -> Option<Entry> {
+        let hash = hash_key(key);
+        let cell = &self.shards[self.shard_index(hash)];
+        let (hot, main) = {
+            let mut shard = cell.lock.lock();
+            let hot = shard.get(lane_of(CacheKind::Hot), hash, key, now);
+            let main = match hot {
+                Lookup::Hit(_) => Lookup::Miss,
+                _ => shard.get(lane_of(CacheKind::Main), hash, key, now),
+            };
+            if matches!(hot, Lookup::Expired(_)) || matches!(main, Lookup::Expired(_)) {
+                cell.publish(&shard);
+            }
+            (hot, main)
+        };
+        match hot {
+            Lookup::Hit(entry) => return Some(entry),
+            Lookup::Expired(size) => self.release(CacheKind::Hot, size),
+            Lookup::Miss => {}
+        }
+        match main {
+            Lookup::Hit(entry) => Some(entry),
+            Lookup::Miss => None,
+            Lookup::Expired(size) => {
+                self.release(CacheKind::Main, size);
+                None
+            }
+        }
+    }
+
     fn insert(&self, kind: CacheKind, key: &str, entry: Entry) {
         let lane = lane_of(kind);
         let size = entry_size(key, entry.data.len());
