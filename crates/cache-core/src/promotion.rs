@@ -25,7 +25,9 @@ pub trait PromotionPolicy: Send + Sync + 'static {
 }
 
 mod policies;
+mod qps_threshold;
 #[cfg(test)]
 mod tests;
 
-pub use policies::{Always, CoinFlip, Never, QpsThreshold};
+pub use policies::{Always, CoinFlip, Never};
+pub use qps_threshold::QpsThreshold;
