@@ -64,10 +64,10 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
 ///   shrinking estimate for up to one more window.
 /// - Counters are `u32` per window: a key would need more than 71 million
 ///   requests per second to overflow them.
-/// - Concurrency: two requests for the same key racing on the same counter
-///   may count once (the chance is about the key's rate times a few
-///   nanoseconds), and requests recorded during the few microseconds in
-///   which a finished window's counters are cleared may be lost.
+/// - Concurrency: two requests for the same key racing on its counters may
+///   raise one counter twice (an overcount of at most one per race), and
+///   requests recorded during the few microseconds in which a finished
+///   window's counters are cleared may be lost.
 pub struct KeyRates {
     /// Window 0 starts here; a window's index is `(now - start) / window`.
     start: Instant,
@@ -150,22 +150,35 @@ impl KeyRates {
     /// than the previous window is not counted.
     pub fn record(&self, key: &str, now: Instant) -> f64 {
         let slots = self.slots(key);
-        let (window, _) = self.position(now);
+        let (window, into) = self.position(now);
         self.advance_to(window);
-        let current = self.epoch.load(Ordering::Acquire);
-        if window + 1 >= current {
-            let sketch = &self.sketches[(window % 2) as usize];
-            let seen = slots.map(|i| sketch[i].load(Ordering::Relaxed));
-            let raised = seen.iter().min().map_or(1, |m| m.saturating_add(1));
-            for (&i, &value) in slots.iter().zip(&seen) {
-                // Conservative update: only the counters at the minimum
-                // move, and only up to the new minimum.
-                if value < raised {
-                    sketch[i].fetch_max(raised, Ordering::Relaxed);
-                }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        if window + 1 < epoch {
+            // Older than the previous window: not counted.
+            return self.estimate(&slots, now);
+        }
+        let sketch = &self.sketches[(window % 2) as usize];
+        let seen = slots.map(|i| sketch[i].load(Ordering::Relaxed));
+        let min = seen.iter().copied().min().unwrap_or(0);
+        for (&i, &value) in slots.iter().zip(&seen) {
+            // Conservative update: only the counters at the key's minimum
+            // move. A race may raise one that another request already
+            // raised, which can only overcount.
+            if value == min {
+                sketch[i].fetch_add(1, Ordering::Relaxed);
             }
         }
-        self.estimate(&slots, now)
+        if window != epoch {
+            // A late request for the previous window: the general path.
+            return self.estimate(&slots, now);
+        }
+        let previous = if epoch == 0 {
+            0
+        } else {
+            self.count(epoch - 1, &slots)
+        };
+        let current = min.saturating_add(1);
+        self.rate(previous, self.remaining(into), current)
     }
 
     /// The estimated rate of `key` at `now` in requests per second, without
@@ -202,6 +215,12 @@ impl KeyRates {
             };
             (self.count(epoch, slots), previous, 1.0)
         };
+        self.rate(previous, weight, current)
+    }
+
+    /// Requests per second from the previous window's count (weighted by
+    /// the share of it still inside the last window) and the current one.
+    fn rate(&self, previous: u32, weight: f64, current: u32) -> f64 {
         let window_secs = self.window_nanos as f64 / 1e9;
         (f64::from(previous) * weight + f64::from(current)) / window_secs
     }
