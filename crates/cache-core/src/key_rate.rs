@@ -68,6 +68,24 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
 ///   raise one counter twice (an overcount of at most one per race), and
 ///   requests recorded during the few microseconds in which a finished
 ///   window's counters are cleared may be lost.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use cache_core::KeyRates;
+/// use tokio::time::Instant;
+///
+/// let rates = KeyRates::new();
+/// let t0 = Instant::now();
+/// for i in 0..120 {
+///     rates.record("hot", t0 + Duration::from_millis(500 * i));
+/// }
+/// // 120 requests in the last minute: 2 per second.
+/// let qps = rates.qps("hot", t0 + Duration::from_secs(60));
+/// assert!((qps - 2.0).abs() < 0.001);
+/// assert_eq!(rates.qps("cold", t0 + Duration::from_secs(60)), 0.0);
+/// ```
 pub struct KeyRates {
     /// Window 0 starts here; a window's index is `(now - start) / window`.
     start: Instant,

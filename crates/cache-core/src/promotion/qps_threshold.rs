@@ -36,6 +36,19 @@ use crate::KeyRates;
 /// `docs/benchmarks-promotion.md`): more hot hits and fewer peer fetches
 /// than the coin for the same hot-cache size at 600, 6 000 and 60 000
 /// requests per second.
+///
+/// ```
+/// use cache_core::QpsThreshold;
+/// use cache_core::promotion::{PromotionInput, PromotionPolicy};
+///
+/// let policy = QpsThreshold::default();
+/// let now = tokio::time::Instant::now();
+/// let busy = PromotionInput { key: "a", owner_qps: Some(50.0), now };
+/// assert!(policy.should_promote(&busy));
+/// // Requested once in the last minute: below the floor.
+/// let once = PromotionInput { key: "b", owner_qps: Some(1.0 / 60.0), now };
+/// assert!(!policy.should_promote(&once));
+/// ```
 #[derive(Debug)]
 pub struct QpsThreshold {
     /// The lowest threshold for owner-reported rates; >= 0.
