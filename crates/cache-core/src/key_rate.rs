@@ -21,7 +21,8 @@ const ROWS: usize = 4;
 pub const DEFAULT_WIDTH: usize = 4096;
 
 /// The smallest and largest accepted widths; other values are clamped.
-const WIDTH_RANGE: (usize, usize) = (64, 1 << 24);
+/// 2^20 counters per row is 32 MiB in all.
+const WIDTH_RANGE: (usize, usize) = (64, 1 << 20);
 
 /// The length of a counting window used by [`KeyRates::new`]: one minute.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
@@ -127,12 +128,10 @@ impl KeyRates {
     }
 
     /// An estimator with `width` counters per row (rounded up to a power of
-    /// two and clamped to 64..=16M) and a one-minute window, starting now.
+    /// two and clamped to 64..=2^20) and a one-minute window, starting now.
     /// Memory: `32 * width` bytes.
     pub fn with_width(width: usize) -> Self {
-        let width = width
-            .clamp(WIDTH_RANGE.0, WIDTH_RANGE.1)
-            .next_power_of_two();
+        let width = normalise_width(width);
         let sketch = || (0..ROWS * width).map(|_| AtomicU32::new(0)).collect();
         KeyRates {
             start: Instant::now(),
@@ -299,6 +298,13 @@ impl KeyRates {
         }
         slots
     }
+}
+
+/// `width` clamped to [`WIDTH_RANGE`] and rounded up to a power of two.
+fn normalise_width(width: usize) -> usize {
+    width
+        .clamp(WIDTH_RANGE.0, WIDTH_RANGE.1)
+        .next_power_of_two()
 }
 
 /// Zeroes every counter of a sketch.

@@ -139,7 +139,8 @@ fn configuration_is_normalised() {
     assert_eq!(KeyRates::new().width(), DEFAULT_WIDTH);
     assert_eq!(KeyRates::with_width(1000).width(), 1024);
     assert_eq!(KeyRates::with_width(0).width(), 64);
-    assert_eq!(KeyRates::with_width(usize::MAX).width(), 1 << 24);
+    assert_eq!(normalise_width(usize::MAX), 1 << 20);
+    assert_eq!(normalise_width(3000), 4096);
     assert_eq!(KeyRates::new().window(), DEFAULT_WINDOW);
     let tiny = KeyRates::new().with_window(Duration::ZERO);
     assert_eq!(tiny.window(), Duration::from_millis(1));
