@@ -47,6 +47,8 @@ fn rpc(c: &mut Criterion) {
         group: "bench".into(),
         key: key.clone(),
     };
+    // Channels spawn their connection task on the current runtime.
+    let _runtime = rt.enter();
     let client = cluster.client(1);
     rt.block_on(client.clone().get(request.clone()))
         .expect("warm-up get");

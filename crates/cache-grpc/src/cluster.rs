@@ -219,7 +219,8 @@ impl LocalCluster {
     }
 
     /// A gRPC client of node `index`, with message limits matching the
-    /// servers'. Connects lazily.
+    /// servers'. Connects lazily. Call it inside a tokio runtime (the
+    /// channel spawns its connection task there).
     pub fn client(&self, index: usize) -> GroupcacheClient<Channel> {
         let channel = Endpoint::from_shared(self.url(index))
             .expect("a loopback URL is a valid endpoint")
