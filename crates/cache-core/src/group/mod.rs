@@ -266,7 +266,7 @@ impl Inner {
     /// Looks `key` up in the hot cache, then in the main cache (in one store
     /// lookup); counts like [`lookup`](Inner::lookup) with `count_hit`.
     fn lookup_hot_then_main(&self, key: &str) -> Option<Result<Found, Error>> {
-        let entry = self.store.get_hot_then_main(key, Instant::now())?;
+        let entry = self.store.get_hot_then_main(key, &Instant::now)?;
         Some(self.hit(entry, true))
     }
 
