@@ -17,11 +17,11 @@ use tokio::time::Instant;
 pub use builder::{GroupBuilder, StoreKind};
 use generation::Generations;
 
+use crate::key_rate::KeyRates;
 use crate::promotion::PromotionPolicy;
 use crate::singleflight::Singleflight;
 use crate::stats::{GroupStats, incr};
 use crate::store::{CacheKind, Cached, Entry, Store};
-use crate::stubs::KeyRates;
 use crate::{Error, Fetched, Getter, LoadContext, PeerPicker, StatsSnapshot};
 
 /// A named cache namespace with one loader: the main and hot caches of one
