@@ -221,7 +221,8 @@ mod tests {
     #[test]
     fn zero_limits_are_refused() {
         assert!(ServerOptions::default().validate().is_ok());
-        let cases: [(fn(&mut ServerOptions), &str); 4] = [
+        type Case = (fn(&mut ServerOptions), &'static str);
+        let cases: [Case; 4] = [
             (|o| o.max_value_bytes = 0, "max_value_bytes"),
             (|o| o.max_concurrent_requests = 0, "max_concurrent_requests"),
             (|o| o.request_timeout = Duration::ZERO, "request_timeout"),
@@ -240,8 +241,10 @@ mod tests {
     async fn serve_validates_first() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let pool = PeerPool::new("127.0.0.1:1", ["127.0.0.1:1"], Default::default()).unwrap();
-        let mut opts = ServerOptions::default();
-        opts.max_concurrent_requests = 0;
+        let opts = ServerOptions {
+            max_concurrent_requests: 0,
+            ..ServerOptions::default()
+        };
         let err = serve(
             listener,
             Registry::new(),
