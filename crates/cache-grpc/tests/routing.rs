@@ -247,3 +247,29 @@ async fn channel_reconnects_to_a_restarted_owner() {
     .await;
     cluster.shutdown().await.unwrap();
 }
+
+/// An owner shedding load (RESOURCE_EXHAUSTED, unmarked) is treated like a
+/// failed transport: the requester loads the key itself and answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shedding_owner_makes_the_requester_fall_back() {
+    let mut opts = cache_grpc::ClusterOptions::default();
+    opts.server.max_concurrent_requests = 1;
+    let (cluster, recorder) = cluster_with(2, opts, PATIENT).await;
+    bounded(async {
+        let slow = key_owned_by(&cluster, 1, "slow1-");
+        let mut owner = cluster.client(1);
+        let busy = tokio::spawn(async move { get(&mut owner, &slow, None).await });
+        recorder.wait_for(1).await;
+        let key = key_owned_by(&cluster, 1, "k");
+        assert_eq!(
+            get(&mut cluster.client(0), &key, None).await.unwrap(),
+            value_of(&key)
+        );
+        assert_eq!(counter(&cluster, 0, "fallback_loads"), 1);
+        let nodes: Vec<usize> = recorder.loads_of(&key).iter().map(|l| l.node).collect();
+        assert_eq!(nodes, [0]);
+        busy.await.unwrap().unwrap();
+    })
+    .await;
+    cluster.shutdown().await.unwrap();
+}
