@@ -31,15 +31,18 @@ async fn hot_then_main_agrees_with_two_gets() {
         store.insert(CacheKind::Main, "main", entry("m", None));
         let now = Instant::now();
         assert_eq!(
-            store.get_hot_then_main("both", now),
+            store.get_hot_then_main("both", &|| now),
             Some(entry("hot", soon))
         );
-        assert_eq!(store.get_hot_then_main("main", now), Some(entry("m", None)));
-        assert_eq!(store.get_hot_then_main("none", now), None);
+        assert_eq!(
+            store.get_hot_then_main("main", &|| now),
+            Some(entry("m", None))
+        );
+        assert_eq!(store.get_hot_then_main("none", &|| now), None);
         tokio::time::advance(Duration::from_secs(1)).await;
         let later = Instant::now();
         assert_eq!(
-            store.get_hot_then_main("both", later),
+            store.get_hot_then_main("both", &|| later),
             Some(entry("main", None))
         );
         let (hot, main) = (store.stats(CacheKind::Hot), store.stats(CacheKind::Main));

@@ -2,6 +2,7 @@
 //!
 //! - `get_owner_hit`: a client `Get` of a cached key, asked of its owner
 //!   (one client -> node round trip; the floor of every network get).
+//! - `fetch_rpc_hit`: a `Fetch` RPC of a cached key from a plain client.
 //! - `fetch_peer_hit`: a peer `Fetch` of a cached key through the pool's
 //!   [`GrpcPeer`](cache_grpc::GrpcPeer) (the hop a non-owner adds).
 //! - `get_owner_hit_x64`: 64 concurrent `Get`s on one HTTP/2 connection
@@ -12,7 +13,7 @@
 use std::sync::Arc;
 
 use cache_core::{GroupBuilder, LoadContext, Loaded, PeerClient, getter_fn};
-use cache_grpc::pb::GetRequest;
+use cache_grpc::pb::{FetchRequest, GetRequest};
 use cache_grpc::{ClusterOptions, LocalCluster};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -47,6 +48,8 @@ fn rpc(c: &mut Criterion) {
         group: "bench".into(),
         key: key.clone(),
     };
+    // Channels spawn their connection task on the current runtime.
+    let _runtime = rt.enter();
     let client = cluster.client(1);
     rt.block_on(client.clone().get(request.clone()))
         .expect("warm-up get");
@@ -55,6 +58,17 @@ fn rpc(c: &mut Criterion) {
         b.to_async(&rt).iter(|| {
             let (mut client, request) = (client.clone(), request.clone());
             async move { client.get(request).await.expect("get") }
+        })
+    });
+
+    let fetch = FetchRequest {
+        group: "bench".into(),
+        key: key.clone(),
+    };
+    c.bench_function("fetch_rpc_hit", |b| {
+        b.to_async(&rt).iter(|| {
+            let (mut client, fetch) = (client.clone(), fetch.clone());
+            async move { client.fetch(fetch).await.expect("fetch") }
         })
     });
 

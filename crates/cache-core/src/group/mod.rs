@@ -17,11 +17,11 @@ use tokio::time::Instant;
 pub use builder::{GroupBuilder, StoreKind};
 use generation::Generations;
 
+use crate::key_rate::KeyRates;
 use crate::promotion::PromotionPolicy;
 use crate::singleflight::Singleflight;
 use crate::stats::{GroupStats, incr};
 use crate::store::{CacheKind, Cached, Entry, Store};
-use crate::stubs::KeyRates;
 use crate::{Error, Fetched, Getter, LoadContext, PeerPicker, StatsSnapshot};
 
 /// A named cache namespace with one loader: the main and hot caches of one
@@ -266,7 +266,7 @@ impl Inner {
     /// Looks `key` up in the hot cache, then in the main cache (in one store
     /// lookup); counts like [`lookup`](Inner::lookup) with `count_hit`.
     fn lookup_hot_then_main(&self, key: &str) -> Option<Result<Found, Error>> {
-        let entry = self.store.get_hot_then_main(key, Instant::now())?;
+        let entry = self.store.get_hot_then_main(key, &Instant::now)?;
         Some(self.hit(entry, true))
     }
 

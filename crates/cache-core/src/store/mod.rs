@@ -102,9 +102,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Looks `key` up in the hot cache, then (if absent there) in the main
     /// cache, counting gets and hits as two [`get`](Store::get) calls would:
-    /// the group's hit path. The default makes those two calls; a store that
-    /// keeps both caches of a key together can answer with one lookup.
-    fn get_hot_then_main(&self, key: &str, now: Instant) -> Option<Entry> {
+    /// the group's hit path. `now` is the clock, which a store may read only
+    /// when it finds an entry that expires. The default reads it and makes
+    /// the two calls; a store that keeps both caches of a key together can
+    /// answer with one lookup.
+    fn get_hot_then_main(&self, key: &str, now: &dyn Fn() -> Instant) -> Option<Entry> {
+        let now = now();
         self.get(CacheKind::Hot, key, now)
             .or_else(|| self.get(CacheKind::Main, key, now))
     }

@@ -366,7 +366,7 @@ impl Store for LruStore {
         let cell = &self.shards[i];
         let found = {
             let mut shard = cell.lock.lock();
-            let found = shard.get(lane_of(kind), hash, key, now);
+            let found = shard.get(lane_of(kind), hash, key, || now);
             if let Lookup::Expired(_) = found {
                 cell.publish(&shard);
             }
@@ -382,8 +382,9 @@ impl Store for LruStore {
         }
     }
 
-    /// Both lanes of a key live in the same shard: one hash, one lock.
-    fn get_hot_then_main(&self, key: &str, now: Instant) -> Option<Entry> {
+    /// Both lanes of a key live in the same shard: one hash, one lock, and
+    /// the clock is read only for entries that expire.
+    fn get_hot_then_main(&self, key: &str, now: &dyn Fn() -> Instant) -> Option<Entry> {
         let hash = hash_key(key);
         let cell = &self.shards[self.shard_index(hash)];
         let (hot, main) = {
