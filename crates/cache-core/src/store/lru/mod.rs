@@ -26,6 +26,12 @@
 //!    main cache (falling back to the other cache when that one is empty);
 //! 3. the entry is linked into its shard.
 //!
+//! Since the hot cache never reserves more than `hot_fraction * budget`,
+//! pressure from the main cache does not shrink the hot cache below its
+//! share of the bytes in use: the hot cache gives up entries to main
+//! inserts only while it holds more than that share (after main entries were
+//! removed or expired, say), and otherwise only to its own inserts.
+//!
 //! Bytes are released only *after* the entry has been unlinked (eviction,
 //! removal, replacement, expiry). So at every instant the bytes of linked
 //! entries are at most `used`, and `used` never exceeds the budget because
