@@ -65,10 +65,11 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
 ///   shrinking estimate for up to one more window.
 /// - Counters are `u32` per window: a key would need more than 71 million
 ///   requests per second to overflow them.
-/// - Concurrency: two requests for the same key racing on its counters may
-///   raise one counter twice (an overcount of at most one per race), and
-///   requests recorded during the few microseconds in which a finished
-///   window's counters are cleared may be lost.
+/// - Concurrency: when requests for the same key race (read the counters
+///   at the same moment), the conservative update may count one of them
+///   less; the chance per request is about the key's rate times a few
+///   nanoseconds. Requests recorded during the few microseconds in which a
+///   finished window's counters are cleared may be lost.
 ///
 /// # Example
 ///
@@ -179,8 +180,8 @@ impl KeyRates {
         let min = seen.iter().copied().min().unwrap_or(0);
         for (&i, &value) in slots.iter().zip(&seen) {
             // Conservative update: only the counters at the key's minimum
-            // move. A race may raise one that another request already
-            // raised, which can only overcount.
+            // move. Two requests that read the same values both add here,
+            // so a race can only lose a count on another row.
             if value == min {
                 sketch[i].fetch_add(1, Ordering::Relaxed);
             }
