@@ -187,7 +187,7 @@ impl Group {
         let qps = inner.key_rates.record(key, Instant::now());
         let found = match inner.lookup(key, &[CacheKind::Main], false) {
             Some(hit) => hit,
-            None => inner.load_owned(key, ctx.get_deadline()).await,
+            None => inner.load_owned(key, ctx.get_deadline(), None).await,
         }?;
         Ok(Fetched {
             value: found.value,
