@@ -38,9 +38,11 @@ impl Inner {
                 // its own: each of its waiters bounds its own wait, and the
                 // leader's deadline must not fail the others (the loader is
                 // still given it). It stops waiting when nobody waits for it
-                // any more, so that the local flight's token fires too.
+                // any more, so that the local flight's token fires too
+                // (`biased`: the local flight is always started first).
                 let local = self.load_owned(&key, None, ctx.get_deadline());
                 tokio::select! {
+                    biased;
                     found = local => found.map(|found| found.value),
                     () = ctx.cancellation().cancelled() => Err(Error::DeadlineExceeded),
                 }
