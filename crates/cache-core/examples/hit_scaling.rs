@@ -6,9 +6,10 @@
 //! other down (contention), which is what limits scaling on idle cores.
 //!
 //! ```text
-//! cargo run --release -p cache-core --example hit_scaling [KEYS] [HITS_PER_THREAD]
+//! cargo run --release -p cache-core --example hit_scaling [KEYS] [HITS_PER_THREAD] [lru|moka]
 //! ```
-//! (defaults: 10000 keys, 20000000 hits per thread; 1 KiB values.)
+//! (defaults: 10000 keys, 20000000 hits per thread, the LRU store; 1 KiB
+//! values.)
 
 use std::future::Future;
 use std::hint::black_box;
@@ -18,7 +19,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cache_core::{Group, GroupBuilder, Loaded, getter_fn};
+use cache_core::{Group, GroupBuilder, Loaded, StoreKind, getter_fn};
 
 /// Nanoseconds this thread has run on a CPU, if the kernel reports it.
 fn thread_cpu_ns() -> Option<u64> {
@@ -78,6 +79,10 @@ fn main() {
         .next()
         .and_then(|a| a.parse().ok())
         .unwrap_or(20_000_000);
+    let kind = match args.next().as_deref() {
+        Some("moka") => StoreKind::Moka,
+        _ => StoreKind::Lru,
+    };
     let group = GroupBuilder::new(
         "scaling",
         64 << 20,
@@ -86,6 +91,7 @@ fn main() {
             Ok(Loaded::new(Bytes::from(value)))
         }),
     )
+    .store_kind(kind)
     .build()
     .expect("group");
     let keys: Arc<Vec<String>> = Arc::new((0..n).map(|i| format!("key-{i}")).collect());
@@ -105,7 +111,7 @@ fn main() {
     let wall2_op = per(wall2, 2 * hits);
     let cpu1_op = cpu1[0] as f64 / hits as f64;
     let cpu2_op = cpu2.iter().sum::<u64>() as f64 / (2 * hits) as f64;
-    println!("keys={n} hits/thread={hits}");
+    println!("store={kind:?} keys={n} hits/thread={hits}");
     println!("1 thread : {wall1_op:.1} ns/hit wall, {cpu1_op:.1} ns/hit on-CPU");
     println!(
         "2 threads: {wall2_op:.1} ns/hit wall (both together), {cpu2_op:.1} ns/hit on-CPU per thread"

@@ -104,6 +104,8 @@
 //! - `peers` ([`PeerPicker`], [`PeerClient`], [`NoPeers`]): the seam to the
 //!   network.
 //! - `consistent_hash` ([`HashRing`]): which node owns a key.
+//! - [`key_rate`] ([`KeyRates`]): per-key request rates an owner reports
+//!   with fetched values.
 //! - `getter` ([`Getter`], [`getter_fn`]), `context` ([`LoadContext`]):
 //!   the loader and what it is given.
 //! - `stats` ([`StatsSnapshot`]): counters, each defined by what increments

@@ -54,8 +54,9 @@ macro_rules! group_counters {
 }
 
 group_counters! {
-    /// Calls to `Group::get`/`get_with`, counted on entry (gets rejected for
-    /// an invalid key included).
+    /// Calls to `Group::get`/`get_with`: counted when the key is rejected as
+    /// invalid, or once the first cache lookup has answered or missed (a get
+    /// waiting on a flight is counted).
     gets,
     /// Lookups of a get that found a live entry (a value or a negative
     /// entry): one per get answered before the singleflight, plus one per

@@ -85,33 +85,35 @@ async fn unpromoted_values_are_not_cached() {
     assert_eq!((s.main_cache.items, s.hot_cache.items), (0, 0));
 }
 
-/// Owner down (Unavailable): the key is loaded locally, the value is
-/// correct, it goes to the hot cache only (main untouched), and the next get
-/// is a hot hit.
+/// Owner down (Unavailable) or shedding load (Overloaded): the key is
+/// loaded locally, the value is correct, it goes to the hot cache only
+/// (main untouched), and the next get is a hot hit.
 #[tokio::test(start_paused = true)]
 async fn one_peer_down_falls_back_into_the_hot_cache() {
-    let peer = FakePeer::new("b", Behaviour::Down);
-    let calls = counter();
-    let g = group_with_peer(&peer, &calls, true);
-    assert_eq!(g.get("b:1").await.unwrap(), "local:b:1");
-    assert_eq!(g.get("b:1").await.unwrap(), "local:b:1");
-    assert_eq!((peer.fetches(), count(&calls)), (1, 1));
-    assert_counters(
-        &g,
-        &[
-            ("gets", 2),
-            ("cache_hits", 1),
-            ("peer_loads", 1),
-            ("peer_errors", 1),
-            ("loads", 1),
-            ("loads_deduped", 1),
-            ("local_loads", 1),
-            ("fallback_loads", 1),
-        ],
-    );
-    let s = g.stats();
-    assert_eq!((s.main_cache.items, s.main_cache.bytes), (0, 0));
-    assert_eq!((s.hot_cache.items, s.hot_cache.hits), (1, 1));
+    for behaviour in [Behaviour::Down, Behaviour::Overloaded] {
+        let peer = FakePeer::new("b", behaviour);
+        let calls = counter();
+        let g = group_with_peer(&peer, &calls, true);
+        assert_eq!(g.get("b:1").await.unwrap(), "local:b:1");
+        assert_eq!(g.get("b:1").await.unwrap(), "local:b:1");
+        assert_eq!((peer.fetches(), count(&calls)), (1, 1));
+        assert_counters(
+            &g,
+            &[
+                ("gets", 2),
+                ("cache_hits", 1),
+                ("peer_loads", 1),
+                ("peer_errors", 1),
+                ("loads", 1),
+                ("loads_deduped", 1),
+                ("local_loads", 1),
+                ("fallback_loads", 1),
+            ],
+        );
+        let s = g.stats();
+        assert_eq!((s.main_cache.items, s.main_cache.bytes), (0, 0));
+        assert_eq!((s.hot_cache.items, s.hot_cache.hits), (1, 1));
+    }
 }
 
 /// Owner hangs: the fetch is cut at `peer_timeout` (300 ms by default) and

@@ -188,6 +188,33 @@ async fn per_waiter_deadline() {
     assert_eq!(g.in_flight(), 0);
 }
 
+/// A leader with a short deadline gives up without failing a follower
+/// that has none: the follower gets the value, from one load (whose context
+/// carried the leader's deadline).
+#[tokio::test(start_paused = true)]
+async fn hasty_leader_does_not_fail_patient_follower() {
+    let (calls, gate) = (counter(), Arc::new(Notify::new()));
+    let g = gated_group(&calls, &gate);
+    let hasty = tokio::spawn({
+        let g = g.clone();
+        async move {
+            g.get_with("k", LoadContext::with_timeout(Duration::from_millis(20)))
+                .await
+        }
+    });
+    tokio::task::yield_now().await;
+    let patient = tokio::spawn({
+        let g = g.clone();
+        async move { g.get("k").await }
+    });
+    assert_eq!(hasty.await.unwrap(), Err(Error::DeadlineExceeded));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    gate.notify_one();
+    assert_eq!(patient.await.unwrap().unwrap(), "v:k");
+    assert_eq!(count(&calls), 1);
+    assert_eq!(g.in_flight(), 0);
+}
+
 /// The loader's context carries the leading caller's deadline and a token
 /// that fires once nobody waits; the load still completes and populates
 /// the cache because this loader ignores the token.

@@ -63,7 +63,7 @@ fn kind(hot: bool) -> CacheKind {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(ProptestConfig::with_cases(128))]
 
     /// Under random inserts (random sizes, both caches, expiries), gets and
     /// removes on a sharded store, the charged bytes never exceed the
@@ -176,7 +176,7 @@ fn hammer<S: Store>(store: Arc<S>, threads: usize, ops: usize, sample: impl Fn(&
 fn lru_budget_holds_under_concurrency() {
     let budget = 40_000;
     let store = Arc::new(LruStore::with_shards(budget, 0.125, 16));
-    let samples = hammer(Arc::clone(&store), 4, 10_000, |s: &LruStore| {
+    let samples = hammer(Arc::clone(&store), 4, 6_000, |s: &LruStore| {
         let charged = s.charged_bytes();
         assert!(charged <= budget, "charged {charged} > budget {budget}");
     });
@@ -205,7 +205,7 @@ fn moka_budget_after_maintenance() {
     let budget = 40_000;
     let store = Arc::new(MokaStore::new(budget, 0.125));
     let peak = std::sync::atomic::AtomicU64::new(0);
-    hammer(Arc::clone(&store), 4, 10_000, |s: &MokaStore| {
+    hammer(Arc::clone(&store), 4, 6_000, |s: &MokaStore| {
         peak.fetch_max(s.charged_bytes(), Ordering::Relaxed);
     });
     store.run_pending_tasks();

@@ -33,24 +33,41 @@ impl Inner {
         }
         incr(&self.stats.loads_deduped);
         match self.peers.pick(&key) {
-            None => self
-                .load_owned(&key, ctx.get_deadline())
-                .await
-                .map(|found| found.value),
+            None => {
+                // The flight waits for the local load without a deadline of
+                // its own: each of its waiters bounds its own wait, and the
+                // leader's deadline must not fail the others (the loader is
+                // still given it). It stops waiting when nobody waits for it
+                // any more, so that the local flight's token fires too
+                // (`biased`: the local flight is always started first).
+                let local = self.load_owned(&key, None, ctx.get_deadline());
+                tokio::select! {
+                    biased;
+                    found = local => found.map(|found| found.value),
+                    () = ctx.cancellation().cancelled() => Err(Error::DeadlineExceeded),
+                }
+            }
             Some(peer) => self.load_from_peer(peer, key, ctx).await,
         }
     }
 
     /// Loads a key this node owns through the local flights (shared with
-    /// peer fetches), populating the main cache.
+    /// peer fetches), populating the main cache. `wait` bounds this caller's
+    /// wait (and, if it starts the flight, the loader's context); `loader`
+    /// further bounds the loader's context if this call starts the flight.
     pub(super) async fn load_owned(
         self: &Arc<Self>,
         key: &str,
-        deadline: Option<tokio::time::Instant>,
+        wait: Option<Instant>,
+        loader: Option<Instant>,
     ) -> Result<Found, Error> {
         let (inner, owned_key) = (Arc::clone(self), key.to_owned());
         self.local_flights
-            .run(key, deadline, move |ctx| async move {
+            .run(key, wait, move |ctx| async move {
+                let ctx = match loader {
+                    Some(deadline) => ctx.tighten(deadline),
+                    None => ctx,
+                };
                 inner.load_locally(owned_key, ctx).await
             })
             .await

@@ -21,6 +21,7 @@ use crate::key_rate::KeyRates;
 use crate::promotion::PromotionPolicy;
 use crate::singleflight::Singleflight;
 use crate::stats::{GroupStats, incr};
+use crate::store::counter::StripedCounter;
 use crate::store::{CacheKind, Cached, Entry, Store};
 use crate::{Error, Fetched, Getter, LoadContext, PeerPicker, StatsSnapshot};
 
@@ -67,8 +68,13 @@ struct Inner {
     /// Request rates of the keys peers fetch from us (reported back to them
     /// as `minute_qps`).
     key_rates: KeyRates,
-    /// Counters; see [`StatsSnapshot`] for what increments each.
+    /// Counters; see [`StatsSnapshot`] for what increments each. `gets` and
+    /// `cache_hits` there leave out the gets answered by the first lookup,
+    /// which are counted once, in `hits_on_entry`, and added to both in
+    /// [`Group::stats`].
     stats: GroupStats,
+    /// Gets answered by their first cache lookup (the hit path).
+    hits_on_entry: StripedCounter,
     /// Flights of `get`: re-check, pick the owner, fetch or load.
     flights: Singleflight<Bytes>,
     /// Flights of the local loader for keys this node owns, shared by `get`
@@ -154,11 +160,17 @@ impl Group {
     /// small (it is created, moved and dropped on every get).
     async fn get_until(&self, key: &str, deadline: Option<Instant>) -> Result<Bytes, Error> {
         let inner = &self.inner;
-        incr(&inner.stats.gets);
-        inner.check_key(key)?;
-        if let Some(hit) = inner.lookup_hot_then_main(key) {
-            return hit.map(|found| found.value);
+        if let Err(err) = inner.check_key(key) {
+            incr(&inner.stats.gets);
+            return Err(err);
         }
+        if let Some(entry) = inner.store.get_hot_then_main(key, &Instant::now) {
+            // One increment on the hit path, standing for a get and a cache
+            // hit (added to both in `stats`).
+            incr(&inner.hits_on_entry);
+            return inner.hit(entry, false).map(|found| found.value);
+        }
+        incr(&inner.stats.gets);
         Box::pin(inner.miss(key, deadline)).await
     }
 
@@ -175,7 +187,7 @@ impl Group {
         let qps = inner.key_rates.record(key, Instant::now());
         let found = match inner.lookup(key, &[CacheKind::Main], false) {
             Some(hit) => hit,
-            None => inner.load_owned(key, ctx.get_deadline()).await,
+            None => inner.load_owned(key, ctx.get_deadline(), None).await,
         }?;
         Ok(Fetched {
             value: found.value,
@@ -200,6 +212,9 @@ impl Group {
     pub fn stats(&self) -> StatsSnapshot {
         let inner = &self.inner;
         let mut snapshot = inner.stats.snapshot();
+        let hits_on_entry = inner.hits_on_entry.get();
+        snapshot.gets += hits_on_entry;
+        snapshot.cache_hits += hits_on_entry;
         snapshot.main_cache = inner.store.stats(CacheKind::Main);
         snapshot.hot_cache = inner.store.stats(CacheKind::Hot);
         snapshot
@@ -229,6 +244,7 @@ impl Inner {
             promotion,
             key_rates: KeyRates::default(),
             stats: GroupStats::default(),
+            hits_on_entry: StripedCounter::default(),
             flights: Singleflight::new(),
             local_flights: Singleflight::new(),
             generations: Generations::new(),
@@ -264,7 +280,8 @@ impl Inner {
     }
 
     /// Looks `key` up in the hot cache, then in the main cache (in one store
-    /// lookup); counts like [`lookup`](Inner::lookup) with `count_hit`.
+    /// lookup); counts like [`lookup`](Inner::lookup) with `count_hit` (the
+    /// re-check inside a flight).
     fn lookup_hot_then_main(&self, key: &str) -> Option<Result<Found, Error>> {
         let entry = self.store.get_hot_then_main(key, &Instant::now)?;
         Some(self.hit(entry, true))

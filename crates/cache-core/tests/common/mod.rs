@@ -42,6 +42,8 @@ pub(crate) enum Behaviour {
     Up { qps: f64 },
     /// Transport failure.
     Down,
+    /// Sheds load.
+    Overloaded,
     /// Never answers (ignores the deadline).
     Hang,
     /// The owner's source failed.
@@ -89,6 +91,7 @@ impl PeerClient for FakePeer {
                 ttl: None,
             }),
             Behaviour::Down => Err(Error::unavailable("connection refused")),
+            Behaviour::Overloaded => Err(Error::Overloaded),
             Behaviour::Hang => {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
                 Err(Error::unavailable("hung"))

@@ -26,6 +26,12 @@
 //!    main cache (falling back to the other cache when that one is empty);
 //! 3. the entry is linked into its shard.
 //!
+//! Since the hot cache never reserves more than `hot_fraction * budget`,
+//! pressure from the main cache does not shrink the hot cache below its
+//! share of the bytes in use: the hot cache gives up entries to main
+//! inserts only while it holds more than that share (after main entries were
+//! removed or expired, say), and otherwise only to its own inserts.
+//!
 //! Bytes are released only *after* the entry has been unlinked (eviction,
 //! removal, replacement, expiry). So at every instant the bytes of linked
 //! entries are at most `used`, and `used` never exceeds the budget because
@@ -47,6 +53,7 @@
 //! times, then gives up: the entry is not stored. That is a cache miss later,
 //! never a budget overrun.
 
+mod budget;
 mod shard;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -65,17 +72,13 @@ pub const DEFAULT_SHARDS: usize = 16;
 /// capped).
 pub const MAX_SHARDS: usize = 1024;
 
-/// How many times a reservation that finds no victim at all yields and
-/// retries before giving up on storing the entry.
-const IDLE_RETRIES: u32 = 16;
-
 /// The 64-bit hash that picks a key's shard and its hash-table bucket.
 fn hash_key(key: &str) -> u64 {
     xxhash_rust::xxh3::xxh3_64(key.as_bytes())
 }
 
 /// Index of a cache's lane inside a shard.
-fn lane_of(kind: CacheKind) -> usize {
+pub(super) fn lane_of(kind: CacheKind) -> usize {
     match kind {
         CacheKind::Main => 0,
         CacheKind::Hot => 1,
@@ -221,135 +224,6 @@ impl LruStore {
         // High bits: hashbrown uses the low bits for buckets and the top 7
         // for its control bytes.
         ((hash >> 32) & self.shard_mask) as usize
-    }
-
-    /// Returns `size` bytes of `kind` to the budget; called only after the
-    /// entry has been unlinked.
-    fn release(&self, kind: CacheKind, size: u64) {
-        if kind == CacheKind::Hot {
-            self.hot_used.fetch_sub(size, Ordering::AcqRel);
-        }
-        self.used.fetch_sub(size, Ordering::AcqRel);
-    }
-
-    /// Raises `counter` by `size` if that keeps it `<= limit`, calling
-    /// `evict` (which frees at least one entry, or returns false) until it
-    /// fits. Returns false if nothing could be evicted for a while.
-    fn reserve(
-        &self,
-        counter: &AtomicU64,
-        limit: u64,
-        size: u64,
-        mut evict: impl FnMut() -> bool,
-    ) -> bool {
-        let mut idle = 0;
-        let mut cur = counter.load(Ordering::Acquire);
-        loop {
-            if cur.checked_add(size).is_some_and(|total| total <= limit) {
-                match counter.compare_exchange_weak(
-                    cur,
-                    cur + size,
-                    Ordering::AcqRel,
-                    Ordering::Acquire,
-                ) {
-                    Ok(_) => return true,
-                    Err(actual) => {
-                        cur = actual;
-                        continue;
-                    }
-                }
-            }
-            if !evict() {
-                idle += 1;
-                if idle > IDLE_RETRIES {
-                    return false;
-                }
-                std::thread::yield_now();
-            }
-            cur = counter.load(Ordering::Acquire);
-        }
-    }
-
-    /// Which cache gives up an entry when the total budget is full: the hot
-    /// cache if it holds more than its fair share of the bytes in use.
-    fn over_share(&self) -> CacheKind {
-        let used = self.used.load(Ordering::Acquire) as f64;
-        let hot = self.hot_used.load(Ordering::Acquire) as f64;
-        if hot > self.hot_fraction * used {
-            CacheKind::Hot
-        } else {
-            CacheKind::Main
-        }
-    }
-
-    /// Evicts the least recently used entry of `kind` from `own` if that
-    /// shard holds at least its average share of the cache, else from the
-    /// fullest shard (then any non-empty one). Returns false if the cache
-    /// is empty everywhere.
-    fn evict_one(&self, kind: CacheKind, own: usize) -> bool {
-        let lane = lane_of(kind);
-        let n = self.shards.len();
-        let mut total: u128 = 0;
-        let mut fullest = (0u64, own);
-        for (i, cell) in self.shards.iter().enumerate() {
-            let b = cell.bytes[lane].load(Ordering::Relaxed);
-            total += u128::from(b);
-            if b > fullest.0 {
-                fullest = (b, i);
-            }
-        }
-        let own_bytes = u128::from(self.shards[own].bytes[lane].load(Ordering::Relaxed));
-        let first = if own_bytes > 0 && own_bytes * n as u128 >= total {
-            own
-        } else {
-            fullest.1
-        };
-        (0..n)
-            .map(|k| (first + k) % n)
-            .any(|i| self.evict_from(i, kind))
-    }
-
-    /// Pops the least recently used entry of `kind` in shard `i`.
-    fn evict_from(&self, i: usize, kind: CacheKind) -> bool {
-        let cell = &self.shards[i];
-        let popped = {
-            let mut shard = cell.lock.lock();
-            let popped = shard.pop_lru(lane_of(kind));
-            if popped.is_some() {
-                cell.publish(&shard);
-            }
-            popped
-        };
-        match popped {
-            Some(size) => {
-                self.release(kind, size);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Reserves `size` bytes for an entry of `kind` (see the module doc).
-    fn reserve_for(&self, kind: CacheKind, size: u64, own: usize) -> bool {
-        if kind == CacheKind::Hot
-            && !self.reserve(&self.hot_used, self.hot_cap, size, || {
-                self.evict_one(CacheKind::Hot, own)
-            })
-        {
-            return false;
-        }
-        let reserved = self.reserve(&self.used, self.budget, size, || {
-            let victim = self.over_share();
-            let other = match victim {
-                CacheKind::Main => CacheKind::Hot,
-                CacheKind::Hot => CacheKind::Main,
-            };
-            self.evict_one(victim, own) || self.evict_one(other, own)
-        });
-        if !reserved && kind == CacheKind::Hot {
-            self.hot_used.fetch_sub(size, Ordering::AcqRel);
-        }
-        reserved
     }
 
     /// The keys of `kind` in shard `i`, most recently used first (tests).
