@@ -8,7 +8,8 @@ use bytes::Bytes;
 
 use crate::{Error, LoadContext};
 
-/// A value produced by a [`Getter`], with an optional time to live.
+/// A value with an optional time to live: what a [`Getter`] produces, and
+/// what [`Group::get_with_ttl`](crate::Group::get_with_ttl) answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loaded {
     /// The value. `Bytes`, so caching and serving it never copies.

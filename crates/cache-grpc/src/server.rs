@@ -76,12 +76,15 @@ impl Groupcache for GroupcacheService {
         let ctx = context(&request);
         let GetRequest { group, key } = request.into_inner();
         let g = self.group(&group)?;
-        let value = g.get_with(&key, ctx).await.map_err(|e| {
+        let loaded = g.get_with_ttl(&key, ctx).await.map_err(|e| {
             tracing::debug!(%group, %key, error = %e, "get failed");
             status::to_status(&e)
         })?;
-        self.check_size(&value)?;
-        Ok(Response::new(GetResponse { value, ttl_ms: 0 }))
+        self.check_size(&loaded.value)?;
+        Ok(Response::new(GetResponse {
+            value: loaded.value,
+            ttl_ms: ttl_ms(loaded.ttl),
+        }))
     }
 
     async fn fetch(

@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::HashMap;
 
+use cache_grpc::pb::GetRequest;
 use common::*;
 use tonic::Code;
 
@@ -269,6 +270,47 @@ async fn shedding_owner_makes_the_requester_fall_back() {
         let nodes: Vec<usize> = recorder.loads_of(&key).iter().map(|l| l.node).collect();
         assert_eq!(nodes, [0]);
         busy.await.unwrap().unwrap();
+    })
+    .await;
+    cluster.shutdown().await.unwrap();
+}
+
+/// A value's time to live reaches the client in `GetResponse.ttl_ms`, from
+/// its owner and across a hop (through `FetchResponse.ttl_ms`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_reaches_clients_from_owner_and_across_a_hop() {
+    let (cluster, _recorder) = cluster(2).await;
+    bounded(async {
+        let key = key_owned_by(&cluster, 0, "ttl-");
+        let ttl_ms = TTL.as_millis() as u64;
+        for node in [0, 1] {
+            let reply = cluster
+                .client(node)
+                .get(GetRequest {
+                    group: GROUP.into(),
+                    key: key.clone(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(reply.value, value_of(&key));
+            // Some milliseconds pass between the load and each answer.
+            assert!(
+                reply.ttl_ms <= ttl_ms && reply.ttl_ms > ttl_ms - 10_000,
+                "node {node}: ttl_ms {}",
+                reply.ttl_ms
+            );
+        }
+        let reply = cluster
+            .client(0)
+            .get(GetRequest {
+                group: GROUP.into(),
+                key: "no-expiry".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(reply.ttl_ms, 0, "a value without expiry reads 0");
     })
     .await;
     cluster.shutdown().await.unwrap();

@@ -5,7 +5,6 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use bytes::Bytes;
 use futures::FutureExt;
 use tokio::time::Instant;
 
@@ -13,7 +12,7 @@ use super::{Found, Inner};
 use crate::promotion::PromotionInput;
 use crate::stats::incr;
 use crate::store::{CacheKind, Cached, Entry};
-use crate::{Error, Fetched, LoadContext, Loaded, PeerClient};
+use crate::{Error, LoadContext, Loaded, PeerClient};
 
 impl Inner {
     /// The work of a `get` flight; runs in the flight's task.
@@ -21,7 +20,7 @@ impl Inner {
         self: Arc<Self>,
         key: String,
         ctx: LoadContext,
-    ) -> Result<Bytes, Error> {
+    ) -> Result<Found, Error> {
         // Re-check both caches. Our caller missed them before joining the
         // singleflight, but a previous flight for this key may have
         // populated the cache and left the map in between (caller A misses,
@@ -29,7 +28,7 @@ impl Inner {
         // flight and starts a new one). Without this check A would load the
         // key a second time. (Test: `tests/group_recheck.rs`.)
         if let Some(hit) = self.lookup_hot_then_main(&key) {
-            return hit.map(|found| found.value);
+            return hit;
         }
         incr(&self.stats.loads_deduped);
         match self.peers.pick(&key) {
@@ -43,7 +42,7 @@ impl Inner {
                 let local = self.load_owned(&key, None, ctx.get_deadline());
                 tokio::select! {
                     biased;
-                    found = local => found.map(|found| found.value),
+                    found = local => found,
                     () = ctx.cancellation().cancelled() => Err(Error::DeadlineExceeded),
                 }
             }
@@ -112,7 +111,7 @@ impl Inner {
         peer: Arc<dyn PeerClient>,
         key: String,
         ctx: LoadContext,
-    ) -> Result<Bytes, Error> {
+    ) -> Result<Found, Error> {
         incr(&self.stats.peer_loads);
         let generation = self.generations.current(&key);
         let now = Instant::now();
@@ -132,8 +131,12 @@ impl Inner {
             .unwrap_or(Err(Error::DeadlineExceeded));
         match fetched {
             Ok(fetched) => {
-                self.maybe_promote(&key, generation, fetched.clone());
-                Ok(fetched.value)
+                let found = Found {
+                    value: fetched.value,
+                    expires_at: fetched.ttl.map(|ttl| Instant::now() + ttl),
+                };
+                self.maybe_promote(&key, generation, fetched.minute_qps, &found);
+                Ok(found)
             }
             Err(err) if err.is_peer_fallback() => {
                 incr(&self.stats.peer_errors);
@@ -143,7 +146,7 @@ impl Inner {
                 // cache bounds how much of the budget such copies can take.
                 let found = self.found(self.call_getter(&key, &ctx).await?);
                 self.populate(CacheKind::Hot, &key, generation, &found);
-                Ok(found.value)
+                Ok(found)
             }
             Err(err) => {
                 // NotFound or SourceFailed: the owner's source answered.
@@ -155,21 +158,16 @@ impl Inner {
     }
 
     /// Puts a fetched value in the hot cache if the promotion policy says so.
-    fn maybe_promote(&self, key: &str, generation: u64, fetched: Fetched) {
-        let now = Instant::now();
+    fn maybe_promote(&self, key: &str, generation: u64, owner_qps: Option<f64>, found: &Found) {
         let input = PromotionInput {
             key,
-            owner_qps: fetched.minute_qps,
-            now,
+            owner_qps,
+            now: Instant::now(),
         };
         if !self.promotion.should_promote(&input) {
             return;
         }
-        let found = Found {
-            value: fetched.value,
-            expires_at: fetched.ttl.map(|ttl| now + ttl),
-        };
-        if self.populate(CacheKind::Hot, key, generation, &found) {
+        if self.populate(CacheKind::Hot, key, generation, found) {
             incr(&self.stats.promotions);
         }
     }

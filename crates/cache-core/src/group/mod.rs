@@ -23,7 +23,7 @@ use crate::singleflight::Singleflight;
 use crate::stats::{GroupStats, incr};
 use crate::store::counter::StripedCounter;
 use crate::store::{CacheKind, Cached, Entry, Store};
-use crate::{Error, Fetched, Getter, LoadContext, PeerPicker, StatsSnapshot};
+use crate::{Error, Fetched, Getter, LoadContext, Loaded, PeerPicker, StatsSnapshot};
 
 /// A named cache namespace with one loader: the main and hot caches of one
 /// byte budget, a singleflight, a peer picker and counters.
@@ -76,7 +76,7 @@ struct Inner {
     /// Gets answered by their first cache lookup (the hit path).
     hits_on_entry: StripedCounter,
     /// Flights of `get`: re-check, pick the owner, fetch or load.
-    flights: Singleflight<Bytes>,
+    flights: Singleflight<Found>,
     /// Flights of the local loader for keys this node owns, shared by `get`
     /// and `fetch_for_peer` so that both never load a key twice at once.
     /// Never asks a peer.
@@ -128,7 +128,7 @@ impl Group {
     /// # }).unwrap();
     /// ```
     pub async fn get(&self, key: &str) -> Result<Bytes, Error> {
-        self.get_until(key, None).await
+        self.get_until(key, None).await.map(|found| found.value)
     }
 
     /// Gets `key`. `ctx`'s deadline bounds this caller's wait
@@ -152,13 +152,46 @@ impl Group {
     /// # }).unwrap();
     /// ```
     pub async fn get_with(&self, key: &str, ctx: LoadContext) -> Result<Bytes, Error> {
-        self.get_until(key, ctx.get_deadline()).await
+        self.get_until(key, ctx.get_deadline())
+            .await
+            .map(|found| found.value)
+    }
+
+    /// Like [`get_with`](Group::get_with), and also tells how long the value
+    /// may still be served (`ttl`: `None` when it does not expire). The gRPC
+    /// `Get` answer carries it to clients.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cache_core::{getter_fn, GroupBuilder, LoadContext, Loaded};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+    /// let group = GroupBuilder::new("ttl", 1 << 20, getter_fn(|key: String, _ctx| async move {
+    ///     Ok(Loaded::new(key).with_ttl(Duration::from_secs(60)))
+    /// }))
+    /// .build()?;
+    /// let first = group.get_with_ttl("k", LoadContext::new()).await?;
+    /// assert_eq!(first.ttl, Some(Duration::from_secs(60)));
+    /// tokio::time::advance(Duration::from_secs(15)).await;
+    /// let cached = group.get_with_ttl("k", LoadContext::new()).await?;
+    /// assert_eq!((cached.value, cached.ttl), (first.value, Some(Duration::from_secs(45))));
+    /// # Ok::<(), cache_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn get_with_ttl(&self, key: &str, ctx: LoadContext) -> Result<Loaded, Error> {
+        let found = self.get_until(key, ctx.get_deadline()).await?;
+        Ok(Loaded {
+            value: found.value,
+            ttl: found
+                .expires_at
+                .map(|at| at.saturating_duration_since(Instant::now())),
+        })
     }
 
     /// The get path with an optional deadline. A hit is answered without
     /// allocating; the miss path is boxed so that the future of a hit stays
     /// small (it is created, moved and dropped on every get).
-    async fn get_until(&self, key: &str, deadline: Option<Instant>) -> Result<Bytes, Error> {
+    async fn get_until(&self, key: &str, deadline: Option<Instant>) -> Result<Found, Error> {
         let inner = &self.inner;
         if let Err(err) = inner.check_key(key) {
             incr(&inner.stats.gets);
@@ -168,7 +201,7 @@ impl Group {
             // One increment on the hit path, standing for a get and a cache
             // hit (added to both in `stats`).
             incr(&inner.hits_on_entry);
-            return inner.hit(entry, false).map(|found| found.value);
+            return inner.hit(entry, false);
         }
         incr(&inner.stats.gets);
         Box::pin(inner.miss(key, deadline)).await
@@ -253,7 +286,7 @@ impl Inner {
     }
 
     /// Steps 4 to 8 of the get path: the singleflight and what runs in it.
-    async fn miss(self: &Arc<Self>, key: &str, deadline: Option<Instant>) -> Result<Bytes, Error> {
+    async fn miss(self: &Arc<Self>, key: &str, deadline: Option<Instant>) -> Result<Found, Error> {
         incr(&self.stats.loads);
         let (flight, owned_key) = (Arc::clone(self), key.to_owned());
         let result = self
@@ -262,7 +295,7 @@ impl Inner {
                 flight.load(owned_key, ctx).await
             })
             .await;
-        if result == Err(Error::DeadlineExceeded) {
+        if matches!(result, Err(Error::DeadlineExceeded)) {
             incr(&self.stats.deadline_exceeded);
         }
         result

@@ -22,6 +22,9 @@ pub const SLOW: Duration = Duration::from_secs(2);
 /// Size of a `big-` key's value: above tonic's default 4 MiB decode limit.
 pub const BIG: usize = 5 << 20;
 
+/// The time to live the loader gives `ttl-*` keys.
+pub const TTL: Duration = Duration::from_secs(60);
+
 /// Every bound on a test: a test taking longer is a hang.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -84,6 +87,7 @@ pub fn value_of(key: &str) -> Bytes {
 /// - `missing-*`: NotFound;
 /// - `fail-*`: a source failure with a secret in its detail;
 /// - `slow{n}-*`: takes [`SLOW`] on node `n`, answers at once elsewhere;
+/// - `ttl-*`: [`value_of`] the key, to be served for [`TTL`];
 /// - anything else: [`value_of`] the key.
 pub fn make_group(
     node: usize,
@@ -108,6 +112,9 @@ pub fn make_group(
             }
             if key.starts_with(&format!("slow{node}-")) {
                 tokio::time::sleep(SLOW).await;
+            }
+            if key.starts_with("ttl-") {
+                return Ok(Loaded::new(value_of(&key)).with_ttl(TTL));
             }
             Ok(Loaded::new(value_of(&key)))
         }
