@@ -12,3 +12,8 @@ mod error;
 pub mod source;
 
 pub use error::{EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, Error};
+
+/// The README's Rust examples, compiled as doctests so they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
