@@ -63,6 +63,7 @@ use tokio::time::Instant;
 
 use self::shard::{Lookup, Shard};
 use crate::CacheStats;
+use crate::store::counter::StripedCounter;
 use crate::store::{CacheKind, Entry, Store, entry_size, share_value};
 
 /// Shards used by [`LruStore::new`].
@@ -144,6 +145,11 @@ pub struct LruStore {
     used: AtomicU64,
     /// Bytes reserved by the hot cache; `<= hot_cap` at all times.
     hot_used: AtomicU64,
+    /// Gets per cache (index `lane_of(kind)`), striped per thread so hits
+    /// on different shards share no written cache line.
+    gets: [StripedCounter; 2],
+    /// Gets that found a live entry, per cache, striped likewise.
+    hits: [StripedCounter; 2],
 }
 
 impl std::fmt::Debug for LruStore {
@@ -191,6 +197,8 @@ impl LruStore {
             hot_cap: hot_cap.min(budget_bytes),
             used: AtomicU64::new(0),
             hot_used: AtomicU64::new(0),
+            gets: Default::default(),
+            hits: Default::default(),
         }
     }
 
@@ -246,8 +254,12 @@ impl Store for LruStore {
             }
             found
         };
+        self.gets[lane_of(kind)].incr();
         match found {
-            Lookup::Hit(entry) => Some(entry),
+            Lookup::Hit(entry) => {
+                self.hits[lane_of(kind)].incr();
+                Some(entry)
+            }
             Lookup::Miss => None,
             Lookup::Expired(size) => {
                 self.release(kind, size);
@@ -323,10 +335,10 @@ impl Store for LruStore {
             let s = cell.lock.lock().stats(lane);
             total.bytes += s.bytes;
             total.items += s.items;
-            total.gets += s.gets;
-            total.hits += s.hits;
             total.evictions += s.evictions;
         }
+        total.gets = self.gets[lane].get();
+        total.hits = self.hits[lane].get();
         total
     }
 

@@ -46,8 +46,10 @@ struct Lane {
     head: u32,
     /// The least recently used node (the next victim), or `NIL`.
     tail: u32,
-    /// Counters of this cache in this shard; plain integers because they are
-    /// only touched under the shard's mutex (no atomics on the hit path).
+    /// Bytes, items and evictions of this cache in this shard (`gets` and
+    /// `hits` stay 0: the store counts them in striped counters, so a hit
+    /// does not write a shard line the other threads will read); plain
+    /// integers because they are only touched under the shard's mutex.
     stats: CacheStats,
 }
 
@@ -137,12 +139,11 @@ impl Shard {
         }
     }
 
-    /// Looks `key` up in `lane`, counting a get (and a hit). A live entry
-    /// becomes the most recently used; an expired one is dropped.
+    /// Looks `key` up in `lane`. A live entry becomes the most recently
+    /// used; an expired one is dropped.
     pub(super) fn get(&mut self, lane: usize, hash: u64, key: &str, now: Instant) -> Lookup {
         let Shard { slots, lanes, .. } = self;
         let l = &mut lanes[lane];
-        l.stats.gets += 1;
         let Some(&i) = l.table.find(hash, |&i| &*node(slots, i).key == key) else {
             return Lookup::Miss;
         };
@@ -150,7 +151,6 @@ impl Shard {
             let size = self.unlink_remove(lane, hash, i);
             return Lookup::Expired(size);
         }
-        l.stats.hits += 1;
         if l.head != i {
             unlink(slots, l, i);
             push_front(slots, l, i);
