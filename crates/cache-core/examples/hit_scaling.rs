@@ -1,84 +1,128 @@
-//! Whether get hits scale across threads, measured in a way a busy machine
-//! does not distort: each thread reads its own on-CPU time (Linux
-//! `/proc/thread-self/schedstat`), so time spent descheduled by other jobs
-//! is not counted. If CPU nanoseconds per get stay the same with 2 threads
-//! as with 1, the threads do not slow each other down, and 2 free cores give
-//! 2x the throughput; contention (shared cache lines, lock waits) shows up as
-//! more CPU time per get. Wall-clock throughput is printed too.
+//! How `Group::get` hits scale from 1 to 2 threads: wall-clock throughput,
+//! and the on-CPU time per hit of each thread (from
+//! `/proc/thread-self/schedstat`), which does not count time spent waiting
+//! for a core. On a shared or busy machine the wall-clock ratio measures
+//! the machine; the CPU time per hit shows whether the threads slow each
+//! other down (contention), which is what limits scaling on idle cores.
 //!
-//! Run: `cargo run --release -p cache-core --example hit_scaling`
+//! ```text
+//! cargo run --release -p cache-core --example hit_scaling [KEYS] [HITS_PER_THREAD] [lru|moka]
+//! ```
+//! (defaults: 10000 keys, 20000000 hits per thread, the LRU store; 1 KiB
+//! values.)
 
+use std::future::Future;
 use std::hint::black_box;
+use std::pin::pin;
 use std::sync::{Arc, Barrier};
-use std::thread;
-use std::time::Instant as StdInstant;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cache_core::store::{CacheKind, Entry, LruStore, MokaStore, Store, entry_size};
-use tokio::time::Instant;
+use cache_core::{Group, GroupBuilder, Loaded, StoreKind, getter_fn};
 
-/// Gets per thread.
-const GETS: usize = 5_000_000;
-
-/// This thread's time on a CPU so far, in nanoseconds (None off Linux).
+/// Nanoseconds this thread has run on a CPU, if the kernel reports it.
 fn thread_cpu_ns() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    s.split_whitespace().next()?.parse().ok()
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    stat.split_whitespace().next()?.parse().ok()
 }
 
-/// Runs `threads` threads of `GETS` hits each over `keys`; returns (CPU ns
-/// per get averaged over threads, wall-clock gets per second in total).
-fn run(store: &Arc<dyn Store>, keys: &Arc<Vec<String>>, threads: usize) -> (f64, f64) {
-    let barrier = Arc::new(Barrier::new(threads));
-    let start = StdInstant::now();
-    let cpu: Vec<u64> = (0..threads)
+/// Polls a hit's future once: a hit is ready at once.
+fn hit<F: Future>(fut: F) -> F::Output {
+    match pin!(fut).poll(&mut Context::from_waker(futures::task::noop_waker_ref())) {
+        Poll::Ready(out) => out,
+        Poll::Pending => panic!("not a hit"),
+    }
+}
+
+/// Runs `hits` gets on each of `threads` threads (disjoint key ranges);
+/// returns the wall time and each thread's on-CPU time.
+fn run(
+    group: &Group,
+    keys: &Arc<Vec<String>>,
+    threads: usize,
+    hits: usize,
+) -> (Duration, Vec<u64>) {
+    let barrier = Arc::new(Barrier::new(threads + 1));
+    let handles: Vec<_> = (0..threads)
         .map(|t| {
-            let (store, keys, barrier) =
-                (Arc::clone(store), Arc::clone(keys), Arc::clone(&barrier));
-            thread::spawn(move || {
-                let now = Instant::now();
-                let n = keys.len();
-                let mut i = t * n / threads;
+            let (group, keys, barrier) = (group.clone(), Arc::clone(keys), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let per = keys.len() / threads;
+                let mine = &keys[t * per..(t + 1) * per];
                 barrier.wait();
-                let before = thread_cpu_ns().unwrap_or(0);
-                for _ in 0..GETS {
-                    black_box(store.get(CacheKind::Main, &keys[i], now));
-                    i = if i + 1 == n { 0 } else { i + 1 };
+                let cpu0 = thread_cpu_ns().unwrap_or(0);
+                for i in 0..hits {
+                    black_box(hit(group.get(&mine[i % mine.len()])).expect("hit"));
                 }
-                thread_cpu_ns().unwrap_or(0) - before
+                thread_cpu_ns().unwrap_or(0) - cpu0
             })
         })
-        .collect::<Vec<_>>()
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    let cpu = handles
         .into_iter()
         .map(|h| h.join().expect("thread"))
         .collect();
-    let wall = start.elapsed().as_secs_f64();
-    let cpu_per_get = cpu.iter().sum::<u64>() as f64 / (threads * GETS) as f64;
-    (cpu_per_get, (threads * GETS) as f64 / wall)
+    (start.elapsed(), cpu)
 }
 
 fn main() {
-    let keys: Arc<Vec<String>> = Arc::new((0..10_000).map(|i| format!("key-{i:06}")).collect());
-    let budget = 4 * keys.len() as u64 * entry_size(&keys[0], 100);
-    let stores: Vec<(&str, Arc<dyn Store>)> = vec![
-        ("LruStore", Arc::new(LruStore::new(budget, 0.125))),
-        ("MokaStore", Arc::new(MokaStore::new(budget, 0.125))),
-    ];
-    println!("10k keys, 100-byte values (one buffer per key), {GETS} gets per thread");
-    println!();
-    println!("| store | threads | CPU ns per get | wall-clock gets/s (all threads) |");
-    println!("|---|---|---|---|");
-    for (name, store) in &stores {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000)
+        .max(2);
+    let hits: usize = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(20_000_000);
+    let kind = match args.next().as_deref() {
+        Some("moka") => StoreKind::Moka,
+        _ => StoreKind::Lru,
+    };
+    let group = GroupBuilder::new(
+        "scaling",
+        64 << 20,
+        getter_fn(|key: String, _ctx| async move {
+            let value: Vec<u8> = key.bytes().cycle().take(1024).collect();
+            Ok(Loaded::new(Bytes::from(value)))
+        }),
+    )
+    .store_kind(kind)
+    .build()
+    .expect("group");
+    let keys: Arc<Vec<String>> = Arc::new((0..n).map(|i| format!("key-{i}")).collect());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
         for k in keys.iter() {
-            store.insert(
-                CacheKind::Main,
-                k,
-                Entry::value(Bytes::from(vec![1u8; 100])),
-            );
+            group.get(k).await.expect("load");
         }
-        for threads in [1, 2] {
-            let (cpu, rate) = run(store, &keys, threads);
-            println!("| {name} | {threads} | {cpu:.1} | {:.2} M |", rate / 1e6);
-        }
-    }
+    });
+    run(&group, &keys, 1, hits / 10); // warm-up
+    let (wall1, cpu1) = run(&group, &keys, 1, hits);
+    let (wall2, cpu2) = run(&group, &keys, 2, hits);
+    let per = |d: Duration, ops: usize| d.as_nanos() as f64 / ops as f64;
+    let wall1_op = per(wall1, hits);
+    let wall2_op = per(wall2, 2 * hits);
+    let cpu1_op = cpu1[0] as f64 / hits as f64;
+    let cpu2_op = cpu2.iter().sum::<u64>() as f64 / (2 * hits) as f64;
+    println!("store={kind:?} keys={n} hits/thread={hits}");
+    println!("1 thread : {wall1_op:.1} ns/hit wall, {cpu1_op:.1} ns/hit on-CPU");
+    println!(
+        "2 threads: {wall2_op:.1} ns/hit wall (both together), {cpu2_op:.1} ns/hit on-CPU per thread"
+    );
+    println!(
+        "wall-clock throughput ratio 2T/1T: {:.2}x",
+        wall1_op / wall2_op
+    );
+    println!(
+        "ratio on idle cores (2 x on-CPU cost 1T / on-CPU cost 2T): {:.2}x",
+        2.0 * cpu1_op / cpu2_op
+    );
+    println!("stats: {:?}", group.stats().main_cache);
 }
