@@ -44,10 +44,15 @@ fn loaded(n: usize) -> (Stores, Vec<String>) {
     let keys: Vec<String> = (0..n).map(key).collect();
     let budget = 4 * n as u64 * entry_size(&keys[0], VALUE_LEN);
     let all = stores(budget);
-    let value = Bytes::from(vec![1u8; VALUE_LEN]);
     for (_, s) in &all {
         for k in &keys {
-            s.insert(CacheKind::Main, k, Entry::value(value.clone()));
+            // Each key its own buffer, as loaded values would be: a shared
+            // buffer would make every hit bump one reference count.
+            s.insert(
+                CacheKind::Main,
+                k,
+                Entry::value(Bytes::from(vec![1u8; VALUE_LEN])),
+            );
         }
     }
     (all, keys)

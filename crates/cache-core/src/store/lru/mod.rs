@@ -63,6 +63,7 @@ use tokio::time::Instant;
 
 use self::shard::{Lookup, Shard};
 use crate::CacheStats;
+use crate::store::counter::StripedCounter;
 use crate::store::{CacheKind, Entry, Store, entry_size, share_value};
 
 /// Shards used by [`LruStore::new`].
@@ -115,7 +116,9 @@ impl ShardCell {
 /// - the hot cache never holds more than `hot_fraction * budget` bytes;
 /// - the main cache may use the whole budget while the hot cache is empty;
 /// - an expired entry is never returned and is dropped when met;
-/// - a hit costs a shard lock and a reference-count increment of the value.
+/// - a hit costs a shard lock, a reference-count increment of the value and
+///   two increments of per-thread striped counters (`gets`, `hits`); it
+///   allocates nothing.
 ///
 /// ```
 /// use bytes::Bytes;
@@ -144,6 +147,11 @@ pub struct LruStore {
     used: AtomicU64,
     /// Bytes reserved by the hot cache; `<= hot_cap` at all times.
     hot_used: AtomicU64,
+    /// Gets per cache (index `lane_of(kind)`), striped per thread so hits
+    /// on different shards share no written cache line.
+    gets: [StripedCounter; 2],
+    /// Gets that found a live entry, per cache, striped likewise.
+    hits: [StripedCounter; 2],
 }
 
 impl std::fmt::Debug for LruStore {
@@ -191,6 +199,8 @@ impl LruStore {
             hot_cap: hot_cap.min(budget_bytes),
             used: AtomicU64::new(0),
             hot_used: AtomicU64::new(0),
+            gets: Default::default(),
+            hits: Default::default(),
         }
     }
 
@@ -246,8 +256,12 @@ impl Store for LruStore {
             }
             found
         };
+        self.gets[lane_of(kind)].incr();
         match found {
-            Lookup::Hit(entry) => Some(entry),
+            Lookup::Hit(entry) => {
+                self.hits[lane_of(kind)].incr();
+                Some(entry)
+            }
             Lookup::Miss => None,
             Lookup::Expired(size) => {
                 self.release(kind, size);
@@ -273,13 +287,22 @@ impl Store for LruStore {
             }
             (hot, main)
         };
+        let (hot_lane, main_lane) = (lane_of(CacheKind::Hot), lane_of(CacheKind::Main));
+        self.gets[hot_lane].incr();
         match hot {
-            Lookup::Hit(entry) => return Some(entry),
+            Lookup::Hit(entry) => {
+                self.hits[hot_lane].incr();
+                return Some(entry);
+            }
             Lookup::Expired(size) => self.release(CacheKind::Hot, size),
             Lookup::Miss => {}
         }
+        self.gets[main_lane].incr();
         match main {
-            Lookup::Hit(entry) => Some(entry),
+            Lookup::Hit(entry) => {
+                self.hits[main_lane].incr();
+                Some(entry)
+            }
             Lookup::Miss => None,
             Lookup::Expired(size) => {
                 self.release(CacheKind::Main, size);
@@ -355,10 +378,10 @@ impl Store for LruStore {
             let s = cell.lock.lock().stats(lane);
             total.bytes += s.bytes;
             total.items += s.items;
-            total.gets += s.gets;
-            total.hits += s.hits;
             total.evictions += s.evictions;
         }
+        total.gets = self.gets[lane].get();
+        total.hits = self.hits[lane].get();
         total
     }
 

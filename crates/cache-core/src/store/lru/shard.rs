@@ -46,8 +46,10 @@ struct Lane {
     head: u32,
     /// The least recently used node (the next victim), or `NIL`.
     tail: u32,
-    /// Counters of this cache in this shard; plain integers because they are
-    /// only touched under the shard's mutex (no atomics on the hit path).
+    /// Bytes, items and evictions of this cache in this shard (`gets` and
+    /// `hits` stay 0: the store counts them in striped counters, so a hit
+    /// does not write a shard line the other threads will read); plain
+    /// integers because they are only touched under the shard's mutex.
     stats: CacheStats,
 }
 
@@ -137,10 +139,10 @@ impl Shard {
         }
     }
 
-    /// Looks `key` up in `lane`, counting a get (and a hit). A live entry
-    /// becomes the most recently used; an expired one is dropped.
-    /// `now` is called only if the entry found has an expiry, so hits on
-    /// entries without one never read the clock.
+    /// Looks `key` up in `lane`. A live entry becomes the most recently
+    /// used; an expired one is dropped. `now` is called only if the entry
+    /// found has an expiry, so hits on entries without one never read the
+    /// clock. (Gets and hits are counted by the store.)
     pub(super) fn get(
         &mut self,
         lane: usize,
@@ -150,7 +152,6 @@ impl Shard {
     ) -> Lookup {
         let Shard { slots, lanes, .. } = self;
         let l = &mut lanes[lane];
-        l.stats.gets += 1;
         let Some(&i) = l.table.find(hash, |&i| &*node(slots, i).key == key) else {
             return Lookup::Miss;
         };
@@ -162,7 +163,6 @@ impl Shard {
             let size = self.unlink_remove(lane, hash, i);
             return Lookup::Expired(size);
         }
-        l.stats.hits += 1;
         if l.head != i {
             unlink(slots, l, i);
             push_front(slots, l, i);
