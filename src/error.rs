@@ -108,6 +108,19 @@ impl fmt::Display for CodeName {
     }
 }
 
+/// An error and its causes on one line (reqwest's and tonic's top-level
+/// messages alone rarely say what went wrong).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -77,18 +77,6 @@ pub async fn connect(addr: &str, timeout: Duration) -> Result<GroupcacheClient<C
                 humantime::format_duration(timeout)
             ))
         })?
-        .map_err(|e| failed(source_chain(&e)))?;
+        .map_err(|e| failed(crate::error::error_chain(&e)))?;
     Ok(GroupcacheClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES))
-}
-
-/// An error and its causes on one line.
-fn source_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }

@@ -134,7 +134,7 @@ impl Getter for HttpSource {
             .timeout(timeout)
             .send()
             .await
-            .map_err(|e| failed(&error_chain(&e)))?;
+            .map_err(|e| failed(&crate::error::error_chain(&e)))?;
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
             return Err(CoreError::NotFound);
@@ -155,7 +155,11 @@ impl Getter for HttpSource {
             return Err(too_big());
         }
         let mut body = BytesMut::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| failed(&error_chain(&e)))? {
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| failed(&crate::error::error_chain(&e)))?
+        {
             if (body.len() + chunk.len()) as u64 > self.max_value_bytes {
                 return Err(too_big());
             }
@@ -163,19 +167,6 @@ impl Getter for HttpSource {
         }
         Ok(Loaded::new(Bytes::from(body)))
     }
-}
-
-/// An error and its causes on one line (reqwest's top-level message alone
-/// rarely says what went wrong).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 #[cfg(test)]
