@@ -3,3 +3,5 @@
 
 pub use cache_core as core;
 pub use cache_grpc as grpc;
+
+pub mod bench;
