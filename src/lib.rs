@@ -1,7 +1,15 @@
 //! groupcache: a distributed caching and cache-filling library and server,
 //! speaking gRPC. This facade re-exports [`cache_core`] and [`cache_grpc`].
+//!
+//! It also holds the `groupcache` binary's code: the command line
+//! ([`cli`]) and the built-in sources of truth ([`source`]).
 
 pub use cache_core as core;
 pub use cache_grpc as grpc;
 
 pub mod bench;
+pub mod cli;
+mod error;
+pub mod source;
+
+pub use error::{EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, Error};

@@ -1,3 +1,5 @@
-//! The `groupcache` binary (being written).
+//! The `groupcache` binary: see `groupcache --help` and [`groupcache::cli`].
 
-fn main() {}
+fn main() -> std::process::ExitCode {
+    groupcache::cli::main()
+}

@@ -11,8 +11,10 @@ mod group;
 mod peers;
 pub mod promotion;
 mod registry;
+pub mod singleflight;
 mod stats;
 pub mod store;
+mod stubs;
 
 pub use context::LoadContext;
 pub use error::Error;

@@ -6,6 +6,13 @@
 //! to both caches never exceeds the configured budget, and the hot cache never
 //! holds more than its share of it.
 
+mod counter;
+pub mod lru;
+pub mod moka_store;
+
+pub use lru::LruStore;
+pub use moka_store::MokaStore;
+
 use bytes::Bytes;
 use tokio::time::Instant;
 
@@ -106,4 +113,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// The byte budget shared by both caches.
     fn budget(&self) -> u64;
+}
+
+/// Makes a value's `Bytes` use the shared (reference-counted) representation
+/// now, so every later hit is a plain reference-count increment: a `Bytes`
+/// made from a `Vec` is promoted lazily, and its first clone allocates.
+pub(crate) fn share_value(entry: Entry) -> Entry {
+    if let Cached::Value(v) = &entry.data {
+        drop(v.clone());
+    }
+    entry
 }

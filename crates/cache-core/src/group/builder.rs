@@ -1,0 +1,184 @@
+//! [`GroupBuilder`]: a group's options, their defaults and their validation.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Group, Inner, Options};
+use crate::promotion::PromotionPolicy;
+use crate::store::Store;
+use crate::{Error, Getter, NoPeers, PeerPicker};
+
+/// Which built-in store a group uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreKind {
+    /// The exact, sharded, byte-bounded LRU of this crate.
+    #[default]
+    Lru,
+    /// A moka cache (TinyLFU admission, weigher, per-entry expiry).
+    Moka,
+}
+
+/// Builds a [`Group`]: `new` takes what is required, each setter one option
+/// (its default is in its doc), and [`build`](GroupBuilder::build) checks
+/// them all.
+#[must_use]
+pub struct GroupBuilder {
+    name: String,
+    cache_bytes: u64,
+    getter: Arc<dyn Getter>,
+    peers: Arc<dyn PeerPicker>,
+    hot_fraction: f64,
+    store_kind: StoreKind,
+    store: Option<Arc<dyn Store>>,
+    promotion: Option<Arc<dyn PromotionPolicy>>,
+    opts: Options,
+}
+
+impl std::fmt::Debug for GroupBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupBuilder")
+            .field("name", &self.name)
+            .field("cache_bytes", &self.cache_bytes)
+            .field("hot_fraction", &self.hot_fraction)
+            .field("store_kind", &self.store_kind)
+            .field("opts", &self.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GroupBuilder {
+    /// A builder for a group called `name` whose main and hot caches share
+    /// `cache_bytes` bytes, filled on a miss by `getter`.
+    pub fn new(name: impl Into<String>, cache_bytes: u64, getter: impl Getter) -> Self {
+        GroupBuilder {
+            name: name.into(),
+            cache_bytes,
+            getter: Arc::new(getter),
+            peers: Arc::new(NoPeers),
+            hot_fraction: 0.125,
+            store_kind: StoreKind::Lru,
+            store: None,
+            promotion: None,
+            opts: Options {
+                negative_ttl: None,
+                peer_timeout: Duration::from_millis(300),
+                fallback_reserve: 0.5,
+                max_key_bytes: 1024,
+            },
+        }
+    }
+
+    /// The peer picker (default: [`NoPeers`], a single node owning every key).
+    pub fn peers(mut self, peers: Arc<dyn PeerPicker>) -> Self {
+        self.peers = peers;
+        self
+    }
+
+    /// The share of `cache_bytes` the hot cache may use, in `[0, 1)`
+    /// (default: 1/8; 0 disables the hot cache).
+    pub fn hot_fraction(mut self, fraction: f64) -> Self {
+        self.hot_fraction = fraction;
+        self
+    }
+
+    /// Which built-in store holds the caches (default: [`StoreKind::Lru`]).
+    pub fn store_kind(mut self, kind: StoreKind) -> Self {
+        self.store_kind = kind;
+        self
+    }
+
+    /// A custom store, replacing the built-in one (default: none). Its own
+    /// budget and hot share apply; `cache_bytes` and `hot_fraction` are then
+    /// ignored and [`Group::cache_bytes`] reports [`Store::budget`].
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// How long a `NotFound` from this node's loader is remembered in the
+    /// main cache (default: `None`, negative caching off). Must not be zero.
+    pub fn negative_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.opts.negative_ttl = ttl;
+        self
+    }
+
+    /// The longest wait for a key's owner before loading locally instead
+    /// (default: 300 ms). Must not be zero.
+    pub fn peer_timeout(mut self, timeout: Duration) -> Self {
+        self.opts.peer_timeout = timeout;
+        self
+    }
+
+    /// The fraction of the caller's remaining time kept for a local fallback
+    /// load when the owner does not answer, in `[0, 1)` (default: 0.5).
+    pub fn fallback_reserve(mut self, fraction: f64) -> Self {
+        self.opts.fallback_reserve = fraction;
+        self
+    }
+
+    /// The longest key accepted, in bytes (default: 1024). Longer or empty
+    /// keys fail with [`Error::InvalidKey`]. Must not be zero.
+    pub fn max_key_bytes(mut self, max: usize) -> Self {
+        self.opts.max_key_bytes = max;
+        self
+    }
+
+    /// The hot-cache promotion policy (default:
+    /// [`QpsThreshold::default()`](crate::promotion::QpsThreshold)).
+    pub fn promotion(mut self, policy: Arc<dyn PromotionPolicy>) -> Self {
+        self.promotion = Some(policy);
+        self
+    }
+
+    /// Checks the options and builds the group; [`Error::Config`] names the
+    /// first invalid one.
+    pub fn build(self) -> Result<Group, Error> {
+        let bad = |what: &str| Err(Error::Config(format!("group {:?}: {what}", self.name)));
+        if self.name.is_empty() {
+            return bad("the name is empty");
+        }
+        if self.store.is_none() && self.cache_bytes == 0 {
+            return bad("cache_bytes must be greater than 0");
+        }
+        if !(0.0..1.0).contains(&self.hot_fraction) {
+            return bad("hot_fraction must be in [0, 1)");
+        }
+        if !(0.0..1.0).contains(&self.opts.fallback_reserve) {
+            return bad("fallback_reserve must be in [0, 1)");
+        }
+        if self.opts.peer_timeout.is_zero() {
+            return bad("peer_timeout must be greater than 0");
+        }
+        if self.opts.negative_ttl.is_some_and(|t| t.is_zero()) {
+            return bad("negative_ttl must be None or greater than 0");
+        }
+        if self.opts.max_key_bytes == 0 {
+            return bad("max_key_bytes must be greater than 0");
+        }
+        let store = match self.store {
+            Some(store) => store,
+            None => new_store(self.store_kind, self.cache_bytes, self.hot_fraction),
+        };
+        let promotion = self
+            .promotion
+            .unwrap_or_else(|| Arc::new(crate::stubs::QpsThreshold));
+        Ok(Group {
+            inner: Arc::new(Inner::new(
+                self.name,
+                self.getter,
+                self.peers,
+                store,
+                promotion,
+                self.opts,
+            )),
+        })
+    }
+}
+
+/// The built-in store of `kind`.
+fn new_store(kind: StoreKind, budget: u64, hot_fraction: f64) -> Arc<dyn Store> {
+    match kind {
+        StoreKind::Lru => Arc::new(crate::stubs::LruStore::new(budget, hot_fraction)),
+        StoreKind::Moka => Arc::new(crate::stubs::MokaStore::new(budget, hot_fraction)),
+    }
+}

@@ -1,0 +1,284 @@
+//! [`Group`]: a named cache namespace with one loader, and its get path.
+//!
+//! `mod.rs` holds the handle and the cache lookups, `builder.rs` the
+//! options, `load.rs` what happens on a miss, `generation.rs` how `remove`
+//! beats a racing load.
+
+mod builder;
+mod generation;
+mod load;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+pub use builder::{GroupBuilder, StoreKind};
+use generation::Generations;
+
+use crate::promotion::PromotionPolicy;
+use crate::singleflight::Singleflight;
+use crate::stats::{GroupStats, incr};
+use crate::store::{CacheKind, Cached, Store};
+use crate::stubs::KeyRates;
+use crate::{Error, Fetched, Getter, LoadContext, PeerPicker, StatsSnapshot};
+
+/// A named cache namespace with one loader: the main and hot caches of one
+/// byte budget, a singleflight, a peer picker and counters.
+///
+/// A `Group` is a cheap handle (an `Arc`): clone it freely, every clone
+/// shares the same caches. Misses must be awaited inside a Tokio runtime
+/// (the load runs in a spawned task); hits need no runtime.
+#[derive(Clone)]
+pub struct Group {
+    inner: Arc<Inner>,
+}
+
+/// Options copied from the builder (see its setters for meaning and
+/// defaults).
+#[derive(Debug, Clone, Copy)]
+struct Options {
+    negative_ttl: Option<Duration>,
+    peer_timeout: Duration,
+    fallback_reserve: f64,
+    max_key_bytes: usize,
+}
+
+/// A value found in a cache or loaded, with its expiry.
+#[derive(Debug, Clone)]
+struct Found {
+    value: Bytes,
+    expires_at: Option<Instant>,
+}
+
+/// The shared state behind every clone of a [`Group`].
+struct Inner {
+    /// Unique within a [`Registry`](crate::Registry).
+    name: String,
+    /// The source of truth for keys this node owns (and for fallbacks).
+    getter: Arc<dyn Getter>,
+    /// Who owns a key.
+    peers: Arc<dyn PeerPicker>,
+    /// Main and hot caches; internally synchronised.
+    store: Arc<dyn Store>,
+    /// Decides which values fetched from peers enter the hot cache.
+    promotion: Arc<dyn PromotionPolicy>,
+    /// Request rates of the keys peers fetch from us (reported back to them
+    /// as `minute_qps`).
+    key_rates: KeyRates,
+    /// Counters; see [`StatsSnapshot`] for what increments each.
+    stats: GroupStats,
+    /// Flights of `get`: re-check, pick the owner, fetch or load.
+    flights: Singleflight<Bytes>,
+    /// Flights of the local loader for keys this node owns, shared by `get`
+    /// and `fetch_for_peer` so that both never load a key twice at once.
+    /// Never asks a peer.
+    local_flights: Singleflight<Found>,
+    /// Orders cache inserts against `remove`.
+    generations: Generations,
+    opts: Options,
+}
+
+impl std::fmt::Debug for Group {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Group")
+            .field("name", &self.inner.name)
+            .field("budget", &self.inner.store.budget())
+            .field("opts", &self.inner.opts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Group {
+    /// The group's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The byte budget of both caches together.
+    pub fn cache_bytes(&self) -> u64 {
+        self.inner.store.budget()
+    }
+
+    /// Gets `key` with no deadline; see [`get_with`](Group::get_with).
+    ///
+    /// ```
+    /// use cache_core::{getter_fn, GroupBuilder, Loaded};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let group = GroupBuilder::new("squares", 1 << 20, getter_fn(|key: String, _ctx| async move {
+    ///     let n: u64 = key.parse().map_err(cache_core::Error::source_failed)?;
+    ///     Ok(Loaded::new((n * n).to_string()))
+    /// }))
+    /// .build()?;
+    ///
+    /// assert_eq!(group.get("12").await?, "144");
+    /// assert_eq!(group.get("12").await?, "144"); // from the main cache
+    /// let stats = group.stats();
+    /// assert_eq!((stats.gets, stats.cache_hits, stats.local_loads), (2, 1, 1));
+    /// assert!(group.get("twelve").await.is_err()); // the loader's error
+    /// # Ok::<(), cache_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn get(&self, key: &str) -> Result<Bytes, Error> {
+        self.get_with(key, LoadContext::new()).await
+    }
+
+    /// Gets `key`. `ctx`'s deadline bounds this caller's wait
+    /// ([`Error::DeadlineExceeded`] when it passes) and, if this call starts
+    /// the load, is given to the peer fetch and the loader. Cancel by
+    /// dropping the future: the load goes on for the other waiters.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cache_core::{getter_fn, Error, GroupBuilder, LoadContext, Loaded};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+    /// let slow = GroupBuilder::new("slow", 1 << 20, getter_fn(|_key: String, _ctx| async {
+    ///     tokio::time::sleep(Duration::from_secs(5)).await;
+    ///     Ok(Loaded::new("late"))
+    /// }))
+    /// .build()?;
+    /// let ctx = LoadContext::with_timeout(Duration::from_millis(50));
+    /// assert_eq!(slow.get_with("k", ctx).await, Err(Error::DeadlineExceeded));
+    /// # Ok::<(), Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn get_with(&self, key: &str, ctx: LoadContext) -> Result<Bytes, Error> {
+        let inner = &self.inner;
+        incr(&inner.stats.gets);
+        inner.check_key(key)?;
+        if let Some(hit) = inner.lookup(key, &[CacheKind::Hot, CacheKind::Main], true) {
+            return hit.map(|found| found.value);
+        }
+        incr(&inner.stats.loads);
+        let (flight, owned_key) = (Arc::clone(inner), key.to_owned());
+        let result = inner
+            .flights
+            .run(key, ctx.get_deadline(), move |ctx| async move {
+                flight.load(owned_key, ctx).await
+            })
+            .await;
+        if result == Err(Error::DeadlineExceeded) {
+            incr(&inner.stats.deadline_exceeded);
+        }
+        result
+    }
+
+    /// Answers a peer's fetch (the server side of a peer `Fetch`): from the
+    /// main cache or this node's loader (through the same local flights as
+    /// [`get`](Group::get)), never forwarded to another peer, even when this
+    /// node's picker names another owner (peer lists may disagree for a
+    /// while). Reports this node's request rate for the key as
+    /// `minute_qps` and the value's remaining time to live as `ttl`.
+    pub async fn fetch_for_peer(&self, key: &str, ctx: LoadContext) -> Result<Fetched, Error> {
+        let inner = &self.inner;
+        incr(&inner.stats.server_requests);
+        inner.check_key(key)?;
+        let qps = inner.key_rates.record(key, Instant::now());
+        let found = match inner.lookup(key, &[CacheKind::Main], false) {
+            Some(hit) => hit,
+            None => inner.load_owned(key, ctx.get_deadline()).await,
+        }?;
+        Ok(Fetched {
+            value: found.value,
+            minute_qps: Some(qps),
+            ttl: found
+                .expires_at
+                .map(|at| at.saturating_duration_since(Instant::now())),
+        })
+    }
+
+    /// Removes `key` from this node's caches (main and hot); true if
+    /// anything was removed. A load of `key` in progress at that moment
+    /// still answers its waiters but does not populate the caches.
+    pub fn remove(&self, key: &str) -> bool {
+        let inner = &self.inner;
+        inner
+            .generations
+            .invalidate(key, || inner.store.remove(key))
+    }
+
+    /// A snapshot of the group's counters and of both caches' stats.
+    pub fn stats(&self) -> StatsSnapshot {
+        let inner = &self.inner;
+        let mut snapshot = inner.stats.snapshot();
+        snapshot.main_cache = inner.store.stats(CacheKind::Main);
+        snapshot.hot_cache = inner.store.stats(CacheKind::Hot);
+        snapshot
+    }
+
+    /// Flights of `get` and of the local loader in progress (0 when idle;
+    /// for tests and diagnostics).
+    pub fn in_flight(&self) -> usize {
+        self.inner.flights.in_flight() + self.inner.local_flights.in_flight()
+    }
+}
+
+impl Inner {
+    fn new(
+        name: String,
+        getter: Arc<dyn Getter>,
+        peers: Arc<dyn PeerPicker>,
+        store: Arc<dyn Store>,
+        promotion: Arc<dyn PromotionPolicy>,
+        opts: Options,
+    ) -> Self {
+        Inner {
+            name,
+            getter,
+            peers,
+            store,
+            promotion,
+            key_rates: KeyRates::default(),
+            stats: GroupStats::default(),
+            flights: Singleflight::new(),
+            local_flights: Singleflight::new(),
+            generations: Generations::new(),
+            opts,
+        }
+    }
+
+    /// Rejects empty keys and keys longer than `max_key_bytes`.
+    fn check_key(&self, key: &str) -> Result<(), Error> {
+        if key.is_empty() {
+            Err(Error::InvalidKey("the key is empty"))
+        } else if key.len() > self.opts.max_key_bytes {
+            Err(Error::InvalidKey("the key is longer than max_key_bytes"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Looks `key` up in `kinds`, in order. A live entry counts a cache hit
+    /// when `count_hit` (the lookups of a get), and a negative entry a
+    /// negative hit. Expired entries are never returned (the store's
+    /// promise).
+    fn lookup(
+        &self,
+        key: &str,
+        kinds: &[CacheKind],
+        count_hit: bool,
+    ) -> Option<Result<Found, Error>> {
+        let now = Instant::now();
+        for &kind in kinds {
+            if let Some(entry) = self.store.get(kind, key, now) {
+                if count_hit {
+                    incr(&self.stats.cache_hits);
+                }
+                return Some(match entry.data {
+                    Cached::Value(value) => Ok(Found {
+                        value,
+                        expires_at: entry.expires_at,
+                    }),
+                    Cached::NotFound => {
+                        incr(&self.stats.negative_hits);
+                        Err(Error::NotFound)
+                    }
+                });
+            }
+        }
+        None
+    }
+}

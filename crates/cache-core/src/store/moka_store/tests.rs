@@ -1,0 +1,126 @@
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use super::MokaStore;
+use crate::store::{CacheKind, ENTRY_OVERHEAD, Entry, Store, entry_size};
+
+const MAIN: CacheKind = CacheKind::Main;
+const HOT: CacheKind = CacheKind::Hot;
+
+/// An entry whose charge under `key` is exactly `size` bytes.
+fn sized(key: &str, size: u64) -> Entry {
+    let len = size - key.len() as u64 - ENTRY_OVERHEAD;
+    Entry::value(Bytes::from(vec![b'x'; len as usize]))
+}
+
+/// The budget is split: the hot cache gets its fraction, main the rest.
+#[test]
+fn budget_is_split_between_caches() {
+    let s = MokaStore::new(1000, 0.25);
+    assert_eq!(s.capacity(HOT), 250);
+    assert_eq!(s.capacity(MAIN), 750);
+    assert_eq!(s.budget(), 1000);
+    let none = MokaStore::new(1000, f64::NAN);
+    assert_eq!((none.capacity(HOT), none.capacity(MAIN)), (0, 1000));
+}
+
+/// Values are kept per cache; `remove` drops the key from both.
+#[test]
+fn insert_get_remove() {
+    let s = MokaStore::new(1 << 20, 0.5);
+    let now = Instant::now();
+    s.insert(MAIN, "k", sized("k", 100));
+    s.insert(HOT, "k", sized("k", 120));
+    assert_eq!(s.get(MAIN, "k", now), Some(sized("k", 100)));
+    assert_eq!(s.get(HOT, "k", now), Some(sized("k", 120)));
+    assert!(s.remove("k"));
+    assert!(!s.remove("k"));
+    assert_eq!(s.get(MAIN, "k", now), None);
+    assert_eq!(s.get(HOT, "k", now), None);
+    s.run_pending_tasks();
+    assert_eq!(s.charged_bytes(), 0);
+    assert_eq!((s.stats(MAIN).items, s.stats(HOT).items), (0, 0));
+}
+
+/// An entry is not returned at or after its expiry, and its bytes are
+/// released once dropped.
+#[test]
+fn expired_entries_are_not_returned() {
+    let s = MokaStore::new(1 << 20, 0.125);
+    let t0 = Instant::now();
+    let mut e = sized("k", 100);
+    e.expires_at = Some(t0 + Duration::from_secs(60));
+    s.insert(MAIN, "k", e.clone());
+    assert_eq!(s.get(MAIN, "k", t0 + Duration::from_secs(59)), Some(e));
+    assert_eq!(s.get(MAIN, "k", t0 + Duration::from_secs(60)), None);
+    s.run_pending_tasks();
+    let st = s.stats(MAIN);
+    assert_eq!((st.gets, st.hits, st.items, st.bytes), (2, 1, 0, 0));
+}
+
+/// Replacing a key charges the new size only.
+#[test]
+fn replacement_accounting() {
+    let s = MokaStore::new(1 << 20, 0.125);
+    s.insert(MAIN, "k", sized("k", 100));
+    s.insert(MAIN, "k", sized("k", 150));
+    s.run_pending_tasks();
+    let st = s.stats(MAIN);
+    assert_eq!((st.bytes, st.items, st.evictions), (150, 1, 0));
+}
+
+/// An entry larger than its cache's share is not stored and removes the
+/// key's older value.
+#[test]
+fn oversized_entry_is_not_stored() {
+    let s = MokaStore::new(1000, 0.25);
+    s.insert(HOT, "k", sized("k", 100));
+    s.insert(HOT, "k", sized("k", 251));
+    assert_eq!(s.get(HOT, "k", Instant::now()), None);
+    s.insert(MAIN, "m", sized("m", 751));
+    assert_eq!(s.get(MAIN, "m", Instant::now()), None);
+    s.run_pending_tasks();
+    assert_eq!(s.charged_bytes(), 0);
+}
+
+/// Gets and hits are counted exactly.
+#[test]
+fn stats_are_exact() {
+    let s = MokaStore::new(1 << 20, 0.125);
+    let now = Instant::now();
+    for i in 0..10 {
+        s.insert(
+            MAIN,
+            &format!("k{i}"),
+            Entry::value(Bytes::from(vec![0; i])),
+        );
+    }
+    for i in 0..20 {
+        let _ = s.get(MAIN, &format!("k{i}"), now);
+    }
+    s.run_pending_tasks();
+    let m = s.stats(MAIN);
+    let bytes: u64 = (0..10).map(|i| entry_size(&format!("k{i}"), i)).sum();
+    assert_eq!(
+        (m.gets, m.hits, m.items, m.bytes, m.evictions),
+        (20, 10, 10, bytes, 0)
+    );
+    assert_eq!(s.stats(HOT), Default::default());
+}
+
+/// With eager maintenance a single inserting thread never leaves a cache
+/// more than one entry over its capacity, and evictions bring it back.
+#[test]
+fn eager_maintenance_bounds_the_overshoot() {
+    let s = MokaStore::new(10_000, 0.125);
+    let cap = s.capacity(MAIN);
+    for i in 0..2_000 {
+        let k = format!("key-{i}");
+        s.insert(MAIN, &k, sized(&k, 100));
+        assert!(s.stats(MAIN).bytes <= cap, "after insert {i}");
+    }
+    assert!(s.peak_bytes().0 <= cap + 100);
+    assert!(s.stats(MAIN).evictions >= 2_000 - cap / 100);
+}

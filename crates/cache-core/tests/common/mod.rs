@@ -1,0 +1,180 @@
+//! Shared helpers of the group tests: a counting loader, in-process fake
+//! peers (fixed behaviours, or another `Group` answering through
+//! `fetch_for_peer`), a picker routing keys by prefix, and simple promotion
+//! policies.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use cache_core::promotion::{PromotionInput, PromotionPolicy};
+use cache_core::{
+    Error, Fetched, Getter, Group, LoadContext, Loaded, PeerClient, PeerPicker, async_trait,
+    getter_fn,
+};
+
+/// A loader that counts its calls and answers by the key's part after its
+/// last `:`: `missing*` -> NotFound, `fail*` -> SourceFailed, `ttl*` -> value with a
+/// 10 s TTL, anything else -> `"{tag}:{key}"`.
+pub(crate) fn counting_getter(tag: &'static str, calls: Arc<AtomicUsize>) -> impl Getter {
+    getter_fn(move |key: String, _ctx| {
+        let calls = Arc::clone(&calls);
+        async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let name = key.rsplit(':').next().unwrap_or_default();
+            if name.starts_with("missing") {
+                Err(Error::NotFound)
+            } else if name.starts_with("fail") {
+                Err(Error::source_failed("database down"))
+            } else if name.starts_with("ttl") {
+                Ok(Loaded::new(format!("{tag}:{key}")).with_ttl(Duration::from_secs(10)))
+            } else {
+                Ok(Loaded::new(format!("{tag}:{key}")))
+            }
+        }
+    })
+}
+
+/// What a fake peer does when asked.
+#[derive(Debug)]
+pub(crate) enum Behaviour {
+    /// Answers `"remote:{key}"` reporting `qps` and no TTL.
+    Up { qps: f64 },
+    /// Transport failure.
+    Down,
+    /// Never answers (ignores the deadline).
+    Hang,
+    /// The owner's source failed.
+    Failing,
+    /// The owner's source has no such key.
+    Missing,
+    /// Answers through another group's `fetch_for_peer` (set after build).
+    Mesh(OnceLock<Group>),
+}
+
+/// An in-process peer with a fixed behaviour that counts its fetches.
+#[derive(Debug)]
+pub(crate) struct FakePeer {
+    pub(crate) id: String,
+    pub(crate) behaviour: Behaviour,
+    pub(crate) fetches: AtomicUsize,
+}
+
+impl FakePeer {
+    pub(crate) fn new(id: &str, behaviour: Behaviour) -> Arc<Self> {
+        Arc::new(FakePeer {
+            id: id.to_owned(),
+            behaviour,
+            fetches: AtomicUsize::new(0),
+        })
+    }
+
+    pub(crate) fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait]
+impl PeerClient for FakePeer {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    async fn fetch(&self, _group: &str, key: &str, ctx: &LoadContext) -> Result<Fetched, Error> {
+        self.fetches.fetch_add(1, Ordering::SeqCst);
+        match &self.behaviour {
+            Behaviour::Up { qps } => Ok(Fetched {
+                value: format!("remote:{key}").into(),
+                minute_qps: Some(*qps),
+                ttl: None,
+            }),
+            Behaviour::Down => Err(Error::unavailable("connection refused")),
+            Behaviour::Hang => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Err(Error::unavailable("hung"))
+            }
+            Behaviour::Failing => Err(Error::source_failed("owner's database down")),
+            Behaviour::Missing => Err(Error::NotFound),
+            Behaviour::Mesh(group) => {
+                let group = group.get().expect("mesh peer wired");
+                group.fetch_for_peer(key, ctx.clone()).await
+            }
+        }
+    }
+}
+
+/// Routes `"{peer}:{rest}"` to the peer named `{peer}`; every other key
+/// (and an unknown or `self_id` prefix) is owned by this node.
+pub(crate) struct PrefixPicker {
+    pub(crate) self_id: String,
+    pub(crate) peers: HashMap<String, Arc<FakePeer>>,
+}
+
+impl PrefixPicker {
+    pub(crate) fn new(self_id: &str, peers: &[&Arc<FakePeer>]) -> Arc<Self> {
+        Arc::new(PrefixPicker {
+            self_id: self_id.to_owned(),
+            peers: peers
+                .iter()
+                .map(|p| (p.id.clone(), Arc::clone(p)))
+                .collect(),
+        })
+    }
+}
+
+impl PeerPicker for PrefixPicker {
+    fn pick(&self, key: &str) -> Option<Arc<dyn PeerClient>> {
+        let (owner, _) = key.split_once(':')?;
+        if owner == self.self_id {
+            return None;
+        }
+        self.peers
+            .get(owner)
+            .map(|p| Arc::clone(p) as Arc<dyn PeerClient>)
+    }
+}
+
+/// Promotes every fetched value.
+pub(crate) struct PromoteAll;
+
+impl PromotionPolicy for PromoteAll {
+    fn should_promote(&self, _: &PromotionInput<'_>) -> bool {
+        true
+    }
+}
+
+/// Promotes nothing.
+pub(crate) struct PromoteNone;
+
+impl PromotionPolicy for PromoteNone {
+    fn should_promote(&self, _: &PromotionInput<'_>) -> bool {
+        false
+    }
+}
+
+/// A fresh call counter.
+pub(crate) fn counter() -> Arc<AtomicUsize> {
+    Arc::new(AtomicUsize::new(0))
+}
+
+/// Reads a call counter.
+pub(crate) fn count(c: &AtomicUsize) -> usize {
+    c.load(Ordering::SeqCst)
+}
+
+/// Asserts the group counters exactly: those listed have the given values,
+/// every other counter is zero.
+#[track_caller]
+pub(crate) fn assert_counters(group: &Group, expected: &[(&str, u64)]) {
+    let stats = group.stats();
+    let actual: Vec<(&str, u64)> = stats.counters().into_iter().filter(|c| c.1 != 0).collect();
+    let mut want: Vec<(&str, u64)> = expected.iter().copied().filter(|c| c.1 != 0).collect();
+    let order = |name: &str| stats.counters().iter().position(|c| c.0 == name);
+    for (name, _) in &want {
+        assert!(order(name).is_some(), "no counter named {name}");
+    }
+    want.sort_by_key(|c| order(c.0));
+    assert_eq!(actual, want, "counters of group {}", group.name());
+}

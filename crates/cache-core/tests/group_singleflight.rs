@@ -1,0 +1,226 @@
+//! Singleflight behaviour seen through `Group::get`: de-duplication,
+//! a cancelled leader, a panicking loader, per-waiter deadlines, and no
+//! flights left behind.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use cache_core::{Error, Group, GroupBuilder, LoadContext, Loaded, getter_fn};
+use common::*;
+use tokio::sync::Notify;
+
+/// A group whose loader counts calls and waits for `gate` before answering
+/// `"v:{key}"`.
+fn gated_group(calls: &Arc<AtomicUsize>, gate: &Arc<Notify>) -> Group {
+    let (calls, gate) = (Arc::clone(calls), Arc::clone(gate));
+    GroupBuilder::new(
+        "g",
+        1 << 20,
+        getter_fn(move |key: String, _ctx| {
+            let (calls, gate) = (Arc::clone(&calls), Arc::clone(&gate));
+            async move {
+                calls.fetch_add(1, Ordering::SeqCst);
+                gate.notified().await;
+                Ok(Loaded::new(format!("v:{key}")))
+            }
+        }),
+    )
+    .build()
+    .unwrap()
+}
+
+/// 1000 concurrent gets of one missing key: one loader call, every caller
+/// gets the value, and no flight is left.
+#[tokio::test(start_paused = true)]
+async fn thousand_waiters_one_load() {
+    let calls = counter();
+    let g = GroupBuilder::new(
+        "g",
+        1 << 20,
+        getter_fn({
+            let calls = Arc::clone(&calls);
+            move |key: String, _ctx| {
+                let calls = Arc::clone(&calls);
+                async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    Ok(Loaded::new(key))
+                }
+            }
+        }),
+    )
+    .build()
+    .unwrap();
+    let tasks: Vec<_> = (0..1000)
+        .map(|_| {
+            let g = g.clone();
+            tokio::spawn(async move { g.get("cold").await })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), "cold");
+    }
+    assert_eq!(count(&calls), 1);
+    assert_counters(
+        &g,
+        &[
+            ("gets", 1000),
+            ("loads", 1000),
+            ("loads_deduped", 1),
+            ("local_loads", 1),
+        ],
+    );
+    assert_eq!(g.in_flight(), 0);
+}
+
+/// The leading caller's future is dropped mid-load: the follower still gets
+/// the value, the loader ran once, the value was cached, no flight is left.
+#[tokio::test(start_paused = true)]
+async fn cancelled_leader() {
+    let (calls, gate) = (counter(), Arc::new(Notify::new()));
+    let g = gated_group(&calls, &gate);
+    let leader = tokio::spawn({
+        let g = g.clone();
+        async move { g.get("k").await }
+    });
+    tokio::task::yield_now().await;
+    let follower = tokio::spawn({
+        let g = g.clone();
+        async move { g.get("k").await }
+    });
+    tokio::task::yield_now().await;
+    leader.abort();
+    assert!(leader.await.unwrap_err().is_cancelled());
+    gate.notify_one();
+    assert_eq!(follower.await.unwrap().unwrap(), "v:k");
+    assert_eq!(count(&calls), 1);
+    assert_eq!(g.get("k").await.unwrap(), "v:k");
+    assert_eq!(count(&calls), 1, "the abandoned load populated the cache");
+    assert_eq!(g.in_flight(), 0);
+}
+
+/// A loader that panics: every waiter gets `LoaderPanicked`, the panic is
+/// counted, and the next get calls the loader again and succeeds.
+#[tokio::test(start_paused = true)]
+async fn panic_then_retry() {
+    let calls = counter();
+    let gate = Arc::new(Notify::new());
+    let g = GroupBuilder::new(
+        "g",
+        1 << 20,
+        getter_fn({
+            let (calls, gate) = (Arc::clone(&calls), Arc::clone(&gate));
+            move |key: String, _ctx| {
+                let (calls, gate) = (Arc::clone(&calls), Arc::clone(&gate));
+                async move {
+                    if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                        gate.notified().await;
+                        panic!("first load of {key} panics");
+                    }
+                    Ok(Loaded::new("fine"))
+                }
+            }
+        }),
+    )
+    .build()
+    .unwrap();
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let g = g.clone();
+            tokio::spawn(async move { g.get("k").await })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    gate.notify_one();
+    for w in waiters {
+        assert_eq!(w.await.unwrap(), Err(Error::LoaderPanicked));
+    }
+    assert_eq!(g.in_flight(), 0);
+    assert_eq!(g.get("k").await.unwrap(), "fine");
+    assert_eq!(count(&calls), 2);
+    assert_counters(
+        &g,
+        &[
+            ("gets", 4),
+            ("loads", 4),
+            ("loads_deduped", 2),
+            ("local_loads", 1),
+            ("local_load_errs", 1),
+            ("loader_panics", 1),
+        ],
+    );
+}
+
+/// Each waiter honours its own deadline: the hasty one gets
+/// `DeadlineExceeded` at its deadline, the patient one the value, with one
+/// load.
+#[tokio::test(start_paused = true)]
+async fn per_waiter_deadline() {
+    let (calls, gate) = (counter(), Arc::new(Notify::new()));
+    let g = gated_group(&calls, &gate);
+    let patient = tokio::spawn({
+        let g = g.clone();
+        async move { g.get("k").await }
+    });
+    tokio::task::yield_now().await;
+    let start = tokio::time::Instant::now();
+    let hasty = g
+        .get_with("k", LoadContext::with_timeout(Duration::from_millis(20)))
+        .await;
+    assert_eq!(hasty, Err(Error::DeadlineExceeded));
+    assert_eq!(start.elapsed(), Duration::from_millis(20));
+    gate.notify_one();
+    assert_eq!(patient.await.unwrap().unwrap(), "v:k");
+    assert_eq!(count(&calls), 1);
+    assert_counters(
+        &g,
+        &[
+            ("gets", 2),
+            ("loads", 2),
+            ("loads_deduped", 1),
+            ("local_loads", 1),
+            ("deadline_exceeded", 1),
+        ],
+    );
+    assert_eq!(g.in_flight(), 0);
+}
+
+/// The loader's context carries the leading caller's deadline and a token
+/// that fires once nobody waits; the load still completes and populates
+/// the cache because this loader ignores the token.
+#[tokio::test(start_paused = true)]
+async fn loader_sees_deadline_and_cancellation() {
+    let seen = Arc::new(parking_lot::Mutex::new(None));
+    let calls = counter();
+    let g = GroupBuilder::new(
+        "g",
+        1 << 20,
+        getter_fn({
+            let (seen, calls) = (Arc::clone(&seen), Arc::clone(&calls));
+            move |_key: String, ctx: LoadContext| {
+                let (seen, calls) = (Arc::clone(&seen), Arc::clone(&calls));
+                async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    let remaining = ctx.remaining();
+                    ctx.cancellation().cancelled().await;
+                    *seen.lock() = Some(remaining);
+                    Ok(Loaded::new("done"))
+                }
+            }
+        }),
+    )
+    .build()
+    .unwrap();
+    let r = g
+        .get_with("k", LoadContext::with_timeout(Duration::from_millis(30)))
+        .await;
+    assert_eq!(r, Err(Error::DeadlineExceeded));
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert_eq!(*seen.lock(), Some(Some(Duration::from_millis(30))));
+    assert_eq!(g.get("k").await.unwrap(), "done");
+    assert_eq!(count(&calls), 1);
+    assert_eq!(g.in_flight(), 0);
+}

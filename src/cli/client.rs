@@ -1,0 +1,68 @@
+//! What `get` and `stats` share: the node address, the timeout, and
+//! connecting to the node.
+
+use std::time::Duration;
+
+use cache_grpc::pb::groupcache_client::GroupcacheClient;
+use clap::Args;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::Error;
+use crate::cli::parse::clap_parsers;
+
+/// Largest message a client command accepts from a node (1 GiB): the
+/// client asked for the value and trusts the node it called.
+pub const MAX_RESPONSE_BYTES: usize = 1 << 30;
+
+/// Flags of a command that calls one node.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// The node to call: `host:port` or `http://host:port`.
+    #[arg(long, env = "GROUPCACHE_ADDR", default_value = "127.0.0.1:7001", value_parser = clap_parsers::peer)]
+    pub addr: String,
+    /// Deadline of the whole call, connection included (sent to the node as
+    /// `grpc-timeout`, so it bounds the work done for it too).
+    #[arg(long, env = "GROUPCACHE_TIMEOUT", default_value = "5s", value_parser = clap_parsers::duration)]
+    pub timeout: Duration,
+}
+
+impl ClientArgs {
+    /// Connects to the node within the timeout.
+    pub async fn connect(&self) -> Result<GroupcacheClient<Channel>, Error> {
+        connect(&self.addr, self.timeout).await
+    }
+}
+
+/// Connects to the node at `addr` (`host:port` or `http://host:port`).
+pub async fn connect(addr: &str, timeout: Duration) -> Result<GroupcacheClient<Channel>, Error> {
+    let uri = if addr.starts_with("http://") {
+        addr.to_owned()
+    } else {
+        format!("http://{addr}")
+    };
+    let failed = |detail: String| Error::Connect {
+        addr: addr.to_owned(),
+        detail,
+    };
+    let endpoint = Endpoint::from_shared(uri)
+        .map_err(|e| failed(e.to_string()))?
+        .connect_timeout(timeout)
+        .tcp_nodelay(true);
+    let channel = tokio::time::timeout(timeout, endpoint.connect())
+        .await
+        .map_err(|_| failed(format!("no connection within {}", humantime::format_duration(timeout))))?
+        .map_err(|e| failed(source_chain(&e)))?;
+    Ok(GroupcacheClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES))
+}
+
+/// An error and its causes on one line.
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}

@@ -1,0 +1,122 @@
+//! The `groupcache` command line: one [`Command`] variant and one module per
+//! subcommand.
+//!
+//! | subcommand | module | what |
+//! |---|---|---|
+//! | `serve` | [`serve`] | run a cache node |
+//! | `get` | [`get`] | fetch one key from a node |
+//! | `stats` | [`stats`] | print a node's counters |
+//! | `demo` | [`demo`] | a 3-node mesh in one process, narrated |
+//!
+//! Every flag can also be set from an environment variable named
+//! `GROUPCACHE_<FLAG>` (shown in `--help`); a flag on the command line wins.
+//!
+//! Exit codes: 0 success; 1 failure (a node unreachable, an error status
+//! other than `NOT_FOUND`); 2 usage or configuration error; 3 `NOT_FOUND`
+//! (`get`).
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::Error;
+use crate::error::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
+
+pub mod client;
+pub mod demo;
+pub mod get;
+pub mod logging;
+pub mod parse;
+pub mod serve;
+pub mod stats;
+
+/// `groupcache`: a distributed caching and cache-filling server speaking
+/// gRPC.
+#[derive(Debug, Parser)]
+#[command(name = "groupcache", version, about, long_about = None)]
+#[command(after_help = "Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 NOT_FOUND (get).\n\
+Every flag can also be set from the environment variable shown beside it.")]
+pub struct Cli {
+    /// Logging options (valid for every subcommand).
+    #[command(flatten)]
+    pub log: logging::LogArgs,
+    /// The subcommand to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands. Adding one is a variant here, a module beside this file
+/// and an arm in [`Command::run`].
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a cache node: serve groups over gRPC and share keys with peers.
+    Serve(serve::ServeArgs),
+    /// Get one key from a node; the raw value goes to stdout.
+    Get(get::GetArgs),
+    /// Print every counter of every group of a node, as a table or JSON.
+    Stats(stats::StatsArgs),
+    /// Start a 3-node mesh in this process and show what groupcache does.
+    Demo(demo::DemoArgs),
+}
+
+impl Command {
+    /// Runs the subcommand to completion.
+    pub async fn run(self) -> Result<(), Error> {
+        match self {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Get(args) => get::run(args).await,
+            Command::Stats(args) => stats::run(args).await,
+            Command::Demo(args) => demo::run(args).await,
+        }
+    }
+
+    /// The log filter used when `--log` is not given: `info` for a server,
+    /// `warn` for the client commands and the demo (which print their own
+    /// output).
+    fn default_log_filter(&self) -> &'static str {
+        match self {
+            Command::Serve(_) => "info",
+            _ => "warn",
+        }
+    }
+}
+
+/// Parses the command line and the environment, runs the subcommand, and
+/// returns the process exit code. The body of the `groupcache` binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    if let Err(e) = cli.log.init(cli.command.default_log_filter()) {
+        eprintln!("{e}");
+        return ExitCode::from(e.exit_code());
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let result = runtime.block_on(cli.command.run());
+    // Tasks still running (idle connections) must not hold the exit.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

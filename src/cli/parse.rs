@@ -1,0 +1,212 @@
+//! Parsers for the value syntaxes of flags: sizes, durations, group specs
+//! and peer addresses. Each returns a [`crate::Error::Config`] naming the
+//! bad input.
+
+use std::time::Duration;
+
+use crate::Error;
+use crate::source::SourceSpec;
+
+/// Parses a byte size: a plain number of bytes (`1048576`) or a number with
+/// a unit, decimal (`1GB` = 10^9, `kb`, `MB`) or binary (`64MiB` = 64 x 2^20,
+/// `KiB`, `GiB`); case-insensitive, a space before the unit allowed.
+pub fn parse_size(text: &str) -> Result<u64, Error> {
+    let trimmed = text.trim();
+    if trimmed.starts_with('.') || trimmed.is_empty() {
+        return Err(bad_size(text));
+    }
+    trimmed
+        .parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|_| bad_size(text))
+}
+
+fn bad_size(text: &str) -> Error {
+    Error::config(format!(
+        "bad size {text:?}: expected bytes (1048576) or a number with a unit (64MiB, 1GB, 512KiB)"
+    ))
+}
+
+/// Parses a duration with a unit: `300ms`, `2s`, `1m30s`, `1h` (a bare
+/// number is refused, the unit being ambiguous; `0s` is zero).
+pub fn parse_duration(text: &str) -> Result<Duration, Error> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        Error::config(format!(
+            "bad duration {text:?} ({e}): expected a number with a unit, as in 300ms, 2s, 1m"
+        ))
+    })
+}
+
+/// A `--group NAME=SOURCE` value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupSpec {
+    /// The group name (what clients send as `group`).
+    pub name: String,
+    /// Where its values come from.
+    pub source: SourceSpec,
+}
+
+/// Longest group name accepted.
+pub const MAX_GROUP_NAME: usize = 128;
+
+/// Parses `NAME=SOURCE`. Names are 1..=128 characters of `A-Z a-z 0-9 _ - .`.
+pub fn parse_group(text: &str) -> Result<GroupSpec, Error> {
+    let (name, source) = text.split_once('=').ok_or_else(|| {
+        Error::config(format!(
+            "bad group {text:?}: expected NAME=SOURCE, as in colors=dir:/srv/colors"
+        ))
+    })?;
+    if name.is_empty()
+        || name.len() > MAX_GROUP_NAME
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    {
+        return Err(Error::config(format!(
+            "bad group name {name:?}: use 1 to {MAX_GROUP_NAME} of A-Z a-z 0-9 _ - ."
+        )));
+    }
+    let source = source
+        .parse::<SourceSpec>()
+        .map_err(|e| Error::config(format!("group {name:?}: {}", strip_prefix(&e))))?;
+    Ok(GroupSpec {
+        name: name.to_owned(),
+        source,
+    })
+}
+
+/// Checks a peer address: `host:port` or `http://host:port` (no path), with
+/// a port in 1..=65535. Returns it trimmed; canonicalisation is the peer
+/// pool's job.
+pub fn parse_peer(text: &str) -> Result<String, Error> {
+    let t = text.trim();
+    let hostport = t.strip_prefix("http://").unwrap_or(t);
+    let bad = |why: &str| {
+        Error::config(format!(
+            "bad peer address {text:?}: {why} (expected host:port or http://host:port)"
+        ))
+    };
+    if hostport.is_empty() {
+        return Err(bad("empty"));
+    }
+    if hostport.contains('/') {
+        return Err(bad("no path allowed"));
+    }
+    let (host, port) = hostport.rsplit_once(':').ok_or_else(|| bad("no port"))?;
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(t.to_owned()),
+        _ => Err(bad("bad port")),
+    }
+}
+
+/// The message of a config error without its "invalid configuration: "
+/// prefix (when nesting one in another).
+fn strip_prefix(e: &Error) -> String {
+    match e {
+        Error::Config(m) => m.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Adapters for clap's `value_parser`: the same parsers, with the error as
+/// plain text.
+pub(crate) mod clap_parsers {
+    use super::*;
+
+    pub(crate) fn size(s: &str) -> Result<u64, String> {
+        parse_size(s).map_err(|e| strip_prefix(&e))
+    }
+
+    pub(crate) fn duration(s: &str) -> Result<Duration, String> {
+        parse_duration(s).map_err(|e| strip_prefix(&e))
+    }
+
+    pub(crate) fn group(s: &str) -> Result<GroupSpec, String> {
+        parse_group(s).map_err(|e| strip_prefix(&e))
+    }
+
+    pub(crate) fn peer(s: &str) -> Result<String, String> {
+        parse_peer(s).map_err(|e| strip_prefix(&e))
+    }
+
+    pub(crate) fn fraction(s: &str) -> Result<f64, String> {
+        match s.trim().parse::<f64>() {
+            Ok(f) if (0.0..1.0).contains(&f) => Ok(f),
+            _ => Err(format!("bad fraction {s:?}: expected a number in [0, 1), as in 0.125")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sizes in bytes, decimal and binary units parse to exact byte counts;
+    /// garbage is refused.
+    #[test]
+    fn sizes() {
+        for (text, want) in [
+            ("1048576", 1_048_576),
+            ("64MiB", 64 << 20),
+            ("64mib", 64 << 20),
+            ("64 MiB", 64 << 20),
+            ("1GB", 1_000_000_000),
+            ("1GiB", 1 << 30),
+            ("512KiB", 512 << 10),
+            ("2kb", 2000),
+            ("0", 0),
+            ("1.5KiB", 1536),
+        ] {
+            assert_eq!(parse_size(text).unwrap(), want, "{text}");
+        }
+        for bad in ["", "MiB", "-1", "64XB", "six", ".5MiB", "1e6"] {
+            assert!(parse_size(bad).is_err(), "{bad} parsed");
+        }
+    }
+
+    /// Durations need a unit; common forms parse exactly.
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("300ms").unwrap(), Duration::from_millis(300));
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("0s").unwrap(), Duration::ZERO);
+        for bad in ["", "5", "fast", "-1s", "3 parsecs"] {
+            let err = parse_duration(bad).unwrap_err().to_string();
+            assert!(err.contains("bad duration"), "{bad}: {err}");
+        }
+    }
+
+    /// Group specs need a valid name and a valid source.
+    #[test]
+    fn groups() {
+        let g = parse_group("bench=synthetic:size=10").unwrap();
+        assert_eq!(g.name, "bench");
+        let g = parse_group("files=dir:/a=b").unwrap();
+        assert_eq!(g.source, SourceSpec::Dir("/a=b".into()));
+        for (bad, needle) in [
+            ("nosource", "NAME=SOURCE"),
+            ("=dir:/x", "bad group name"),
+            ("a b=dir:/x", "bad group name"),
+            ("ok=nope:x", "unknown source"),
+            ("ok=http://h/v", "{key}"),
+        ] {
+            let err = parse_group(bad).unwrap_err().to_string();
+            assert!(err.contains(needle), "{bad}: {err}");
+        }
+    }
+
+    /// Peers are host:port or http://host:port with a valid port.
+    #[test]
+    fn peers() {
+        assert_eq!(parse_peer("127.0.0.1:7001").unwrap(), "127.0.0.1:7001");
+        assert_eq!(parse_peer(" http://node-a:7001 ").unwrap(), "http://node-a:7001");
+        assert!(parse_peer("[::1]:7001").is_ok());
+        for bad in ["", "host", "host:", ":7001", "host:0", "host:99999", "http://h:1/x"] {
+            assert!(parse_peer(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

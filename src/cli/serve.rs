@@ -1,0 +1,170 @@
+//! `groupcache serve`: run a cache node.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use cache_core::StoreKind;
+use clap::{Args, ValueEnum};
+
+use crate::Error;
+use crate::cli::parse::{GroupSpec, clap_parsers};
+use crate::source::{Source, SourceOptions};
+
+mod node;
+
+/// Which store keeps a group's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StoreArg {
+    /// An exact, byte-bounded LRU.
+    Lru,
+    /// moka: TinyLFU admission, better hit ratio on skewed or scanning
+    /// workloads.
+    Moka,
+}
+
+impl From<StoreArg> for StoreKind {
+    fn from(s: StoreArg) -> StoreKind {
+        match s {
+            StoreArg::Lru => StoreKind::Lru,
+            StoreArg::Moka => StoreKind::Moka,
+        }
+    }
+}
+
+/// Flags of `groupcache serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on for clients and peers. Loopback by default: use
+    /// 0.0.0.0:PORT (and --self) to serve other machines.
+    #[arg(long, env = "GROUPCACHE_LISTEN", default_value = "127.0.0.1:7001")]
+    pub listen: SocketAddr,
+    /// This node's address as its peers know it (the entry of --peers that
+    /// is this node). Default: the listen address (after binding, so port 0
+    /// works).
+    #[arg(long = "self", env = "GROUPCACHE_SELF", value_name = "ADDR", value_parser = clap_parsers::peer)]
+    pub self_addr: Option<String>,
+    /// Every node of the mesh, this one included, comma-separated, the same
+    /// list on every node: host:port or http://host:port. Default: none (a
+    /// single node that owns every key).
+    #[arg(long, env = "GROUPCACHE_PEERS", value_delimiter = ',', value_name = "ADDR,ADDR,...", value_parser = clap_parsers::peer)]
+    pub peers: Vec<String>,
+    /// A group and its source of truth, NAME=SOURCE; repeat for several
+    /// groups (in the environment variable, separate them with ';').
+    /// SOURCE is dir:PATH, http(s)://host:port/prefix/{key}, or
+    /// synthetic:size=1024,delay=20ms,missing=PREFIX.
+    #[arg(long = "group", env = "GROUPCACHE_GROUP", value_delimiter = ';', required = true, value_name = "NAME=SOURCE", value_parser = clap_parsers::group)]
+    pub groups: Vec<GroupSpec>,
+    /// Cache budget of each group, main and hot cache together: bytes or
+    /// a size with a unit (64MiB, 1GB).
+    #[arg(long, env = "GROUPCACHE_CACHE_BYTES", default_value = "64MiB", value_parser = clap_parsers::size)]
+    pub cache_bytes: u64,
+    /// Share of the cache budget kept for the hot cache (copies of popular
+    /// keys owned by other nodes), in [0, 1).
+    #[arg(long, env = "GROUPCACHE_HOT_FRACTION", default_value = "0.125", value_parser = clap_parsers::fraction)]
+    pub hot_fraction: f64,
+    /// Longest key accepted; longer keys are INVALID_ARGUMENT.
+    #[arg(long, env = "GROUPCACHE_MAX_KEY_BYTES", default_value = "1KiB", value_parser = clap_parsers::size)]
+    pub max_key_bytes: u64,
+    /// Largest value served or fetched: bounds files, origin bodies and
+    /// gRPC messages on both ends.
+    #[arg(long, env = "GROUPCACHE_MAX_VALUE_BYTES", default_value = "16MiB", value_parser = clap_parsers::size)]
+    pub max_value_bytes: u64,
+    /// Longest wait for a peer's answer before loading the key locally.
+    #[arg(long, env = "GROUPCACHE_PEER_TIMEOUT", default_value = "300ms", value_parser = clap_parsers::duration)]
+    pub peer_timeout: Duration,
+    /// Longest wait for an HTTP origin (http/https sources).
+    #[arg(long, env = "GROUPCACHE_ORIGIN_TIMEOUT", default_value = "5s", value_parser = clap_parsers::duration)]
+    pub origin_timeout: Duration,
+    /// How long a NOT_FOUND answer from the source is remembered; 0s turns
+    /// negative caching off.
+    #[arg(long, env = "GROUPCACHE_NEGATIVE_TTL", default_value = "0s", value_parser = clap_parsers::duration)]
+    pub negative_ttl: Duration,
+    /// Requests handled at once; more are refused with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "GROUPCACHE_MAX_CONCURRENT_REQUESTS", default_value_t = 10_000)]
+    pub max_concurrent_requests: usize,
+    /// Turn off gRPC server reflection (on by default, for grpcurl).
+    #[arg(long, env = "GROUPCACHE_NO_REFLECTION")]
+    pub no_reflection: bool,
+    /// Store of every group's caches.
+    #[arg(long, env = "GROUPCACHE_STORE", value_enum, default_value_t = StoreArg::Lru)]
+    pub store: StoreArg,
+    /// On SIGINT/SIGTERM, how long in-flight requests may take to finish
+    /// before the process exits anyway.
+    #[arg(long, env = "GROUPCACHE_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = clap_parsers::duration)]
+    pub shutdown_timeout: Duration,
+}
+
+/// A validated serve configuration, sources opened.
+#[derive(Debug)]
+pub struct ServeConfig {
+    /// The flags, checked.
+    pub args: ServeArgs,
+    /// Each group's name and opened source, in flag order.
+    pub sources: Vec<(String, Source)>,
+}
+
+impl ServeArgs {
+    /// Checks every flag and opens every source, or says what is wrong.
+    pub fn validate(self) -> Result<ServeConfig, Error> {
+        let mut names = HashSet::new();
+        for g in &self.groups {
+            if !names.insert(g.name.as_str()) {
+                return Err(Error::config(format!("group {:?} is given twice", g.name)));
+            }
+        }
+        let mut seen = HashSet::new();
+        for p in &self.peers {
+            if !seen.insert(p.strip_prefix("http://").unwrap_or(p)) {
+                return Err(Error::config(format!("peer {p:?} is listed twice in --peers")));
+            }
+        }
+        if self.cache_bytes == 0 {
+            return Err(Error::config("--cache-bytes must be above zero"));
+        }
+        if self.max_key_bytes == 0 {
+            return Err(Error::config("--max-key-bytes must be above zero"));
+        }
+        if self.max_value_bytes == 0 || self.max_value_bytes > u64::from(u32::MAX) {
+            return Err(Error::config("--max-value-bytes must be between 1 byte and 4GiB"));
+        }
+        if self.peer_timeout.is_zero() {
+            return Err(Error::config("--peer-timeout must be above zero"));
+        }
+        if self.origin_timeout.is_zero() {
+            return Err(Error::config("--origin-timeout must be above zero"));
+        }
+        if self.max_concurrent_requests == 0 {
+            return Err(Error::config("--max-concurrent-requests must be above zero"));
+        }
+        let options = SourceOptions {
+            max_value_bytes: self.max_value_bytes,
+            origin_timeout: self.origin_timeout,
+        };
+        let sources = self
+            .groups
+            .iter()
+            .map(|g| {
+                g.source
+                    .open(options)
+                    .map(|s| (g.name.clone(), s))
+                    .map_err(|e| match e {
+                        Error::Config(m) => Error::config(format!("group {:?}: {m}", g.name)),
+                        other => other,
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ServeConfig {
+            args: self,
+            sources,
+        })
+    }
+}
+
+/// Validates the configuration, binds the listen address, serves until
+/// SIGINT or SIGTERM, then drains in-flight requests (bounded by
+/// `--shutdown-timeout`) and returns.
+pub async fn run(args: ServeArgs) -> Result<(), Error> {
+    let config = args.validate()?;
+    node::run(config).await
+}

@@ -1,0 +1,243 @@
+//! `groupcache stats --addr ADDR [--json]`: every counter of every group.
+
+use cache_core::StatsSnapshot;
+use cache_grpc::pb::{CacheStats, GroupStats, StatsRequest, StatsResponse};
+use clap::Args;
+use serde_json::{Map, Value, json};
+
+use crate::Error;
+use crate::cli::client::ClientArgs;
+
+/// Flags of `groupcache stats`.
+#[derive(Debug, Clone, Args)]
+pub struct StatsArgs {
+    /// Node address and timeout.
+    #[command(flatten)]
+    pub client: ClientArgs,
+    /// Only this group (default: all groups).
+    #[arg(long, env = "GROUPCACHE_STATS_GROUP")]
+    pub group: Option<String>,
+    /// Print JSON instead of a table.
+    #[arg(long, env = "GROUPCACHE_JSON")]
+    pub json: bool,
+}
+
+/// Fetches the node's stats and prints them.
+pub async fn run(args: StatsArgs) -> Result<(), Error> {
+    let stats = fetch(&args.client, args.group.unwrap_or_default()).await?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&to_json(&stats)).expect("a JSON value prints");
+        println!("{text}");
+    } else {
+        print!("{}", render_table(&stats));
+    }
+    Ok(())
+}
+
+/// Calls `Stats` on the node (`group` empty for all groups).
+pub async fn fetch(client: &ClientArgs, group: String) -> Result<StatsResponse, Error> {
+    let mut conn = client.connect().await?;
+    let mut request = tonic::Request::new(StatsRequest { group });
+    request.set_timeout(client.timeout);
+    Ok(conn.stats(request).await.map_err(Error::Status)?.into_inner())
+}
+
+/// A group's counters in a stable order: the engine's declaration order,
+/// then any counter the node reports that this build does not know, by
+/// name.
+pub fn ordered_counters(group: &GroupStats) -> Vec<(String, u64)> {
+    let known: Vec<&str> = StatsSnapshot::default()
+        .counters()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    let mut out: Vec<(String, u64)> = known
+        .iter()
+        .filter_map(|name| group.counters.get(*name).map(|v| (name.to_string(), *v)))
+        .collect();
+    let mut extra: Vec<(String, u64)> = group
+        .counters
+        .iter()
+        .filter(|(name, _)| !known.contains(&name.as_str()))
+        .map(|(name, v)| (name.clone(), *v))
+        .collect();
+    extra.sort();
+    out.extend(extra);
+    out
+}
+
+/// The cache stats rows: `(name, main, hot)` per field.
+fn cache_rows(group: &GroupStats) -> Vec<(&'static str, u64, u64)> {
+    let m = group.main_cache.unwrap_or_default();
+    let h = group.hot_cache.unwrap_or_default();
+    vec![
+        ("bytes", m.bytes, h.bytes),
+        ("items", m.items, h.items),
+        ("gets", m.gets, h.gets),
+        ("hits", m.hits, h.hits),
+        ("evictions", m.evictions, h.evictions),
+    ]
+}
+
+/// The stats as a plain-text table: one column per group, one row per
+/// counter, then the main and hot cache rows.
+pub fn render_table(stats: &StatsResponse) -> String {
+    let mut out = String::new();
+    out.push_str(&format!("node   {}\n", stats.node));
+    out.push_str(&format!("peers  {}\n", stats.peers.join(", ")));
+    if stats.groups.is_empty() {
+        out.push_str("(no groups)\n");
+        return out;
+    }
+    let mut rows: Vec<(String, Vec<u64>)> = Vec::new();
+    let push = |rows: &mut Vec<(String, Vec<u64>)>, name: String, col: usize, value: u64| {
+        match rows.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, values)) => values[col] = value,
+            None => {
+                let mut values = vec![0; stats.groups.len()];
+                values[col] = value;
+                rows.push((name, values));
+            }
+        }
+    };
+    for (col, group) in stats.groups.iter().enumerate() {
+        push(&mut rows, "cache_bytes (budget)".into(), col, group.cache_bytes);
+        for (name, value) in ordered_counters(group) {
+            push(&mut rows, name, col, value);
+        }
+        for (name, main, hot) in cache_rows(group) {
+            push(&mut rows, format!("main_cache.{name}"), col, main);
+            push(&mut rows, format!("hot_cache.{name}"), col, hot);
+        }
+    }
+    // Main rows together, then hot rows.
+    rows.sort_by_key(|(name, _)| {
+        if name.starts_with("main_cache.") {
+            1
+        } else if name.starts_with("hot_cache.") {
+            2
+        } else {
+            0
+        }
+    });
+    let label_width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0).max(5);
+    let widths: Vec<usize> = stats
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(col, g)| {
+            rows.iter()
+                .map(|(_, v)| v[col].to_string().len())
+                .chain([g.name.len()])
+                .max()
+                .unwrap_or(1)
+        })
+        .collect();
+    out.push('\n');
+    out.push_str(&format!("{:<label_width$}", "group"));
+    for (g, w) in stats.groups.iter().zip(&widths) {
+        out.push_str(&format!("  {:>w$}", g.name));
+    }
+    out.push('\n');
+    out.push_str(&"-".repeat(label_width + widths.iter().map(|w| w + 2).sum::<usize>()));
+    out.push('\n');
+    for (name, values) in &rows {
+        out.push_str(&format!("{name:<label_width$}"));
+        for (v, w) in values.iter().zip(&widths) {
+            out.push_str(&format!("  {v:>w$}"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn cache_json(c: Option<CacheStats>) -> Value {
+    let c = c.unwrap_or_default();
+    json!({
+        "bytes": c.bytes,
+        "items": c.items,
+        "gets": c.gets,
+        "hits": c.hits,
+        "evictions": c.evictions,
+    })
+}
+
+/// The stats as JSON: `{"node", "peers", "groups": [{"name", "cache_bytes",
+/// "counters": {..}, "main_cache": {..}, "hot_cache": {..}}]}`.
+pub fn to_json(stats: &StatsResponse) -> Value {
+    let groups: Vec<Value> = stats
+        .groups
+        .iter()
+        .map(|g| {
+            let counters: Map<String, Value> = ordered_counters(g)
+                .into_iter()
+                .map(|(name, v)| (name, Value::from(v)))
+                .collect();
+            json!({
+                "name": g.name,
+                "cache_bytes": g.cache_bytes,
+                "counters": counters,
+                "main_cache": cache_json(g.main_cache),
+                "hot_cache": cache_json(g.hot_cache),
+            })
+        })
+        .collect();
+    json!({ "node": stats.node, "peers": stats.peers, "groups": groups })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> StatsResponse {
+        let group = |name: &str, gets: u64| GroupStats {
+            name: name.into(),
+            counters: [("gets".to_string(), gets), ("loads".to_string(), 2), ("zz_new".to_string(), 9)]
+                .into_iter()
+                .collect(),
+            main_cache: Some(CacheStats {
+                bytes: 100,
+                items: 2,
+                gets: 5,
+                hits: 3,
+                evictions: 0,
+            }),
+            hot_cache: None,
+            cache_bytes: 1024,
+        };
+        StatsResponse {
+            node: "127.0.0.1:7001".into(),
+            peers: vec!["127.0.0.1:7001".into(), "127.0.0.1:7002".into()],
+            groups: vec![group("colors", 12345), group("b", 7)],
+        }
+    }
+
+    /// The table has a column per group and a row per counter, known
+    /// counters first in engine order, unknown ones after.
+    #[test]
+    fn table_layout() {
+        let t = render_table(&sample());
+        assert!(t.contains("node   127.0.0.1:7001"), "{t}");
+        let lines: Vec<&str> = t.lines().collect();
+        let header = lines.iter().find(|l| l.starts_with("group")).unwrap();
+        assert!(header.contains("colors") && header.trim_end().ends_with('b'), "{header}");
+        let gets = lines.iter().position(|l| l.starts_with("gets ")).unwrap();
+        let loads = lines.iter().position(|l| l.starts_with("loads ")).unwrap();
+        let extra = lines.iter().position(|l| l.starts_with("zz_new ")).unwrap();
+        let main = lines.iter().position(|l| l.starts_with("main_cache.bytes")).unwrap();
+        assert!(gets < loads && loads < extra && extra < main, "{t}");
+        assert!(lines[gets].contains("12345") && lines[gets].trim_end().ends_with(" 7"));
+    }
+
+    /// The JSON holds every counter and cache field with its number.
+    #[test]
+    fn json_shape() {
+        let j = to_json(&sample());
+        assert_eq!(j["node"], "127.0.0.1:7001");
+        assert_eq!(j["groups"][0]["counters"]["gets"], 12345);
+        assert_eq!(j["groups"][0]["counters"]["zz_new"], 9);
+        assert_eq!(j["groups"][1]["main_cache"]["hits"], 3);
+        assert_eq!(j["groups"][1]["hot_cache"]["bytes"], 0);
+        assert_eq!(j["groups"][0]["cache_bytes"], 1024);
+    }
+}

@@ -1,0 +1,166 @@
+//! Command-line parsing: defaults, every flag, and clear refusals.
+
+use std::time::Duration;
+
+use clap::{CommandFactory, Parser, error::ErrorKind};
+
+use super::*;
+use crate::source::SourceSpec;
+
+fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+    Cli::try_parse_from(std::iter::once("groupcache").chain(args.iter().copied()))
+}
+
+fn serve(args: &[&str]) -> serve::ServeArgs {
+    match parse(args).unwrap().command {
+        Command::Serve(a) => a,
+        other => panic!("parsed as {other:?}"),
+    }
+}
+
+/// clap's own consistency checks of the whole command tree pass.
+#[test]
+fn command_tree_is_consistent() {
+    Cli::command().debug_assert();
+}
+
+/// `serve` with only a group gets the documented defaults.
+#[test]
+fn serve_defaults() {
+    let a = serve(&["serve", "--group", "g=synthetic"]);
+    assert_eq!(a.listen.to_string(), "127.0.0.1:7001");
+    assert!(a.listen.ip().is_loopback());
+    assert_eq!(a.self_addr, None);
+    assert!(a.peers.is_empty());
+    assert_eq!(a.cache_bytes, 64 << 20);
+    assert_eq!(a.hot_fraction, 0.125);
+    assert_eq!(a.max_key_bytes, 1024);
+    assert_eq!(a.max_value_bytes, 16 << 20);
+    assert_eq!(a.peer_timeout, Duration::from_millis(300));
+    assert_eq!(a.origin_timeout, Duration::from_secs(5));
+    assert_eq!(a.negative_ttl, Duration::ZERO);
+    assert_eq!(a.max_concurrent_requests, 10_000);
+    assert!(!a.no_reflection);
+    assert_eq!(a.store, serve::StoreArg::Lru);
+    assert_eq!(a.shutdown_timeout, Duration::from_secs(10));
+}
+
+/// Every serve flag is read, repeated groups and comma-separated peers
+/// included.
+#[test]
+fn serve_every_flag() {
+    let a = serve(&[
+        "serve",
+        "--listen=0.0.0.0:9000",
+        "--self=10.0.0.1:9000",
+        "--peers=10.0.0.1:9000,http://10.0.0.2:9000",
+        "--group=a=synthetic:size=8",
+        "--group",
+        "b=dir:/srv/b",
+        "--cache-bytes=1GB",
+        "--hot-fraction=0.25",
+        "--max-key-bytes=256",
+        "--max-value-bytes=1MiB",
+        "--peer-timeout=150ms",
+        "--origin-timeout=2s",
+        "--negative-ttl=30s",
+        "--max-concurrent-requests=64",
+        "--no-reflection",
+        "--store=moka",
+        "--shutdown-timeout=3s",
+    ]);
+    assert_eq!(a.listen.to_string(), "0.0.0.0:9000");
+    assert_eq!(a.self_addr.as_deref(), Some("10.0.0.1:9000"));
+    assert_eq!(a.peers, ["10.0.0.1:9000", "http://10.0.0.2:9000"]);
+    assert_eq!(a.groups.len(), 2);
+    assert_eq!(a.groups[1].source, SourceSpec::Dir("/srv/b".into()));
+    assert_eq!(a.cache_bytes, 1_000_000_000);
+    assert_eq!(a.hot_fraction, 0.25);
+    assert_eq!(a.max_key_bytes, 256);
+    assert_eq!(a.max_value_bytes, 1 << 20);
+    assert_eq!(a.peer_timeout, Duration::from_millis(150));
+    assert_eq!(a.origin_timeout, Duration::from_secs(2));
+    assert_eq!(a.negative_ttl, Duration::from_secs(30));
+    assert_eq!(a.max_concurrent_requests, 64);
+    assert!(a.no_reflection);
+    assert_eq!(a.store, serve::StoreArg::Moka);
+    assert_eq!(a.shutdown_timeout, Duration::from_secs(3));
+}
+
+/// Bad flag values are usage errors whose message names the problem.
+#[test]
+fn serve_bad_values() {
+    for (args, needle) in [
+        (&["serve"][..], "--group"),
+        (&["serve", "--group=g"][..], "NAME=SOURCE"),
+        (&["serve", "--group=g=bogus:1"][..], "unknown source"),
+        (&["serve", "--group=g=synthetic", "--cache-bytes=lots"][..], "bad size"),
+        (&["serve", "--group=g=synthetic", "--peer-timeout=5"][..], "bad duration"),
+        (&["serve", "--group=g=synthetic", "--hot-fraction=1.5"][..], "bad fraction"),
+        (&["serve", "--group=g=synthetic", "--peers=a:1,,b:2"][..], "bad peer address"),
+        (&["serve", "--group=g=synthetic", "--listen=localhost"][..], "--listen"),
+        (&["serve", "--group=g=synthetic", "--store=redis"][..], "redis"),
+    ] {
+        let err = parse(args).unwrap_err();
+        assert!(err.use_stderr(), "{args:?}");
+        let text = err.to_string();
+        assert!(text.contains(needle), "{args:?}: {text}");
+    }
+}
+
+/// Validation refuses what each flag alone cannot see: duplicates, zeros,
+/// a source that cannot be opened.
+#[test]
+fn serve_validation() {
+    for (args, needle) in [
+        (&["serve", "--group=g=synthetic", "--group=g=synthetic"][..], "given twice"),
+        (&["serve", "--group=g=synthetic", "--peers=a:1,http://a:1"][..], "listed twice"),
+        (&["serve", "--group=g=synthetic", "--cache-bytes=0"][..], "--cache-bytes"),
+        (&["serve", "--group=g=synthetic", "--max-value-bytes=0"][..], "--max-value-bytes"),
+        (&["serve", "--group=g=synthetic", "--peer-timeout=0s"][..], "--peer-timeout"),
+        (&["serve", "--group=g=dir:/no/such/dir/here"][..], "group \"g\""),
+        (&["serve", "--group=g=synthetic:size=2MiB", "--max-value-bytes=1MiB"][..], "maximum value size"),
+    ] {
+        let a = serve(args);
+        let err = a.validate().unwrap_err();
+        assert_eq!(err.exit_code(), crate::EXIT_USAGE);
+        assert!(err.to_string().contains(needle), "{args:?}: {err}");
+    }
+    let ok = serve(&["serve", "--group=a=synthetic", "--group=b=synthetic:size=10"]);
+    assert_eq!(ok.validate().unwrap().sources.len(), 2);
+}
+
+/// `get` takes GROUP and KEY positionally, with address and timeout flags.
+#[test]
+fn get_args() {
+    let cli = parse(&["get", "--addr", "127.0.0.1:7002", "--timeout", "250ms", "colors", "red"]).unwrap();
+    let Command::Get(a) = cli.command else { panic!() };
+    assert_eq!(a.client.addr, "127.0.0.1:7002");
+    assert_eq!(a.client.timeout, Duration::from_millis(250));
+    assert_eq!((a.group.as_str(), a.key.as_str()), ("colors", "red"));
+    let d = parse(&["get", "g", "k"]).unwrap();
+    let Command::Get(d) = d.command else { panic!() };
+    assert_eq!(d.client.addr, "127.0.0.1:7001");
+    assert_eq!(d.client.timeout, Duration::from_secs(5));
+    assert_eq!(parse(&["get", "g"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
+}
+
+/// `stats` takes --json and --group; logging flags are global.
+#[test]
+fn stats_and_log_args() {
+    let cli = parse(&["stats", "--json", "--log", "debug", "--log-format", "json"]).unwrap();
+    assert_eq!(cli.log.filter.as_deref(), Some("debug"));
+    assert_eq!(cli.log.format, logging::LogFormat::Json);
+    let Command::Stats(a) = cli.command else { panic!() };
+    assert!(a.json);
+    assert_eq!(a.group, None);
+}
+
+/// `--help` and `--version` are not errors (exit 0).
+#[test]
+fn help_is_not_an_error() {
+    let err = parse(&["--help"]).unwrap_err();
+    assert!(!err.use_stderr());
+    assert_eq!(err.kind(), ErrorKind::DisplayHelp);
+    assert_eq!(parse(&["--version"]).unwrap_err().kind(), ErrorKind::DisplayVersion);
+}

@@ -1,0 +1,120 @@
+//! The one error type of the `groupcache` package (binary, CLI and sources).
+
+use std::fmt;
+
+/// What can go wrong in the `groupcache` binary: a bad configuration, an I/O
+/// failure at start, or a failed call to a node. Each kind has its own exit
+/// code (see [`Error::exit_code`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The configuration (a flag, a `SOURCE`, a group spec) is invalid.
+    /// Exit code 2, like a command-line usage error.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// An I/O operation failed (binding the listen address, a signal handler).
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A node could not be reached.
+    #[error("UNAVAILABLE: cannot connect to {addr}: {detail}")]
+    Connect {
+        /// The address dialled.
+        addr: String,
+        /// Why it failed.
+        detail: String,
+    },
+    /// A node answered a call with a non-OK gRPC status.
+    #[error("{}: {}", CodeName(.0.code()), .0.message())]
+    Status(tonic::Status),
+    /// The engine refused something (for example a duplicate group name).
+    #[error(transparent)]
+    Core(#[from] cache_core::Error),
+}
+
+/// Exit code of a successful command.
+pub const EXIT_OK: u8 = 0;
+/// Exit code of a failure that has no more specific code.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code of a usage or configuration error.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code of `groupcache get` when the key does not exist (`NOT_FOUND`).
+pub const EXIT_NOT_FOUND: u8 = 3;
+
+impl Error {
+    /// Builds an [`Error::Config`].
+    pub fn config(message: impl fmt::Display) -> Self {
+        Error::Config(message.to_string())
+    }
+
+    /// Builds an [`Error::Io`] with what was being done.
+    pub fn io(context: impl fmt::Display, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.to_string(),
+            source,
+        }
+    }
+
+    /// The process exit code for this error: [`EXIT_USAGE`] for a bad
+    /// configuration, [`EXIT_NOT_FOUND`] for a `NOT_FOUND` status,
+    /// [`EXIT_FAILURE`] otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Config(_) => EXIT_USAGE,
+            Error::Status(s) if s.code() == tonic::Code::NotFound => EXIT_NOT_FOUND,
+            _ => EXIT_FAILURE,
+        }
+    }
+}
+
+/// Prints a gRPC code the way the proto and grpcurl spell it (`NOT_FOUND`).
+struct CodeName(tonic::Code);
+
+impl fmt::Display for CodeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use tonic::Code::*;
+        let name = match self.0 {
+            Ok => "OK",
+            Cancelled => "CANCELLED",
+            Unknown => "UNKNOWN",
+            InvalidArgument => "INVALID_ARGUMENT",
+            DeadlineExceeded => "DEADLINE_EXCEEDED",
+            NotFound => "NOT_FOUND",
+            AlreadyExists => "ALREADY_EXISTS",
+            PermissionDenied => "PERMISSION_DENIED",
+            ResourceExhausted => "RESOURCE_EXHAUSTED",
+            FailedPrecondition => "FAILED_PRECONDITION",
+            Aborted => "ABORTED",
+            OutOfRange => "OUT_OF_RANGE",
+            Unimplemented => "UNIMPLEMENTED",
+            Internal => "INTERNAL",
+            Unavailable => "UNAVAILABLE",
+            DataLoss => "DATA_LOSS",
+            Unauthenticated => "UNAUTHENTICATED",
+        };
+        f.write_str(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each kind of error maps to its documented exit code, and a status
+    /// prints as `CODE: message`.
+    #[test]
+    fn exit_codes_and_display() {
+        assert_eq!(Error::config("x").exit_code(), 2);
+        let nf = Error::Status(tonic::Status::not_found("key not found"));
+        assert_eq!(nf.exit_code(), 3);
+        assert_eq!(nf.to_string(), "NOT_FOUND: key not found");
+        let un = Error::Status(tonic::Status::unavailable("source failed"));
+        assert_eq!(un.exit_code(), 1);
+        assert_eq!(un.to_string(), "UNAVAILABLE: source failed");
+    }
+}

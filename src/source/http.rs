@@ -1,0 +1,159 @@
+//! `http://host:port/prefix/{key}` and `https://...`: the key is fetched from
+//! an HTTP origin.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use cache_core::{Error as CoreError, Getter, LoadContext, Loaded};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use crate::Error;
+
+/// The placeholder replaced by the percent-encoded key.
+pub const KEY_PLACEHOLDER: &str = "{key}";
+
+/// Bytes left as they are in a key: RFC 3986 unreserved characters. Every
+/// other byte, `/` included, is percent-encoded, so a key is always exactly
+/// one path segment (or one query value) of the origin's URL.
+const KEY_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A [`Getter`] that GETs each key from an HTTP(S) origin.
+///
+/// - 2xx: the body is the value (at most `max_value_bytes`, or the load
+///   fails);
+/// - 404 and 410: [`CoreError::NotFound`];
+/// - any other status, a transport error or the origin timeout:
+///   [`CoreError::SourceFailed`].
+///
+/// Each request is bounded by the origin timeout and by the get's own
+/// deadline, whichever comes first. TLS is rustls with the Mozilla root
+/// certificates compiled in (no system OpenSSL); `HTTP(S)_PROXY`
+/// environment variables are honoured.
+#[derive(Debug, Clone)]
+pub struct HttpSource {
+    /// The URL text before `{key}`.
+    prefix: String,
+    /// The URL text after `{key}`.
+    suffix: String,
+    /// Shared connection pool (a `reqwest::Client` is an `Arc` inside).
+    client: reqwest::Client,
+    /// Upper bound of one origin request.
+    timeout: Duration,
+    /// Bodies above this many bytes are refused.
+    max_value_bytes: u64,
+}
+
+impl HttpSource {
+    /// A source for `template`, which must be an `http://` or `https://` URL
+    /// holding `{key}` exactly once.
+    pub fn new(template: &str, timeout: Duration, max_value_bytes: u64) -> Result<Self, Error> {
+        if !(template.starts_with("http://") || template.starts_with("https://")) {
+            return Err(Error::config(format!(
+                "http source {template:?}: must start with http:// or https://"
+            )));
+        }
+        let (prefix, suffix) = template.split_once(KEY_PLACEHOLDER).ok_or_else(|| {
+            Error::config(format!(
+                "http source {template:?}: the URL must contain {KEY_PLACEHOLDER} where the key goes"
+            ))
+        })?;
+        if suffix.contains(KEY_PLACEHOLDER) {
+            return Err(Error::config(format!(
+                "http source {template:?}: {KEY_PLACEHOLDER} may appear only once"
+            )));
+        }
+        let sample = format!("{prefix}k{suffix}");
+        let url = reqwest::Url::parse(&sample)
+            .map_err(|e| Error::config(format!("http source {template:?}: {e}")))?;
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(Error::config(format!("http source {template:?}: no host")));
+        }
+        if timeout.is_zero() {
+            return Err(Error::config("the origin timeout must be above zero"));
+        }
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .user_agent(concat!("groupcache/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::config(format!("http source {template:?}: {e}")))?;
+        Ok(HttpSource {
+            prefix: prefix.to_owned(),
+            suffix: suffix.to_owned(),
+            client,
+            timeout,
+            max_value_bytes,
+        })
+    }
+
+    /// The origin URL of `key`.
+    pub fn url_for(&self, key: &str) -> String {
+        format!(
+            "{}{}{}",
+            self.prefix,
+            utf8_percent_encode(key, KEY_ENCODE_SET),
+            self.suffix
+        )
+    }
+}
+
+#[async_trait]
+impl Getter for HttpSource {
+    async fn get(&self, key: &str, ctx: &LoadContext) -> Result<Loaded, CoreError> {
+        let timeout = match ctx.remaining() {
+            Some(left) if left.is_zero() => return Err(CoreError::DeadlineExceeded),
+            Some(left) => left.min(self.timeout),
+            None => self.timeout,
+        };
+        let url = self.url_for(key);
+        let failed = |what: &dyn std::fmt::Display| {
+            CoreError::source_failed(format!("origin GET {url}: {what}"))
+        };
+        let mut resp = self
+            .client
+            .get(&url)
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| failed(&error_chain(&e)))?;
+        let status = resp.status();
+        if status == reqwest::StatusCode::NOT_FOUND || status == reqwest::StatusCode::GONE {
+            return Err(CoreError::NotFound);
+        }
+        if !status.is_success() {
+            return Err(failed(&format!("status {status}")));
+        }
+        let too_big = || failed(&format!("body over the maximum value size of {} bytes", self.max_value_bytes));
+        if resp.content_length().is_some_and(|n| n > self.max_value_bytes) {
+            return Err(too_big());
+        }
+        let mut body = BytesMut::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| failed(&error_chain(&e)))? {
+            if (body.len() + chunk.len()) as u64 > self.max_value_bytes {
+                return Err(too_big());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Loaded::new(Bytes::from(body)))
+    }
+}
+
+/// An error and its causes on one line (reqwest's top-level message alone
+/// rarely says what went wrong).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests;
