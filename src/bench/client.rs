@@ -5,7 +5,7 @@ use std::time::Duration;
 use cache_grpc::pb::groupcache_client::GroupcacheClient;
 use tonic::transport::{Channel, Endpoint};
 
-use super::BenchError;
+use crate::Error;
 
 /// `host:port` or `http://host:port` as a URI tonic accepts.
 pub(crate) fn target_uri(target: &str) -> String {
@@ -22,10 +22,10 @@ pub(crate) fn target_uri(target: &str) -> String {
 pub(crate) async fn connect(
     target: &str,
     max_message_bytes: usize,
-) -> Result<GroupcacheClient<Channel>, BenchError> {
-    let err = |reason: String| BenchError::Connect {
-        target: target.to_string(),
-        reason,
+) -> Result<GroupcacheClient<Channel>, Error> {
+    let err = |detail: String| Error::Connect {
+        addr: target.to_string(),
+        detail,
     };
     let endpoint = Endpoint::from_shared(target_uri(target))
         .map_err(|e| err(e.to_string()))?
@@ -49,7 +49,7 @@ pub(crate) async fn connect_all(
     targets: &[String],
     conns: usize,
     max_message_bytes: usize,
-) -> Result<Vec<Vec<GroupcacheClient<Channel>>>, BenchError> {
+) -> Result<Vec<Vec<GroupcacheClient<Channel>>>, Error> {
     let mut all = Vec::with_capacity(targets.len());
     for t in targets {
         let mut per = Vec::with_capacity(conns);

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::BenchError;
+use crate::Error;
 
 /// How keys are drawn from the key set.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -36,7 +36,7 @@ pub enum KeySet {
 
 impl KeySet {
     /// Materialises the keys, in order. Fails on an empty set.
-    pub fn keys(&self) -> Result<Vec<String>, BenchError> {
+    pub fn keys(&self) -> Result<Vec<String>, Error> {
         let keys: Vec<String> = match self {
             KeySet::Range { prefix, count } => {
                 (0..*count).map(|i| format!("{prefix}{i}")).collect()
@@ -44,10 +44,10 @@ impl KeySet {
             KeySet::List(list) => list.clone(),
         };
         if keys.is_empty() {
-            return Err(BenchError::Config("the key set is empty".into()));
+            return Err(Error::Config("the key set is empty".into()));
         }
         if keys.iter().any(String::is_empty) {
-            return Err(BenchError::Config("the key set holds an empty key".into()));
+            return Err(Error::Config("the key set holds an empty key".into()));
         }
         Ok(keys)
     }
@@ -167,8 +167,8 @@ impl BenchConfig {
     }
 
     /// Checks every field; the error says which one is wrong and why.
-    pub fn validate(&self) -> Result<(), BenchError> {
-        let bad = |m: &str| Err(BenchError::Config(m.to_string()));
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |m: &str| Err(Error::Config(m.to_string()));
         if self.targets.is_empty() {
             return bad("at least one target is needed");
         }

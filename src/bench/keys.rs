@@ -4,7 +4,7 @@ use rand::Rng;
 use rand::distr::Distribution as _;
 use rand_distr::Zipf;
 
-use super::BenchError;
+use crate::Error;
 use super::config::Distribution;
 
 /// Draws key indexes in `0..n` from a [`Distribution`]. Cheap to clone: one
@@ -17,15 +17,15 @@ pub struct KeyPicker {
 
 impl KeyPicker {
     /// A picker over `n` keys (`n >= 1`).
-    pub fn new(n: usize, dist: Distribution) -> Result<Self, BenchError> {
+    pub fn new(n: usize, dist: Distribution) -> Result<Self, Error> {
         if n == 0 {
-            return Err(BenchError::Config("the key set is empty".into()));
+            return Err(Error::Config("the key set is empty".into()));
         }
         let zipf =
             match dist {
                 Distribution::Uniform | Distribution::Sequential => None,
                 Distribution::Zipf { s } => Some(Zipf::new(n as f64, s).map_err(|e| {
-                    BenchError::Config(format!("zipf over {n} keys with s={s}: {e}"))
+                    Error::Config(format!("zipf over {n} keys with s={s}: {e}"))
                 })?),
             };
         Ok(KeyPicker { n, zipf })

@@ -31,7 +31,6 @@ mod client;
 mod config;
 mod cpu;
 pub mod echo;
-mod error;
 mod keys;
 mod progress;
 mod report;
@@ -41,7 +40,6 @@ mod worker;
 
 pub use config::{BenchConfig, Distribution, KeySet, Stop, Verify};
 pub use cpu::process_cpu_seconds;
-pub use error::BenchError;
 pub use keys::KeyPicker;
 pub use report::{Latency, Report};
 pub use run::run;

@@ -8,13 +8,14 @@ use super::config::{BenchConfig, Distribution, Stop};
 use super::keys::KeyPicker;
 use super::report::{Report, latency_of};
 use super::worker::{Shared, new_histogram, run_worker};
-use super::{BenchError, client, cpu, progress, stats};
+use super::{client, cpu, progress, stats};
+use crate::Error;
 
 /// Runs the benchmark `cfg` describes and returns what it measured.
 ///
 /// Request failures don't fail the run (they are counted by status code);
 /// an invalid setting or an unreachable target does.
-pub async fn run(cfg: &BenchConfig) -> Result<Report, BenchError> {
+pub async fn run(cfg: &BenchConfig) -> Result<Report, Error> {
     cfg.validate()?;
     let keys = cfg.keys.keys()?;
     let picker = match cfg.dist {
@@ -70,7 +71,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<Report, BenchError> {
     }
     let mut results = Vec::with_capacity(tasks.len());
     for t in tasks {
-        results.push(t.await.map_err(|e| BenchError::Worker(e.to_string()))?);
+        results.push(t.await.map_err(|e| worker_failed(e.to_string()))?);
     }
     shared.stop.store(true, Ordering::Relaxed);
     if let Some(b) = bar {
@@ -104,7 +105,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<Report, BenchError> {
     let mut last = measure_start;
     for r in results {
         hist.add(&r.hist)
-            .map_err(|e| BenchError::Worker(format!("merging histograms: {e:?}")))?;
+            .map_err(|e| worker_failed(format!("merging histograms: {e:?}")))?;
         report.ok += r.ok;
         for (k, v) in r.errors {
             report.errors += v;
@@ -163,4 +164,9 @@ async fn snapshot(
         },
         client_cpu: cpu::self_cpu_seconds(),
     }
+}
+
+/// A worker that panicked or a histogram that could not be merged.
+fn worker_failed(detail: String) -> Error {
+    Error::io("a benchmark worker failed", std::io::Error::other(detail))
 }
