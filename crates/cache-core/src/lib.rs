@@ -4,6 +4,7 @@
 
 pub use async_trait::async_trait;
 
+pub mod consistent_hash;
 mod context;
 mod error;
 mod getter;
@@ -16,6 +17,7 @@ mod stats;
 pub mod store;
 mod stubs;
 
+pub use consistent_hash::{HashRing, canonical_peer_id};
 pub use context::LoadContext;
 pub use error::Error;
 pub use getter::{Getter, GetterFn, Loaded, getter_fn};

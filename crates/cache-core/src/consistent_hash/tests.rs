@@ -1,0 +1,249 @@
+//! Tests of the ring: exact owners with a readable hash, balance, movement
+//! on membership change, and order/collision independence.
+
+use std::collections::HashMap;
+
+use proptest::prelude::*;
+
+use super::*;
+
+/// A readable hash: the decimal number the input spells once `#` is
+/// removed, so peer `"2"`'s points are 20, 21, 22 and key `"23"` hashes to 23.
+/// Anything else hashes to 0.
+fn decimal_hash(data: &[u8]) -> u64 {
+    let digits: String = String::from_utf8_lossy(data).replace('#', "");
+    digits.parse().unwrap_or(0)
+}
+
+/// A hash under which every peer's `i`-th point collides with every other
+/// peer's (point `100 * i`); keys hash to their decimal value.
+fn colliding_hash(data: &[u8]) -> u64 {
+    let text = String::from_utf8_lossy(data);
+    match text.split_once('#') {
+        Some((_, i)) => i.parse::<u64>().unwrap_or(0) * 100,
+        None => text.parse().unwrap_or(0),
+    }
+}
+
+fn peer(i: usize) -> String {
+    format!("10.0.0.{i}:7001")
+}
+
+fn keys(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("key-{i}")).collect()
+}
+
+fn ring_of(n: usize) -> HashRing {
+    let mut ring = HashRing::new(DEFAULT_VNODES);
+    for i in 1..=n {
+        ring.add(&peer(i));
+    }
+    ring
+}
+
+/// Share of `keys` per peer.
+fn shares(ring: &HashRing, keys: &[String]) -> HashMap<String, usize> {
+    let mut counts = HashMap::new();
+    for k in keys {
+        *counts.entry(ring.owner(k).unwrap().to_owned()).or_insert(0) += 1;
+    }
+    counts
+}
+
+/// With a readable hash, owners are exactly the next point clockwise,
+/// wrapping past the largest point, and a new peer takes its arcs.
+#[test]
+fn exact_owners_with_readable_hash() {
+    let mut ring = HashRing::with_hasher(3, decimal_hash);
+    for p in ["6", "4", "2"] {
+        assert!(ring.add(p));
+    }
+    // Points: 20 21 22 (peer 2), 40 41 42 (peer 4), 60 61 62 (peer 6).
+    let cases = [
+        ("2", "2"),
+        ("11", "2"),
+        ("22", "2"),
+        ("23", "4"),
+        ("27", "4"),
+    ];
+    for (key, owner) in cases {
+        assert_eq!(ring.owner(key), Some(owner), "key {key}");
+    }
+    let more = [
+        ("42", "4"),
+        ("43", "6"),
+        ("62", "6"),
+        ("63", "2"),
+        ("99", "2"),
+    ];
+    for (key, owner) in more {
+        assert_eq!(ring.owner(key), Some(owner), "key {key}");
+    }
+    // Peer 8 adds 80 81 82: key 63 now stops at 80 instead of wrapping.
+    assert!(ring.add("8"));
+    assert_eq!(ring.owner("63"), Some("8"));
+    assert_eq!(ring.owner("83"), Some("2"));
+    assert_eq!(ring.owner("27"), Some("4"));
+    assert!(ring.remove("4"));
+    assert_eq!(ring.owner("27"), Some("6"));
+    assert_eq!(ring.points.len(), 9);
+}
+
+/// An empty ring owns nothing; duplicate adds and unknown removes are
+/// no-ops; the accessors agree with the membership.
+#[test]
+fn membership_bookkeeping() {
+    let mut ring = HashRing::default();
+    assert_eq!(ring.owner("k"), None);
+    assert!(ring.is_empty());
+    assert!(ring.add("b:1"));
+    assert!(!ring.add("b:1"));
+    assert!(ring.add("a:1"));
+    assert_eq!(ring.len(), 2);
+    assert_eq!(ring.peers(), ["a:1", "b:1"]);
+    assert!(ring.contains("a:1") && !ring.contains("c:1"));
+    assert_eq!(ring.points.len(), 2 * DEFAULT_VNODES);
+    assert!(!ring.remove("c:1"));
+    assert!(ring.remove("a:1"));
+    assert_eq!(ring.owner("k"), Some("b:1"));
+    assert!(ring.remove("b:1"));
+    assert_eq!(ring.owner("k"), None);
+    assert!(ring.points.is_empty());
+    assert_eq!(HashRing::new(0).vnodes(), 1);
+}
+
+/// When points collide, the smaller peer id wins, whatever the insertion
+/// order.
+#[test]
+fn collisions_are_broken_by_peer_id() {
+    for order in [
+        ["b:1", "a:1", "c:1"],
+        ["c:1", "b:1", "a:1"],
+        ["a:1", "c:1", "b:1"],
+    ] {
+        let mut ring = HashRing::with_hasher(3, colliding_hash);
+        for p in order {
+            ring.add(p);
+        }
+        for key in ["0", "1", "100", "150", "200", "999"] {
+            assert_eq!(ring.owner(key), Some("a:1"), "order {order:?} key {key}");
+        }
+        ring.remove("a:1");
+        assert_eq!(ring.owner("150"), Some("b:1"));
+    }
+}
+
+/// Keys spread evenly: over 100k keys the busiest peer holds at most 1.35x
+/// (3 peers) and 1.30x (10 peers) the mean share with 50 virtual nodes.
+#[test]
+fn balance_over_100k_keys() {
+    let keys = keys(100_000);
+    for (n, bound) in [(3usize, 1.35f64), (10, 1.30)] {
+        let counts = shares(&ring_of(n), &keys);
+        assert_eq!(counts.len(), n);
+        let mean = keys.len() as f64 / n as f64;
+        let max = *counts.values().max().unwrap() as f64;
+        let min = *counts.values().min().unwrap() as f64;
+        println!(
+            "{n} peers x {DEFAULT_VNODES} vnodes: max/mean {:.3}, min/mean {:.3}",
+            max / mean,
+            min / mean
+        );
+        assert!(max / mean <= bound, "{n} peers: max/mean {}", max / mean);
+    }
+}
+
+/// Adding a 4th peer to 3 moves 25% +- 5% of 100k keys, all of them to the
+/// new peer; no key moves between two peers that stayed.
+#[test]
+fn adding_a_peer_moves_only_its_share() {
+    let keys = keys(100_000);
+    let before = ring_of(3);
+    let mut after = before.clone();
+    after.add(&peer(4));
+    let mut moved = 0usize;
+    for k in &keys {
+        let (old, new) = (before.owner(k).unwrap(), after.owner(k).unwrap());
+        if old != new {
+            assert_eq!(new, peer(4), "key {k} moved between unchanged peers");
+            moved += 1;
+        }
+    }
+    let fraction = moved as f64 / keys.len() as f64;
+    println!("adding a 4th peer moved {fraction:.4} of the keys");
+    assert!((0.20..=0.30).contains(&fraction), "moved {fraction}");
+}
+
+/// Removing a peer moves exactly its keys, and no other key changes owner.
+#[test]
+fn removing_a_peer_moves_only_its_keys() {
+    let keys = keys(100_000);
+    let before = ring_of(4);
+    let mut after = before.clone();
+    let gone = peer(2);
+    after.remove(&gone);
+    for k in &keys {
+        let (old, new) = (before.owner(k).unwrap(), after.owner(k).unwrap());
+        if old == gone {
+            assert_ne!(new, gone);
+        } else {
+            assert_eq!(old, new, "key {k} moved although its owner stayed");
+        }
+    }
+}
+
+/// `set_peers` builds the same ring as adding the peers one by one.
+#[test]
+fn set_peers_matches_incremental_adds() {
+    let mut bulk = HashRing::new(DEFAULT_VNODES);
+    bulk.set_peers([peer(3), peer(1), peer(2), peer(1)]);
+    let incremental = ring_of(3);
+    assert_eq!(bulk.peers(), incremental.peers());
+    assert_eq!(bulk.points, incremental.points);
+}
+
+fn peer_ids() -> impl Strategy<Value = Vec<String>> {
+    proptest::collection::btree_set("[a-e]{1,3}:[1-9]", 1..12)
+        .prop_map(|set| set.into_iter().collect())
+}
+
+proptest! {
+    /// The ring (and so every owner) does not depend on insertion order,
+    /// with the real hash and with one that collides heavily.
+    #[test]
+    fn insertion_order_does_not_matter(
+        ids in peer_ids(),
+        seed in any::<u64>(),
+        probe in proptest::collection::vec("[0-9]{1,3}", 1..50),
+    ) {
+        let mut shuffled = ids.clone();
+        // A deterministic permutation driven by `seed`.
+        let mut s = seed;
+        for i in (1..shuffled.len()).rev() {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            shuffled.swap(i, (s >> 33) as usize % (i + 1));
+        }
+        for hash in [default_hash as HashFn, colliding_hash] {
+            let mut a = HashRing::with_hasher(7, hash);
+            let mut b = HashRing::with_hasher(7, hash);
+            ids.iter().for_each(|p| { a.add(p); });
+            shuffled.iter().for_each(|p| { b.add(p); });
+            prop_assert_eq!(&a.points, &b.points);
+            for k in &probe {
+                prop_assert_eq!(a.owner(k), b.owner(k));
+            }
+        }
+    }
+
+    /// Adding a new peer and removing it again restores the ring exactly.
+    #[test]
+    fn add_then_remove_restores(ids in peer_ids(), extra in "[f-h]{1,3}:[1-9]") {
+        let mut ring = HashRing::new(5);
+        ring.set_peers(&ids);
+        let original = ring.clone();
+        prop_assert!(ring.add(&extra));
+        prop_assert!(ring.remove(&extra));
+        prop_assert_eq!(ring.peers(), original.peers());
+        prop_assert_eq!(&ring.points, &original.points);
+    }
+}
