@@ -4,8 +4,8 @@ use rand::Rng;
 use rand::distr::Distribution as _;
 use rand_distr::Zipf;
 
-use crate::Error;
 use super::config::Distribution;
+use crate::Error;
 
 /// Draws key indexes in `0..n` from a [`Distribution`]. Cheap to clone: one
 /// per worker, each with its own random generator.
@@ -21,13 +21,13 @@ impl KeyPicker {
         if n == 0 {
             return Err(Error::Config("the key set is empty".into()));
         }
-        let zipf =
-            match dist {
-                Distribution::Uniform | Distribution::Sequential => None,
-                Distribution::Zipf { s } => Some(Zipf::new(n as f64, s).map_err(|e| {
-                    Error::Config(format!("zipf over {n} keys with s={s}: {e}"))
-                })?),
-            };
+        let zipf = match dist {
+            Distribution::Uniform | Distribution::Sequential => None,
+            Distribution::Zipf { s } => Some(
+                Zipf::new(n as f64, s)
+                    .map_err(|e| Error::Config(format!("zipf over {n} keys with s={s}: {e}")))?,
+            ),
+        };
         Ok(KeyPicker { n, zipf })
     }
 

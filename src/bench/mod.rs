@@ -21,26 +21,32 @@
 //! - `client`: connections
 //! - `worker`: closed and open loops, latency recording
 //! - `run`: a whole run
+//! - `owned`: which keys a node owns
 //! - `stats`: the cluster's counters through the `Stats` RPC
 //! - `cpu`: CPU time of processes from `/proc`
 //! - `progress`: the live progress bar
 //! - `report`: the result, as a table or JSON
 //! - [`echo`]: the limit server
+//! - [`summary`], `svg`: the suite's Markdown report and plots
 
 mod client;
 mod config;
 mod cpu;
 pub mod echo;
 mod keys;
+mod owned;
 mod progress;
 mod report;
 mod run;
 mod stats;
+pub mod summary;
+mod svg;
 mod worker;
 
 pub use config::{BenchConfig, Distribution, KeySet, Stop, Verify};
 pub use cpu::process_cpu_seconds;
 pub use keys::KeyPicker;
+pub use owned::owned_keys;
 pub use report::{Latency, Report};
 pub use run::run;
 pub use stats::StatsDelta;

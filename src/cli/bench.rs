@@ -27,7 +27,13 @@ pub enum DistArg {
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
     /// Node addresses to drive; each request goes to one of them at random.
-    #[arg(long, env = "GROUPCACHE_BENCH_TARGETS", value_delimiter = ',', value_name = "ADDR,ADDR,...", default_value = "127.0.0.1:7001")]
+    #[arg(
+        long,
+        env = "GROUPCACHE_BENCH_TARGETS",
+        value_delimiter = ',',
+        value_name = "ADDR,ADDR,...",
+        default_value = "127.0.0.1:7001"
+    )]
     pub targets: Vec<String>,
     /// The group to ask.
     #[arg(long, env = "GROUPCACHE_BENCH_GROUP", default_value = "bench")]
@@ -48,7 +54,12 @@ pub struct BenchArgs {
     #[arg(long, env = "GROUPCACHE_BENCH_ZIPF_S", default_value_t = 1.1)]
     pub zipf_s: f64,
     /// Workers: requests in flight at once.
-    #[arg(short = 'c', long, env = "GROUPCACHE_BENCH_CONCURRENCY", default_value_t = 32)]
+    #[arg(
+        short = 'c',
+        long,
+        env = "GROUPCACHE_BENCH_CONCURRENCY",
+        default_value_t = 32
+    )]
     pub concurrency: usize,
     /// HTTP/2 connections per target (worker w uses connection w % conns).
     #[arg(long, env = "GROUPCACHE_BENCH_CONNS", default_value_t = 4)]
@@ -86,7 +97,12 @@ pub struct BenchArgs {
     #[arg(long, env = "GROUPCACHE_BENCH_LABEL", default_value = "")]
     pub label: String,
     /// Server process ids whose CPU time is measured (Linux /proc).
-    #[arg(long, env = "GROUPCACHE_BENCH_PIDS", value_delimiter = ',', value_name = "PID,PID,...")]
+    #[arg(
+        long,
+        env = "GROUPCACHE_BENCH_PIDS",
+        value_delimiter = ',',
+        value_name = "PID,PID,..."
+    )]
     pub pids: Vec<u32>,
     /// Don't ask the targets for Stats before and after.
     #[arg(long, env = "GROUPCACHE_BENCH_NO_STATS")]
@@ -120,15 +136,22 @@ impl BenchArgs {
         cfg.concurrency = self.concurrency;
         cfg.conns = self.conns;
         cfg.stop = match self.requests {
-            Some(count) => Stop::Requests { count, max_time: self.max_time },
+            Some(count) => Stop::Requests {
+                count,
+                max_time: self.max_time,
+            },
             None => Stop::Duration(self.duration),
         };
         cfg.warmup = self.warmup;
         cfg.rate = self.rate;
         cfg.timeout = self.timeout;
         if let Some(size) = self.verify_synthetic {
-            let size = usize::try_from(size).map_err(|_| Error::config("--verify-synthetic is too large"))?;
-            cfg.verify = Some(Verify { size, expected: crate::source::synthetic_value });
+            let size = usize::try_from(size)
+                .map_err(|_| Error::config("--verify-synthetic is too large"))?;
+            cfg.verify = Some(Verify {
+                size,
+                expected: crate::source::synthetic_value,
+            });
             cfg.max_message_bytes = cfg.max_message_bytes.max(size + (1 << 20));
         }
         cfg.label = self.label.clone();
@@ -145,14 +168,24 @@ impl BenchArgs {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| Error::io(format!("reading keys file {}", path.display()), e))?;
-                let keys: Vec<String> =
-                    text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+                let keys: Vec<String> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect();
                 if keys.is_empty() {
-                    return Err(Error::config(format!("keys file {} holds no key", path.display())));
+                    return Err(Error::config(format!(
+                        "keys file {} holds no key",
+                        path.display()
+                    )));
                 }
                 Ok(KeySet::List(keys))
             }
-            None => Ok(KeySet::Range { prefix: self.key_prefix.clone(), count: self.keys }),
+            None => Ok(KeySet::Range {
+                prefix: self.key_prefix.clone(),
+                count: self.keys,
+            }),
         }
     }
 }
@@ -184,7 +217,9 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
 /// `--owned-by NODE --peers ...`: the keys of the key set NODE owns.
 fn print_owned(args: &BenchArgs, node: &str) -> Result<(), Error> {
     if args.peers.is_empty() {
-        return Err(Error::config("--owned-by needs --peers (every member of the cluster)"));
+        return Err(Error::config(
+            "--owned-by needs --peers (every member of the cluster)",
+        ));
     }
     let keys = args.key_set()?.keys()?;
     let owned = bench::owned_keys(node, &args.peers, &keys);

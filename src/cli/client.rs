@@ -50,7 +50,12 @@ pub async fn connect(addr: &str, timeout: Duration) -> Result<GroupcacheClient<C
         .tcp_nodelay(true);
     let channel = tokio::time::timeout(timeout, endpoint.connect())
         .await
-        .map_err(|_| failed(format!("no connection within {}", humantime::format_duration(timeout))))?
+        .map_err(|_| {
+            failed(format!(
+                "no connection within {}",
+                humantime::format_duration(timeout)
+            ))
+        })?
         .map_err(|e| failed(source_chain(&e)))?;
     Ok(GroupcacheClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES))
 }

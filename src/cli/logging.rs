@@ -20,7 +20,12 @@ pub struct LogArgs {
     /// Log filter: a level (error, warn, info, debug, trace) or tracing
     /// directives such as `info,cache_grpc=debug`. Default: `info` for
     /// `serve`, `warn` for the other subcommands.
-    #[arg(long = "log", global = true, env = "GROUPCACHE_LOG", value_name = "FILTER")]
+    #[arg(
+        long = "log",
+        global = true,
+        env = "GROUPCACHE_LOG",
+        value_name = "FILTER"
+    )]
     pub filter: Option<String>,
     /// Log line format.
     #[arg(

@@ -135,7 +135,9 @@ pub(crate) mod clap_parsers {
     pub(crate) fn fraction(s: &str) -> Result<f64, String> {
         match s.trim().parse::<f64>() {
             Ok(f) if (0.0..1.0).contains(&f) => Ok(f),
-            _ => Err(format!("bad fraction {s:?}: expected a number in [0, 1), as in 0.125")),
+            _ => Err(format!(
+                "bad fraction {s:?}: expected a number in [0, 1), as in 0.125"
+            )),
         }
     }
 }
@@ -203,9 +205,20 @@ mod tests {
     #[test]
     fn peers() {
         assert_eq!(parse_peer("127.0.0.1:7001").unwrap(), "127.0.0.1:7001");
-        assert_eq!(parse_peer(" http://node-a:7001 ").unwrap(), "http://node-a:7001");
+        assert_eq!(
+            parse_peer(" http://node-a:7001 ").unwrap(),
+            "http://node-a:7001"
+        );
         assert!(parse_peer("[::1]:7001").is_ok());
-        for bad in ["", "host", "host:", ":7001", "host:0", "host:99999", "http://h:1/x"] {
+        for bad in [
+            "",
+            "host",
+            "host:",
+            ":7001",
+            "host:0",
+            "host:99999",
+            "http://h:1/x",
+        ] {
             assert!(parse_peer(bad).is_err(), "{bad:?} accepted");
         }
     }

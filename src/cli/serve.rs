@@ -81,7 +81,11 @@ pub struct ServeArgs {
     #[arg(long, env = "GROUPCACHE_NEGATIVE_TTL", default_value = "0s", value_parser = clap_parsers::duration)]
     pub negative_ttl: Duration,
     /// Requests handled at once; more are refused with RESOURCE_EXHAUSTED.
-    #[arg(long, env = "GROUPCACHE_MAX_CONCURRENT_REQUESTS", default_value_t = 10_000)]
+    #[arg(
+        long,
+        env = "GROUPCACHE_MAX_CONCURRENT_REQUESTS",
+        default_value_t = 10_000
+    )]
     pub max_concurrent_requests: usize,
     /// Turn off gRPC server reflection (on by default, for grpcurl).
     #[arg(long, env = "GROUPCACHE_NO_REFLECTION")]
@@ -116,7 +120,9 @@ impl ServeArgs {
         let mut seen = HashSet::new();
         for p in &self.peers {
             if !seen.insert(p.strip_prefix("http://").unwrap_or(p)) {
-                return Err(Error::config(format!("peer {p:?} is listed twice in --peers")));
+                return Err(Error::config(format!(
+                    "peer {p:?} is listed twice in --peers"
+                )));
             }
         }
         if self.cache_bytes == 0 {
@@ -126,7 +132,9 @@ impl ServeArgs {
             return Err(Error::config("--max-key-bytes must be above zero"));
         }
         if self.max_value_bytes == 0 || self.max_value_bytes > u64::from(u32::MAX) {
-            return Err(Error::config("--max-value-bytes must be between 1 byte and 4GiB"));
+            return Err(Error::config(
+                "--max-value-bytes must be between 1 byte and 4GiB",
+            ));
         }
         if self.peer_timeout.is_zero() {
             return Err(Error::config("--peer-timeout must be above zero"));
@@ -135,7 +143,9 @@ impl ServeArgs {
             return Err(Error::config("--origin-timeout must be above zero"));
         }
         if self.max_concurrent_requests == 0 {
-            return Err(Error::config("--max-concurrent-requests must be above zero"));
+            return Err(Error::config(
+                "--max-concurrent-requests must be above zero",
+            ));
         }
         let options = SourceOptions {
             max_value_bytes: self.max_value_bytes,

@@ -39,7 +39,11 @@ pub async fn fetch(client: &ClientArgs, group: String) -> Result<StatsResponse, 
     let mut conn = client.connect().await?;
     let mut request = tonic::Request::new(StatsRequest { group });
     request.set_timeout(client.timeout);
-    Ok(conn.stats(request).await.map_err(Error::Status)?.into_inner())
+    Ok(conn
+        .stats(request)
+        .await
+        .map_err(Error::Status)?
+        .into_inner())
 }
 
 /// A group's counters in a stable order: the engine's declaration order,
@@ -90,18 +94,24 @@ pub fn render_table(stats: &StatsResponse) -> String {
         return out;
     }
     let mut rows: Vec<(String, Vec<u64>)> = Vec::new();
-    let push = |rows: &mut Vec<(String, Vec<u64>)>, name: String, col: usize, value: u64| {
-        match rows.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, values)) => values[col] = value,
-            None => {
-                let mut values = vec![0; stats.groups.len()];
-                values[col] = value;
-                rows.push((name, values));
-            }
+    let push = |rows: &mut Vec<(String, Vec<u64>)>, name: String, col: usize, value: u64| match rows
+        .iter_mut()
+        .find(|(n, _)| *n == name)
+    {
+        Some((_, values)) => values[col] = value,
+        None => {
+            let mut values = vec![0; stats.groups.len()];
+            values[col] = value;
+            rows.push((name, values));
         }
     };
     for (col, group) in stats.groups.iter().enumerate() {
-        push(&mut rows, "cache_bytes (budget)".into(), col, group.cache_bytes);
+        push(
+            &mut rows,
+            "cache_bytes (budget)".into(),
+            col,
+            group.cache_bytes,
+        );
         for (name, value) in ordered_counters(group) {
             push(&mut rows, name, col, value);
         }
@@ -192,9 +202,13 @@ mod tests {
     fn sample() -> StatsResponse {
         let group = |name: &str, gets: u64| GroupStats {
             name: name.into(),
-            counters: [("gets".to_string(), gets), ("loads".to_string(), 2), ("zz_new".to_string(), 9)]
-                .into_iter()
-                .collect(),
+            counters: [
+                ("gets".to_string(), gets),
+                ("loads".to_string(), 2),
+                ("zz_new".to_string(), 9),
+            ]
+            .into_iter()
+            .collect(),
             main_cache: Some(CacheStats {
                 bytes: 100,
                 items: 2,
@@ -220,11 +234,17 @@ mod tests {
         assert!(t.contains("node   127.0.0.1:7001"), "{t}");
         let lines: Vec<&str> = t.lines().collect();
         let header = lines.iter().find(|l| l.starts_with("group")).unwrap();
-        assert!(header.contains("colors") && header.trim_end().ends_with('b'), "{header}");
+        assert!(
+            header.contains("colors") && header.trim_end().ends_with('b'),
+            "{header}"
+        );
         let gets = lines.iter().position(|l| l.starts_with("gets ")).unwrap();
         let loads = lines.iter().position(|l| l.starts_with("loads ")).unwrap();
         let extra = lines.iter().position(|l| l.starts_with("zz_new ")).unwrap();
-        let main = lines.iter().position(|l| l.starts_with("main_cache.bytes")).unwrap();
+        let main = lines
+            .iter()
+            .position(|l| l.starts_with("main_cache.bytes"))
+            .unwrap();
         assert!(gets < loads && loads < extra && extra < main, "{t}");
         assert!(lines[gets].contains("12345") && lines[gets].trim_end().ends_with(" 7"));
     }

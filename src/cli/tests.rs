@@ -94,12 +94,30 @@ fn serve_bad_values() {
         (&["serve"][..], "--group"),
         (&["serve", "--group=g"][..], "NAME=SOURCE"),
         (&["serve", "--group=g=bogus:1"][..], "unknown source"),
-        (&["serve", "--group=g=synthetic", "--cache-bytes=lots"][..], "bad size"),
-        (&["serve", "--group=g=synthetic", "--peer-timeout=5"][..], "bad duration"),
-        (&["serve", "--group=g=synthetic", "--hot-fraction=1.5"][..], "bad fraction"),
-        (&["serve", "--group=g=synthetic", "--peers=a:1,,b:2"][..], "bad peer address"),
-        (&["serve", "--group=g=synthetic", "--listen=localhost"][..], "--listen"),
-        (&["serve", "--group=g=synthetic", "--store=redis"][..], "redis"),
+        (
+            &["serve", "--group=g=synthetic", "--cache-bytes=lots"][..],
+            "bad size",
+        ),
+        (
+            &["serve", "--group=g=synthetic", "--peer-timeout=5"][..],
+            "bad duration",
+        ),
+        (
+            &["serve", "--group=g=synthetic", "--hot-fraction=1.5"][..],
+            "bad fraction",
+        ),
+        (
+            &["serve", "--group=g=synthetic", "--peers=a:1,,b:2"][..],
+            "bad peer address",
+        ),
+        (
+            &["serve", "--group=g=synthetic", "--listen=localhost"][..],
+            "--listen",
+        ),
+        (
+            &["serve", "--group=g=synthetic", "--store=redis"][..],
+            "redis",
+        ),
     ] {
         let err = parse(args).unwrap_err();
         assert!(err.use_stderr(), "{args:?}");
@@ -113,28 +131,68 @@ fn serve_bad_values() {
 #[test]
 fn serve_validation() {
     for (args, needle) in [
-        (&["serve", "--group=g=synthetic", "--group=g=synthetic"][..], "given twice"),
-        (&["serve", "--group=g=synthetic", "--peers=a:1,http://a:1"][..], "listed twice"),
-        (&["serve", "--group=g=synthetic", "--cache-bytes=0"][..], "--cache-bytes"),
-        (&["serve", "--group=g=synthetic", "--max-value-bytes=0"][..], "--max-value-bytes"),
-        (&["serve", "--group=g=synthetic", "--peer-timeout=0s"][..], "--peer-timeout"),
-        (&["serve", "--group=g=dir:/no/such/dir/here"][..], "group \"g\""),
-        (&["serve", "--group=g=synthetic:size=2MiB", "--max-value-bytes=1MiB"][..], "maximum value size"),
+        (
+            &["serve", "--group=g=synthetic", "--group=g=synthetic"][..],
+            "given twice",
+        ),
+        (
+            &["serve", "--group=g=synthetic", "--peers=a:1,http://a:1"][..],
+            "listed twice",
+        ),
+        (
+            &["serve", "--group=g=synthetic", "--cache-bytes=0"][..],
+            "--cache-bytes",
+        ),
+        (
+            &["serve", "--group=g=synthetic", "--max-value-bytes=0"][..],
+            "--max-value-bytes",
+        ),
+        (
+            &["serve", "--group=g=synthetic", "--peer-timeout=0s"][..],
+            "--peer-timeout",
+        ),
+        (
+            &["serve", "--group=g=dir:/no/such/dir/here"][..],
+            "group \"g\"",
+        ),
+        (
+            &[
+                "serve",
+                "--group=g=synthetic:size=2MiB",
+                "--max-value-bytes=1MiB",
+            ][..],
+            "maximum value size",
+        ),
     ] {
         let a = serve(args);
         let err = a.validate().unwrap_err();
         assert_eq!(err.exit_code(), crate::EXIT_USAGE);
         assert!(err.to_string().contains(needle), "{args:?}: {err}");
     }
-    let ok = serve(&["serve", "--group=a=synthetic", "--group=b=synthetic:size=10"]);
+    let ok = serve(&[
+        "serve",
+        "--group=a=synthetic",
+        "--group=b=synthetic:size=10",
+    ]);
     assert_eq!(ok.validate().unwrap().sources.len(), 2);
 }
 
 /// `get` takes GROUP and KEY positionally, with address and timeout flags.
 #[test]
 fn get_args() {
-    let cli = parse(&["get", "--addr", "127.0.0.1:7002", "--timeout", "250ms", "colors", "red"]).unwrap();
-    let Command::Get(a) = cli.command else { panic!() };
+    let cli = parse(&[
+        "get",
+        "--addr",
+        "127.0.0.1:7002",
+        "--timeout",
+        "250ms",
+        "colors",
+        "red",
+    ])
+    .unwrap();
+    let Command::Get(a) = cli.command else {
+        panic!()
+    };
     assert_eq!(a.client.addr, "127.0.0.1:7002");
     assert_eq!(a.client.timeout, Duration::from_millis(250));
     assert_eq!((a.group.as_str(), a.key.as_str()), ("colors", "red"));
@@ -142,7 +200,10 @@ fn get_args() {
     let Command::Get(d) = d.command else { panic!() };
     assert_eq!(d.client.addr, "127.0.0.1:7001");
     assert_eq!(d.client.timeout, Duration::from_secs(5));
-    assert_eq!(parse(&["get", "g"]).unwrap_err().kind(), ErrorKind::MissingRequiredArgument);
+    assert_eq!(
+        parse(&["get", "g"]).unwrap_err().kind(),
+        ErrorKind::MissingRequiredArgument
+    );
 }
 
 /// `stats` takes --json and --group; logging flags are global.
@@ -151,7 +212,9 @@ fn stats_and_log_args() {
     let cli = parse(&["stats", "--json", "--log", "debug", "--log-format", "json"]).unwrap();
     assert_eq!(cli.log.filter.as_deref(), Some("debug"));
     assert_eq!(cli.log.format, logging::LogFormat::Json);
-    let Command::Stats(a) = cli.command else { panic!() };
+    let Command::Stats(a) = cli.command else {
+        panic!()
+    };
     assert!(a.json);
     assert_eq!(a.group, None);
 }
@@ -162,5 +225,8 @@ fn help_is_not_an_error() {
     let err = parse(&["--help"]).unwrap_err();
     assert!(!err.use_stderr());
     assert_eq!(err.kind(), ErrorKind::DisplayHelp);
-    assert_eq!(parse(&["--version"]).unwrap_err().kind(), ErrorKind::DisplayVersion);
+    assert_eq!(
+        parse(&["--version"]).unwrap_err().kind(),
+        ErrorKind::DisplayVersion
+    );
 }

@@ -34,9 +34,8 @@ pub struct DirSource {
 impl DirSource {
     /// A source over `root`, which must exist and be a directory.
     pub fn new(root: &Path, max_value_bytes: u64) -> Result<Self, Error> {
-        let canonical = std::fs::canonicalize(root).map_err(|e| {
-            Error::config(format!("dir source {}: {e}", root.display()))
-        })?;
+        let canonical = std::fs::canonicalize(root)
+            .map_err(|e| Error::config(format!("dir source {}: {e}", root.display())))?;
         if !canonical.is_dir() {
             return Err(Error::config(format!(
                 "dir source {}: not a directory",
@@ -144,10 +143,8 @@ mod tests {
 
     impl TempDir {
         fn new(tag: &str) -> Self {
-            let path = std::env::temp_dir().join(format!(
-                "groupcache-dir-test-{tag}-{}",
-                std::process::id()
-            ));
+            let path = std::env::temp_dir()
+                .join(format!("groupcache-dir-test-{tag}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&path);
             std::fs::create_dir_all(&path).unwrap();
             TempDir(path)
@@ -242,7 +239,10 @@ mod tests {
         std::fs::write(tmp.0.join("big"), vec![7u8; 11]).unwrap();
         std::fs::write(tmp.0.join("fits"), vec![7u8; 10]).unwrap();
         let src = DirSource::new(&tmp.0, 10).unwrap();
-        assert!(matches!(get(&src, "big").await, Err(CoreError::SourceFailed(_))));
+        assert!(matches!(
+            get(&src, "big").await,
+            Err(CoreError::SourceFailed(_))
+        ));
         assert_eq!(get(&src, "fits").await.unwrap().len(), 10);
     }
 
@@ -252,7 +252,9 @@ mod tests {
         let tmp = TempDir::new("badroot");
         std::fs::write(tmp.0.join("file"), b"x").unwrap();
         assert!(DirSource::new(&tmp.0.join("missing"), 1).is_err());
-        let err = DirSource::new(&tmp.0.join("file"), 1).unwrap_err().to_string();
+        let err = DirSource::new(&tmp.0.join("file"), 1)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not a directory"), "{err}");
     }
 }

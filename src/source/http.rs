@@ -127,8 +127,16 @@ impl Getter for HttpSource {
         if !status.is_success() {
             return Err(failed(&format!("status {status}")));
         }
-        let too_big = || failed(&format!("body over the maximum value size of {} bytes", self.max_value_bytes));
-        if resp.content_length().is_some_and(|n| n > self.max_value_bytes) {
+        let too_big = || {
+            failed(&format!(
+                "body over the maximum value size of {} bytes",
+                self.max_value_bytes
+            ))
+        };
+        if resp
+            .content_length()
+            .is_some_and(|n| n > self.max_value_bytes)
+        {
             return Err(too_big());
         }
         let mut body = BytesMut::new();

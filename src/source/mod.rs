@@ -41,7 +41,9 @@ impl FromStr for SourceSpec {
     fn from_str(s: &str) -> Result<Self, Error> {
         if let Some(path) = s.strip_prefix("dir:") {
             if path.is_empty() {
-                return Err(Error::config("dir: needs a directory, as in dir:/srv/files"));
+                return Err(Error::config(
+                    "dir: needs a directory, as in dir:/srv/files",
+                ));
             }
             return Ok(SourceSpec::Dir(PathBuf::from(path)));
         }

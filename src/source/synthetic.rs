@@ -141,7 +141,10 @@ mod tests {
             hex(&synthetic_value("a", 20)),
             "146ccf7adbdd68e5cc77fb7d2131e1d423f262cb"
         );
-        assert_eq!(hex(&synthetic_value("key-1", 12)), "9ad3a6e47915c13ebd38d295");
+        assert_eq!(
+            hex(&synthetic_value("key-1", 12)),
+            "9ad3a6e47915c13ebd38d295"
+        );
         assert_eq!(hex(&synthetic_value("", 8)), "230e801df4d3ae39");
         assert!(synthetic_value("a", 0).is_empty());
     }
@@ -180,6 +183,9 @@ mod tests {
         let v = src.get("abc", &LoadContext::new()).await.unwrap();
         assert_eq!(v.value, synthetic_value("abc", 10));
         assert_eq!(start.elapsed(), Duration::from_secs(1));
-        assert_eq!(src.get("xyz", &LoadContext::new()).await, Err(CoreError::NotFound));
+        assert_eq!(
+            src.get("xyz", &LoadContext::new()).await,
+            Err(CoreError::NotFound)
+        );
     }
 }

@@ -83,8 +83,12 @@ async fn get(src: &HttpSource, key: &str) -> Result<Bytes, CoreError> {
 #[tokio::test]
 async fn fetches_and_encodes_keys() {
     let o = origin().await;
-    let src = HttpSource::new(&format!("{}/v/{{key}}?x=1", o.base), Duration::from_secs(5), 1024)
-        .unwrap();
+    let src = HttpSource::new(
+        &format!("{}/v/{{key}}?x=1", o.base),
+        Duration::from_secs(5),
+        1024,
+    )
+    .unwrap();
     assert_eq!(get(&src, "hello").await.unwrap(), "value:/v/hello?x=1");
     assert_eq!(
         get(&src, "a b/../c?d=é").await.unwrap(),
@@ -98,8 +102,12 @@ async fn fetches_and_encodes_keys() {
 #[tokio::test]
 async fn maps_statuses() {
     let o = origin().await;
-    let src = HttpSource::new(&format!("{}/v/{{key}}", o.base), Duration::from_secs(5), 1024)
-        .unwrap();
+    let src = HttpSource::new(
+        &format!("{}/v/{{key}}", o.base),
+        Duration::from_secs(5),
+        1024,
+    )
+    .unwrap();
     assert_eq!(get(&src, "missing").await, Err(CoreError::NotFound));
     match get(&src, "boom").await {
         Err(CoreError::SourceFailed(msg)) => {
@@ -114,9 +122,12 @@ async fn maps_statuses() {
 #[tokio::test]
 async fn refuses_big_bodies() {
     let o = origin().await;
-    let src = HttpSource::new(&format!("{}/v/{{key}}", o.base), Duration::from_secs(5), 99)
-        .unwrap();
-    assert!(matches!(get(&src, "big").await, Err(CoreError::SourceFailed(_))));
+    let src =
+        HttpSource::new(&format!("{}/v/{{key}}", o.base), Duration::from_secs(5), 99).unwrap();
+    assert!(matches!(
+        get(&src, "big").await,
+        Err(CoreError::SourceFailed(_))
+    ));
 }
 
 /// The origin timeout bounds a slow origin: the load fails after about the
@@ -124,8 +135,12 @@ async fn refuses_big_bodies() {
 #[tokio::test]
 async fn origin_timeout() {
     let o = origin().await;
-    let src = HttpSource::new(&format!("{}/v/{{key}}", o.base), Duration::from_millis(200), 99)
-        .unwrap();
+    let src = HttpSource::new(
+        &format!("{}/v/{{key}}", o.base),
+        Duration::from_millis(200),
+        99,
+    )
+    .unwrap();
     let got = tokio::time::timeout(Duration::from_secs(3), get(&src, "slow"))
         .await
         .expect("the origin timeout did not fire");
@@ -137,15 +152,22 @@ async fn origin_timeout() {
 #[tokio::test]
 async fn context_deadline() {
     let o = origin().await;
-    let src = HttpSource::new(&format!("{}/v/{{key}}", o.base), Duration::from_secs(30), 99)
-        .unwrap();
+    let src = HttpSource::new(
+        &format!("{}/v/{{key}}", o.base),
+        Duration::from_secs(30),
+        99,
+    )
+    .unwrap();
     let ctx = LoadContext::with_timeout(Duration::from_millis(200));
     let got = tokio::time::timeout(Duration::from_secs(3), src.get("slow", &ctx))
         .await
         .expect("the deadline did not bound the request");
     assert!(got.is_err());
     let expired = LoadContext::with_timeout(Duration::ZERO);
-    assert_eq!(src.get("x", &expired).await, Err(CoreError::DeadlineExceeded));
+    assert_eq!(
+        src.get("x", &expired).await,
+        Err(CoreError::DeadlineExceeded)
+    );
     assert_eq!(o.paths.lock().unwrap().as_slice(), ["/v/slow"]);
 }
 
