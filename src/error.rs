@@ -32,6 +32,9 @@ pub enum Error {
     /// A node answered a call with a non-OK gRPC status.
     #[error("{}: {}", CodeName(.0.code()), .0.message())]
     Status(tonic::Status),
+    /// The gRPC layer refused its configuration or failed to serve.
+    #[error(transparent)]
+    Grpc(#[from] cache_grpc::Error),
     /// The engine refused something (for example a duplicate group name).
     #[error(transparent)]
     Core(#[from] cache_core::Error),
@@ -65,7 +68,11 @@ impl Error {
     /// [`EXIT_FAILURE`] otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(_) => EXIT_USAGE,
+            Error::Config(_)
+            | Error::Core(cache_core::Error::Config(_))
+            | Error::Core(cache_core::Error::DuplicateGroup(_))
+            | Error::Grpc(cache_grpc::Error::Config(_))
+            | Error::Grpc(cache_grpc::Error::InvalidPeer { .. }) => EXIT_USAGE,
             Error::Status(s) if s.code() == tonic::Code::NotFound => EXIT_NOT_FOUND,
             _ => EXIT_FAILURE,
         }

@@ -1,7 +1,5 @@
 //! `groupcache get --addr ADDR GROUP KEY`: one key's value to stdout.
 
-use std::io::Write;
-
 use cache_grpc::pb::GetRequest;
 use clap::Args;
 
@@ -33,10 +31,5 @@ pub async fn run(args: GetArgs) -> Result<(), Error> {
     });
     request.set_timeout(args.client.timeout);
     let response = client.get(request).await.map_err(Error::Status)?;
-    let value = response.into_inner().value;
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(&value)
-        .and_then(|()| stdout.flush())
-        .map_err(|e| Error::io("writing the value to stdout", e))
+    crate::cli::write_stdout(&response.into_inner().value)
 }

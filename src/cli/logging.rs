@@ -1,5 +1,7 @@
 //! Logging: `tracing` events to stderr, as text or JSON lines.
 
+use std::io::IsTerminal;
+
 use clap::{Args, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
@@ -48,7 +50,8 @@ impl LogArgs {
             .map_err(|e| Error::config(format!("bad --log filter {text:?}: {e}")))?;
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(std::io::stderr);
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal());
         let result = match self.format {
             LogFormat::Text => builder.try_init(),
             LogFormat::Json => builder.json().try_init(),

@@ -138,5 +138,18 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Writes `bytes` to stdout and flushes. A closed pipe (`groupcache stats |
+/// head`) is not an error: the reader has what it wanted.
+pub fn write_stdout(bytes: &[u8]) -> Result<(), Error> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Error::io("writing to stdout", e))
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests;

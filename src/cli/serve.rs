@@ -68,7 +68,7 @@ pub struct ServeArgs {
     pub max_key_bytes: u64,
     /// Largest value served or fetched: bounds files, origin bodies and
     /// gRPC messages on both ends.
-    #[arg(long, env = "GROUPCACHE_MAX_VALUE_BYTES", default_value = "16MiB", value_parser = clap_parsers::size)]
+    #[arg(long, env = "GROUPCACHE_MAX_VALUE_BYTES", default_value = "8MiB", value_parser = clap_parsers::size)]
     pub max_value_bytes: u64,
     /// Longest wait for a peer's answer before loading the key locally.
     #[arg(long, env = "GROUPCACHE_PEER_TIMEOUT", default_value = "300ms", value_parser = clap_parsers::duration)]
@@ -81,12 +81,12 @@ pub struct ServeArgs {
     #[arg(long, env = "GROUPCACHE_NEGATIVE_TTL", default_value = "0s", value_parser = clap_parsers::duration)]
     pub negative_ttl: Duration,
     /// Requests handled at once; more are refused with RESOURCE_EXHAUSTED.
-    #[arg(
-        long,
-        env = "GROUPCACHE_MAX_CONCURRENT_REQUESTS",
-        default_value_t = 10_000
-    )]
+    #[arg(long, env = "GROUPCACHE_MAX_CONCURRENT_REQUESTS", default_value_t = 4096)]
     pub max_concurrent_requests: usize,
+    /// The longest any request may take: the budget of a request without a
+    /// grpc-timeout, and the cap of one with a longer one.
+    #[arg(long, env = "GROUPCACHE_REQUEST_TIMEOUT", default_value = "30s", value_parser = clap_parsers::duration)]
+    pub request_timeout: Duration,
     /// Turn off gRPC server reflection (on by default, for grpcurl).
     #[arg(long, env = "GROUPCACHE_NO_REFLECTION")]
     pub no_reflection: bool,
@@ -120,9 +120,7 @@ impl ServeArgs {
         let mut seen = HashSet::new();
         for p in &self.peers {
             if !seen.insert(p.strip_prefix("http://").unwrap_or(p)) {
-                return Err(Error::config(format!(
-                    "peer {p:?} is listed twice in --peers"
-                )));
+                return Err(Error::config(format!("peer {p:?} is listed twice in --peers")));
             }
         }
         if self.cache_bytes == 0 {
@@ -132,9 +130,7 @@ impl ServeArgs {
             return Err(Error::config("--max-key-bytes must be above zero"));
         }
         if self.max_value_bytes == 0 || self.max_value_bytes > u64::from(u32::MAX) {
-            return Err(Error::config(
-                "--max-value-bytes must be between 1 byte and 4GiB",
-            ));
+            return Err(Error::config("--max-value-bytes must be between 1 byte and 4GiB"));
         }
         if self.peer_timeout.is_zero() {
             return Err(Error::config("--peer-timeout must be above zero"));
@@ -142,10 +138,11 @@ impl ServeArgs {
         if self.origin_timeout.is_zero() {
             return Err(Error::config("--origin-timeout must be above zero"));
         }
+        if self.request_timeout.is_zero() {
+            return Err(Error::config("--request-timeout must be above zero"));
+        }
         if self.max_concurrent_requests == 0 {
-            return Err(Error::config(
-                "--max-concurrent-requests must be above zero",
-            ));
+            return Err(Error::config("--max-concurrent-requests must be above zero"));
         }
         let options = SourceOptions {
             max_value_bytes: self.max_value_bytes,

@@ -26,12 +26,12 @@ pub struct StatsArgs {
 pub async fn run(args: StatsArgs) -> Result<(), Error> {
     let stats = fetch(&args.client, args.group.unwrap_or_default()).await?;
     if args.json {
-        let text = serde_json::to_string_pretty(&to_json(&stats)).expect("a JSON value prints");
-        println!("{text}");
+        let mut text = serde_json::to_string_pretty(&to_json(&stats)).expect("a JSON value prints");
+        text.push('\n');
+        crate::cli::write_stdout(text.as_bytes())
     } else {
-        print!("{}", render_table(&stats));
+        crate::cli::write_stdout(render_table(&stats).as_bytes())
     }
-    Ok(())
 }
 
 /// Calls `Stats` on the node (`group` empty for all groups).

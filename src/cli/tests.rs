@@ -35,11 +35,12 @@ fn serve_defaults() {
     assert_eq!(a.cache_bytes, 64 << 20);
     assert_eq!(a.hot_fraction, 0.125);
     assert_eq!(a.max_key_bytes, 1024);
-    assert_eq!(a.max_value_bytes, 16 << 20);
+    assert_eq!(a.max_value_bytes, 8 << 20);
+    assert_eq!(a.request_timeout, Duration::from_secs(30));
     assert_eq!(a.peer_timeout, Duration::from_millis(300));
     assert_eq!(a.origin_timeout, Duration::from_secs(5));
     assert_eq!(a.negative_ttl, Duration::ZERO);
-    assert_eq!(a.max_concurrent_requests, 10_000);
+    assert_eq!(a.max_concurrent_requests, 4096);
     assert!(!a.no_reflection);
     assert_eq!(a.store, serve::StoreArg::Lru);
     assert_eq!(a.shutdown_timeout, Duration::from_secs(10));
@@ -65,6 +66,7 @@ fn serve_every_flag() {
         "--origin-timeout=2s",
         "--negative-ttl=30s",
         "--max-concurrent-requests=64",
+        "--request-timeout=7s",
         "--no-reflection",
         "--store=moka",
         "--shutdown-timeout=3s",
@@ -82,6 +84,7 @@ fn serve_every_flag() {
     assert_eq!(a.origin_timeout, Duration::from_secs(2));
     assert_eq!(a.negative_ttl, Duration::from_secs(30));
     assert_eq!(a.max_concurrent_requests, 64);
+    assert_eq!(a.request_timeout, Duration::from_secs(7));
     assert!(a.no_reflection);
     assert_eq!(a.store, serve::StoreArg::Moka);
     assert_eq!(a.shutdown_timeout, Duration::from_secs(3));

@@ -1,35 +1,96 @@
 //! Starting a node from a validated configuration, and stopping it on a
 //! signal.
 
-use std::future::Future;
+use std::sync::Arc;
 
+use cache_core::{GroupBuilder, Registry};
+use cache_grpc::{PeerPool, PoolOptions, ServerOptions};
 use tokio::net::TcpListener;
 
 use crate::Error;
 use crate::cli::serve::ServeConfig;
 
-/// Binds, serves until a signal, drains. (Wiring to `cache-grpc` pending.)
+/// Builds the pool and the groups, binds, serves until SIGINT/SIGTERM, then
+/// lets `cache_grpc::serve` drain (bounded by `--shutdown-timeout`).
 pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
-    let listen = config.args.listen;
-    let listener = TcpListener::bind(listen)
+    let ServeConfig { args, sources } = config;
+    let max_value_bytes = usize::try_from(args.max_value_bytes)
+        .map_err(|_| Error::config("--max-value-bytes is too large for this machine"))?;
+    let max_key_bytes = usize::try_from(args.max_key_bytes)
+        .map_err(|_| Error::config("--max-key-bytes is too large for this machine"))?;
+
+    // Signals first, so a SIGTERM during start-up is not lost.
+    let signal = termination_signal()?;
+
+    let listener = TcpListener::bind(args.listen)
         .await
-        .map_err(|e| Error::io(format!("cannot listen on {listen}"), e))?;
-    let _ = (listener, config);
-    Err(Error::config("serve is not wired yet"))
+        .map_err(|e| Error::io(format!("cannot listen on {}", args.listen), e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Error::io("cannot read the listen address", e))?;
+    let self_addr = args.self_addr.clone().unwrap_or_else(|| local.to_string());
+
+    let mut pool_opts = PoolOptions::default();
+    pool_opts.max_value_bytes = max_value_bytes;
+    pool_opts.peer_timeout = args.peer_timeout;
+    let peers = if args.peers.is_empty() {
+        vec![self_addr.clone()]
+    } else {
+        args.peers.clone()
+    };
+    let pool = PeerPool::new(&self_addr, &peers, pool_opts)?;
+
+    let registry = Registry::new();
+    let negative_ttl = (!args.negative_ttl.is_zero()).then_some(args.negative_ttl);
+    for (name, source) in sources {
+        let group = GroupBuilder::new(name, args.cache_bytes, source)
+            .peers(Arc::new(pool.clone()))
+            .hot_fraction(args.hot_fraction)
+            .store_kind(args.store.into())
+            .negative_ttl(negative_ttl)
+            .peer_timeout(args.peer_timeout)
+            .max_key_bytes(max_key_bytes)
+            .build()?;
+        registry.add(group)?;
+    }
+
+    let mut server_opts = ServerOptions::default();
+    server_opts.max_value_bytes = max_value_bytes;
+    server_opts.reflection = !args.no_reflection;
+    server_opts.max_concurrent_requests = args.max_concurrent_requests;
+    server_opts.request_timeout = args.request_timeout;
+    server_opts.drain_timeout = args.shutdown_timeout;
+
+    tracing::info!(
+        listen = %local,
+        node = %pool.self_id(),
+        peers = ?pool.peers(),
+        groups = ?registry.groups().iter().map(|g| g.name().to_owned()).collect::<Vec<_>>(),
+        cache_bytes = args.cache_bytes,
+        "starting"
+    );
+    let shutdown = async move {
+        if let Ok(name) = signal.await {
+            tracing::info!(signal = name, "received; shutting down gracefully");
+        }
+    };
+    cache_grpc::serve(listener, registry, pool, server_opts, shutdown).await?;
+    Ok(())
 }
 
-/// Resolves with the signal's name on SIGINT or SIGTERM.
-pub(crate) async fn termination_signal() -> Result<&'static str, Error> {
+/// Installs the SIGINT and SIGTERM handlers now; the returned future
+/// resolves with the signal's name when one arrives.
+fn termination_signal()
+-> Result<impl std::future::Future<Output = Result<&'static str, Error>> + Send + 'static, Error> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())
         .map_err(|e| Error::io("cannot install the SIGTERM handler", e))?;
     let mut int = signal(SignalKind::interrupt())
         .map_err(|e| Error::io("cannot install the SIGINT handler", e))?;
-    Ok(tokio::select! {
-        _ = term.recv() => "SIGTERM",
-        _ = int.recv() => "SIGINT",
+    Ok(async move {
+        Ok(tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        })
     })
 }
-
-#[allow(dead_code)]
-fn _assert_send<F: Future + Send>(_: F) {}

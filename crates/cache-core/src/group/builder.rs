@@ -178,7 +178,7 @@ impl GroupBuilder {
 /// The built-in store of `kind`.
 fn new_store(kind: StoreKind, budget: u64, hot_fraction: f64) -> Arc<dyn Store> {
     match kind {
-        StoreKind::Lru => Arc::new(crate::stubs::LruStore::new(budget, hot_fraction)),
-        StoreKind::Moka => Arc::new(crate::stubs::MokaStore::new(budget, hot_fraction)),
+        StoreKind::Lru => Arc::new(crate::store::LruStore::new(budget, hot_fraction)),
+        StoreKind::Moka => Arc::new(crate::store::MokaStore::new(budget, hot_fraction)),
     }
 }

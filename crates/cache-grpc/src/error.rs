@@ -1,0 +1,33 @@
+//! The one error type of `cache-grpc`: configuration, transport and serving
+//! failures. Errors on the get path are [`cache_core::Error`]s, mapped to
+//! gRPC statuses in [`crate::status`].
+
+/// Everything that can go wrong while setting up or running the gRPC layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A peer address could not be understood (`host:port` or
+    /// `http://host:port` expected).
+    #[error("invalid peer address {addr:?}: {reason}")]
+    InvalidPeer {
+        /// The address as given.
+        addr: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An option has a value the server or pool cannot work with.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The gRPC transport failed (serving or connecting).
+    #[error("gRPC transport error: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    /// The reflection service could not be built from the descriptor sets.
+    #[error("reflection service setup failed: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    /// A socket operation failed (binding, reading the local address).
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A core operation failed (building a group, registering it).
+    #[error(transparent)]
+    Core(#[from] cache_core::Error),
+}

@@ -1,0 +1,366 @@
+//! [`PeerPool`]: the set of peers, their consistent hash ring and one gRPC
+//! client per peer; the [`PeerPicker`] a [`Group`](cache_core::Group) asks
+//! "who owns this key?".
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::ring_shim::{DEFAULT_VNODES, HashRing, canonical_peer_id};
+use cache_core::{PeerClient, PeerPicker};
+use parking_lot::{Mutex, RwLock};
+
+use crate::client::GrpcPeer;
+use crate::{Error, limits};
+
+/// Options of a [`PeerPool`]. Every node of a cluster must use the same
+/// `vnodes` (or they disagree about owners).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PoolOptions {
+    /// Virtual points per peer on the ring. Default
+    /// [`DEFAULT_VNODES`] (50).
+    pub vnodes: usize,
+    /// The largest value a peer may send; sets the client's message limits
+    /// (use the same value as the servers' `max_value_bytes`). Default
+    /// [`limits::DEFAULT_MAX_VALUE_BYTES`] (8 MiB).
+    pub max_value_bytes: usize,
+    /// How long to wait for a TCP connection to a peer. Default 500 ms.
+    pub connect_timeout: Duration,
+    /// Budget of a fetch whose context has no deadline (a group normally
+    /// passes its own peer timeout in the context). Default 300 ms.
+    pub peer_timeout: Duration,
+    /// HTTP/2 keep-alive ping interval on peer connections, to notice dead
+    /// peers on idle connections. Default 30 s.
+    pub keepalive_interval: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            vnodes: DEFAULT_VNODES,
+            max_value_bytes: limits::DEFAULT_MAX_VALUE_BYTES,
+            connect_timeout: Duration::from_millis(500),
+            peer_timeout: Duration::from_millis(300),
+            keepalive_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The peers of this node: a consistent hash ring over their canonical ids
+/// (this node included) and one [`GrpcPeer`] per other peer.
+///
+/// A cheap `Clone` (an `Arc`): the server, the groups and an operator's
+/// admin code share one pool. Lookups take a read lock for a ring search;
+/// changes build the new ring aside and swap it in, keeping the channels of
+/// peers that stay, so healthy connections are not dropped.
+///
+/// ```
+/// use cache_grpc::{PeerPool, PoolOptions};
+///
+/// let pool = PeerPool::new(
+///     "127.0.0.1:7001",
+///     ["http://127.0.0.1:7001/", "127.0.0.1:7002"],
+///     PoolOptions::default(),
+/// )
+/// .unwrap();
+/// assert_eq!(pool.self_id(), "127.0.0.1:7001");
+/// assert_eq!(pool.peers(), ["127.0.0.1:7001", "127.0.0.1:7002"]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct PeerPool {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    /// This node's canonical id; always on the ring.
+    self_id: String,
+    opts: PoolOptions,
+    /// The current ring and clients. Readers clone nothing: they search the
+    /// ring under the read lock (no `.await` inside) and clone one `Arc`.
+    state: RwLock<Arc<State>>,
+    /// Serialises writers so that two concurrent changes cannot lose one
+    /// another (each reads the current state, then swaps in a new one).
+    writer: Mutex<()>,
+}
+
+#[derive(Debug)]
+struct State {
+    ring: HashRing,
+    /// Clients of every peer on the ring except this node.
+    clients: HashMap<String, Arc<GrpcPeer>>,
+}
+
+impl PeerPool {
+    /// A pool for the node at `self_addr` with the given peers.
+    ///
+    /// Addresses may be written `host:port` or `http://host:port[/]`; they
+    /// are canonicalised, and duplicates collapse. When `self_addr` is not
+    /// among `peers` a warning is logged and it is added anyway: a node
+    /// always owns its share of keys. Connections are made on first use.
+    pub fn new<I, S>(self_addr: &str, peers: I, opts: PoolOptions) -> Result<PeerPool, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        if opts.max_value_bytes == 0 {
+            return Err(Error::Config("max_value_bytes must be at least 1".into()));
+        }
+        if opts.peer_timeout.is_zero() || opts.connect_timeout.is_zero() {
+            return Err(Error::Config(
+                "peer_timeout and connect_timeout must be above zero".into(),
+            ));
+        }
+        let self_id = canonical(self_addr)?;
+        let ids = canonical_all(peers)?;
+        if !ids.contains(&self_id) {
+            tracing::warn!(
+                self_id = %self_id,
+                peers = ?ids,
+                "this node's own address is not in its peer list; adding it \
+                 (every node should list the same peers, itself included)"
+            );
+        }
+        let inner = Inner {
+            self_id,
+            opts,
+            state: RwLock::new(Arc::new(State {
+                ring: HashRing::new(0),
+                clients: HashMap::new(),
+            })),
+            writer: Mutex::new(()),
+        };
+        let pool = PeerPool {
+            inner: Arc::new(inner),
+        };
+        pool.replace(ids)?;
+        Ok(pool)
+    }
+
+    /// This node's canonical id.
+    pub fn self_id(&self) -> &str {
+        &self.inner.self_id
+    }
+
+    /// The options the pool was built with.
+    pub fn options(&self) -> &PoolOptions {
+        &self.inner.opts
+    }
+
+    /// Every peer on the ring (this node included), sorted.
+    pub fn peers(&self) -> Vec<String> {
+        self.state().ring.peers().to_vec()
+    }
+
+    /// The canonical id of the owner of `key` (possibly this node).
+    pub fn owner(&self, key: &str) -> String {
+        let state = self.state();
+        state
+            .ring
+            .owner(key)
+            .unwrap_or(&self.inner.self_id)
+            .to_owned()
+    }
+
+    /// The client of peer `addr` (any accepted spelling), if it is a peer
+    /// other than this node.
+    pub fn client(&self, addr: &str) -> Option<Arc<GrpcPeer>> {
+        let id = canonical_peer_id(addr).ok()?;
+        self.state().clients.get(&id).cloned()
+    }
+
+    /// Replaces the peer list. This node stays on the ring whether listed or
+    /// not; peers in both lists keep their channels.
+    pub fn set_peers<I, S>(&self, peers: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let ids = canonical_all(peers)?;
+        self.replace(ids)
+    }
+
+    /// Adds one peer. Returns false when it was already there.
+    pub fn add_peer(&self, addr: &str) -> Result<bool, Error> {
+        let id = canonical(addr)?;
+        let _writer = self.inner.writer.lock();
+        let mut ids = self.peers();
+        if ids.contains(&id) {
+            return Ok(false);
+        }
+        ids.push(id);
+        self.replace_locked(ids)?;
+        Ok(true)
+    }
+
+    /// Removes one peer. Returns false when it was not there. This node
+    /// cannot be removed from its own ring (returns false).
+    pub fn remove_peer(&self, addr: &str) -> Result<bool, Error> {
+        let id = canonical(addr)?;
+        let _writer = self.inner.writer.lock();
+        let mut ids = self.peers();
+        let before = ids.len();
+        ids.retain(|p| *p != id || *p == self.inner.self_id);
+        if ids.len() == before {
+            return Ok(false);
+        }
+        self.replace_locked(ids)?;
+        Ok(true)
+    }
+
+    fn state(&self) -> Arc<State> {
+        self.inner.state.read().clone()
+    }
+
+    fn replace(&self, ids: Vec<String>) -> Result<(), Error> {
+        let _writer = self.inner.writer.lock();
+        self.replace_locked(ids)
+    }
+
+    /// Builds the new ring and client map aside, then swaps it in. The
+    /// caller holds `writer`.
+    fn replace_locked(&self, mut ids: Vec<String>) -> Result<(), Error> {
+        if !ids.contains(&self.inner.self_id) {
+            ids.push(self.inner.self_id.clone());
+        }
+        let old = self.state();
+        let mut clients = HashMap::with_capacity(ids.len());
+        for id in &ids {
+            if *id == self.inner.self_id || clients.contains_key(id) {
+                continue;
+            }
+            let client = match old.clients.get(id) {
+                Some(kept) => kept.clone(),
+                None => Arc::new(GrpcPeer::new(id.clone(), &self.inner.opts)?),
+            };
+            clients.insert(id.clone(), client);
+        }
+        let mut ring = HashRing::new(self.inner.opts.vnodes);
+        ring.set_peers(&ids);
+        tracing::info!(self_id = %self.inner.self_id, peers = ?ring.peers(), "peer set updated");
+        *self.inner.state.write() = Arc::new(State { ring, clients });
+        Ok(())
+    }
+}
+
+impl PeerPicker for PeerPool {
+    fn pick(&self, key: &str) -> Option<Arc<dyn PeerClient>> {
+        let state = self.inner.state.read();
+        let owner = state.ring.owner(key)?;
+        if owner == self.inner.self_id {
+            return None;
+        }
+        let client: Arc<dyn PeerClient> = state.clients.get(owner)?.clone();
+        Some(client)
+    }
+}
+
+/// Canonicalises one address into a peer id.
+fn canonical(addr: &str) -> Result<String, Error> {
+    canonical_peer_id(addr).map_err(|e| Error::InvalidPeer {
+        addr: addr.to_owned(),
+        reason: match e {
+            cache_core::Error::Config(why) => why,
+            other => other.to_string(),
+        },
+    })
+}
+
+/// Canonicalises a list, dropping duplicates while keeping order.
+fn canonical_all<I, S>(peers: I) -> Result<Vec<String>, Error>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut ids: Vec<String> = Vec::new();
+    for p in peers {
+        let id = canonical(p.as_ref())?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool(self_addr: &str, peers: &[&str]) -> PeerPool {
+        PeerPool::new(self_addr, peers, PoolOptions::default()).unwrap()
+    }
+
+    /// `host:port` and `http://host:port/` name the same peer; self is
+    /// always on the ring, even when missing from the list.
+    #[test]
+    fn canonical_ids_and_self_added() {
+        let p = pool(
+            "http://127.0.0.1:7001/",
+            &["127.0.0.1:7002", "http://127.0.0.1:7002", "127.0.0.1:7003"],
+        );
+        assert_eq!(p.self_id(), "127.0.0.1:7001");
+        assert_eq!(
+            p.peers(),
+            ["127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"]
+        );
+        assert!(p.client("127.0.0.1:7001").is_none(), "no client for self");
+        assert!(p.client("http://127.0.0.1:7002/").is_some());
+    }
+
+    /// Bad addresses are refused with an error naming them.
+    #[test]
+    fn invalid_addresses_are_errors() {
+        let err = PeerPool::new("127.0.0.1:7001", ["127.0.0.1"], PoolOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("\"127.0.0.1\""), "{err}");
+        assert!(PeerPool::new("ftp://x:1", ["127.0.0.1:1"], PoolOptions::default()).is_err());
+    }
+
+    /// `pick` answers `None` exactly for the keys this node owns, and the
+    /// owner's client otherwise; every node computes the same owner.
+    #[test]
+    fn pick_agrees_with_owner_on_every_node() {
+        let peers = ["127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"];
+        let pools: Vec<PeerPool> = peers.iter().map(|me| pool(me, &peers)).collect();
+        let mut owned = [0usize; 3];
+        for i in 0..3000 {
+            let key = format!("key-{i}");
+            let owner = pools[0].owner(&key);
+            for (n, p) in pools.iter().enumerate() {
+                assert_eq!(p.owner(&key), owner);
+                match p.pick(&key) {
+                    None => {
+                        assert_eq!(owner, peers[n]);
+                        owned[n] += 1;
+                    }
+                    Some(c) => assert_eq!(c.id(), owner),
+                }
+            }
+        }
+        assert_eq!(owned.iter().sum::<usize>(), 3000);
+        assert!(owned.iter().all(|&n| n > 500), "{owned:?}");
+    }
+
+    /// Changing the peer set keeps the client (and so the channel) of peers
+    /// that stay, and never removes self.
+    #[test]
+    fn changes_keep_channels_of_unchanged_peers() {
+        let p = pool("127.0.0.1:7001", &["127.0.0.1:7001", "127.0.0.1:7002"]);
+        let kept = p.client("127.0.0.1:7002").unwrap();
+        assert!(p.add_peer("http://127.0.0.1:7003").unwrap());
+        assert!(!p.add_peer("127.0.0.1:7003").unwrap());
+        assert!(Arc::ptr_eq(&kept, &p.client("127.0.0.1:7002").unwrap()));
+        p.set_peers(["127.0.0.1:7002", "127.0.0.1:7004"]).unwrap();
+        assert_eq!(
+            p.peers(),
+            ["127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7004"]
+        );
+        assert!(Arc::ptr_eq(&kept, &p.client("127.0.0.1:7002").unwrap()));
+        assert!(p.remove_peer("127.0.0.1:7004").unwrap());
+        assert!(!p.remove_peer("127.0.0.1:7004").unwrap());
+        assert!(!p.remove_peer("127.0.0.1:7001").unwrap(), "self stays");
+        assert_eq!(p.peers(), ["127.0.0.1:7001", "127.0.0.1:7002"]);
+    }
+}

@@ -1,0 +1,199 @@
+//! [`serve`]: runs a node's gRPC server on a listener until a shutdown
+//! future completes, then drains.
+
+use std::future::Future;
+use std::time::Duration;
+
+use cache_core::Registry;
+use tokio::net::TcpListener;
+use tonic::server::NamedService;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tonic_health::ServingStatus;
+use tower::Layer;
+
+use crate::deadline::DeadlineLayer;
+use crate::pb::groupcache_server::GroupcacheServer;
+use crate::server::GroupcacheService;
+use crate::shed::ShedLayer;
+use crate::{Error, PeerPool, limits};
+
+/// Options of [`serve`]. Every limit has a default here and a knob.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerOptions {
+    /// The largest value served. Sets the message limits of the server
+    /// (and must match the peers' [`PoolOptions`](crate::PoolOptions)
+    /// `max_value_bytes`). Default 8 MiB.
+    pub max_value_bytes: usize,
+    /// Serve `grpc.reflection.v1` and `v1alpha` (for grpcurl and friends).
+    /// Default true.
+    pub reflection: bool,
+    /// `Groupcache` requests in flight at once; the next is answered
+    /// `RESOURCE_EXHAUSTED` at once (load shedding). Default 4096.
+    pub max_concurrent_requests: usize,
+    /// The longest any `Groupcache` request may take: the budget of a
+    /// request without `grpc-timeout`, and the cap of one with a longer
+    /// one. Default 30 s.
+    pub request_timeout: Duration,
+    /// HTTP/2 streams per connection. Default 1024.
+    pub max_concurrent_streams: u32,
+    /// Between "health says NOT_SERVING" and "stop accepting": time for
+    /// load balancers to notice. Default 0.
+    pub shutdown_grace: Duration,
+    /// How long in-flight requests may take to finish after shutdown
+    /// begins; connections still open then are closed. Default 10 s.
+    pub drain_timeout: Duration,
+    /// HTTP/2 keep-alive ping interval on client connections. Default 30 s.
+    pub keepalive_interval: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            max_value_bytes: limits::DEFAULT_MAX_VALUE_BYTES,
+            reflection: true,
+            max_concurrent_requests: 4096,
+            request_timeout: Duration::from_secs(30),
+            max_concurrent_streams: 1024,
+            shutdown_grace: Duration::ZERO,
+            drain_timeout: Duration::from_secs(10),
+            keepalive_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ServerOptions {
+    fn validate(&self) -> Result<(), Error> {
+        if self.max_value_bytes == 0 {
+            return Err(Error::Config("max_value_bytes must be at least 1".into()));
+        }
+        if self.max_concurrent_requests == 0 {
+            return Err(Error::Config(
+                "max_concurrent_requests must be at least 1".into(),
+            ));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(Error::Config("request_timeout must be above zero".into()));
+        }
+        if self.max_concurrent_streams == 0 {
+            return Err(Error::Config(
+                "max_concurrent_streams must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The name health reports the groupcache service under.
+const SERVICE_NAME: &str = <GroupcacheServer<GroupcacheService> as NamedService>::NAME;
+
+/// Serves `groupcache.v1.Groupcache`, `grpc.health.v1.Health` and (unless
+/// turned off) server reflection on `listener` until `shutdown` completes.
+///
+/// Health reports SERVING (for `""` and `groupcache.v1.Groupcache`) once
+/// the server runs. When `shutdown` completes it reports NOT_SERVING, waits
+/// `shutdown_grace`, stops accepting, and lets in-flight requests finish for
+/// up to `drain_timeout`. Returns `Ok(())` after a clean drain.
+///
+/// Must run inside a tokio runtime. Accepted sockets get `TCP_NODELAY`
+/// (tonic does not set it on a listener it did not bind; without it small
+/// answers wait ~40 ms for Nagle).
+pub async fn serve(
+    listener: TcpListener,
+    registry: Registry,
+    pool: PeerPool,
+    opts: ServerOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    opts.validate()?;
+    let local = listener.local_addr()?;
+    let limit = limits::message_limit(opts.max_value_bytes);
+
+    let service = GroupcacheServer::new(GroupcacheService::new(
+        registry.clone(),
+        pool.clone(),
+        opts.max_value_bytes,
+    ))
+    .max_decoding_message_size(limit)
+    .max_encoding_message_size(limit);
+    let service = ShedLayer::new(opts.max_concurrent_requests)
+        .layer(DeadlineLayer::new(Some(opts.request_timeout)).layer(service));
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    health
+        .set_service_status(SERVICE_NAME, ServingStatus::NotServing)
+        .await;
+
+    let (reflection_v1, reflection_v1alpha) = if opts.reflection {
+        let builder = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        (
+            Some(builder().build_v1()?),
+            Some(builder().build_v1alpha()?),
+        )
+    } else {
+        (None, None)
+    };
+
+    let router = Server::builder()
+        .max_concurrent_streams(opts.max_concurrent_streams)
+        .http2_keepalive_interval(Some(opts.keepalive_interval))
+        .trace_fn(|req| tracing::debug_span!("grpc", path = %req.uri().path()))
+        .add_service(service)
+        .add_service(health_service)
+        .add_optional_service(reflection_v1)
+        .add_optional_service(reflection_v1alpha);
+
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = router.serve_with_incoming_shutdown(incoming, async {
+        let _ = stop_rx.await;
+    });
+    tokio::pin!(server);
+
+    health.set_service_status("", ServingStatus::Serving).await;
+    health
+        .set_service_status(SERVICE_NAME, ServingStatus::Serving)
+        .await;
+    tracing::info!(addr = %local, node = %pool.self_id(), groups = registry.groups().len(), "serving");
+
+    tokio::select! {
+        result = &mut server => {
+            tracing::error!(addr = %local, "server stopped before shutdown was requested");
+            return result.map_err(Error::from);
+        }
+        () = shutdown => {}
+    }
+
+    tracing::info!(addr = %local, "shutdown requested: NOT_SERVING, draining");
+    health
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    health
+        .set_service_status(SERVICE_NAME, ServingStatus::NotServing)
+        .await;
+    if !opts.shutdown_grace.is_zero() {
+        // Keep accepting while load balancers see NOT_SERVING.
+        if let Ok(result) = tokio::time::timeout(opts.shutdown_grace, &mut server).await {
+            return result.map_err(Error::from);
+        }
+    }
+    let _ = stop_tx.send(());
+    match tokio::time::timeout(opts.drain_timeout, &mut server).await {
+        Ok(result) => {
+            tracing::info!(addr = %local, "drained; stopped");
+            result.map_err(Error::from)
+        }
+        Err(_) => {
+            tracing::warn!(addr = %local, drain_timeout = ?opts.drain_timeout, "drain timed out; closing remaining connections");
+            Ok(())
+        }
+    }
+}

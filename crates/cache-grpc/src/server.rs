@@ -1,0 +1,161 @@
+//! The `groupcache.v1.Groupcache` service: `Get` for clients, `Fetch` for
+//! peers, `Stats` for operators.
+
+use std::time::Duration;
+
+use cache_core::{CacheStats, Group, LoadContext, Registry, StatsSnapshot};
+use tonic::{Request, Response, Status};
+
+use crate::deadline::Deadline;
+use crate::pb::groupcache_server::Groupcache;
+use crate::pb::{self, FetchRequest, FetchResponse, GetRequest, GetResponse};
+use crate::{PeerPool, status};
+
+/// The service implementation. Cheap to clone (registry and pool are
+/// handles).
+#[derive(Debug, Clone)]
+pub struct GroupcacheService {
+    registry: Registry,
+    pool: PeerPool,
+    /// Values above this are refused rather than sent (they could not be
+    /// decoded by a peer or client configured with the same limit).
+    max_value_bytes: usize,
+}
+
+impl GroupcacheService {
+    /// A service answering for the groups of `registry`, on the node
+    /// described by `pool`.
+    pub fn new(registry: Registry, pool: PeerPool, max_value_bytes: usize) -> Self {
+        GroupcacheService {
+            registry,
+            pool,
+            max_value_bytes,
+        }
+    }
+
+    fn group(&self, name: &str) -> Result<Group, Status> {
+        self.registry
+            .require(name)
+            .map_err(|e| status::to_status(&e))
+    }
+
+    fn check_size(&self, value: &bytes::Bytes) -> Result<(), Status> {
+        if value.len() > self.max_value_bytes {
+            return Err(Status::resource_exhausted(format!(
+                "value of {} bytes exceeds max_value_bytes ({})",
+                value.len(),
+                self.max_value_bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The load context of a request: the deadline captured by the deadline
+/// layer, if any.
+fn context<T>(req: &Request<T>) -> LoadContext {
+    match req.extensions().get::<Deadline>() {
+        Some(Deadline(at)) => LoadContext::new().deadline(*at),
+        None => LoadContext::new(),
+    }
+}
+
+/// Milliseconds left of a TTL, rounded up so that a short TTL never reads as
+/// "no expiry" (0).
+fn ttl_ms(ttl: Option<Duration>) -> u64 {
+    ttl.map_or(0, |t| {
+        u64::try_from(t.as_nanos().div_ceil(1_000_000))
+            .unwrap_or(u64::MAX)
+            .max(1)
+    })
+}
+
+#[tonic::async_trait]
+impl Groupcache for GroupcacheService {
+    async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
+        let ctx = context(&request);
+        let GetRequest { group, key } = request.into_inner();
+        let g = self.group(&group)?;
+        let value = g
+            .get_with(&key, ctx)
+            .await
+            .map_err(|e| status::to_status(&e))?;
+        self.check_size(&value)?;
+        Ok(Response::new(GetResponse { value, ttl_ms: 0 }))
+    }
+
+    async fn fetch(
+        &self,
+        request: Request<FetchRequest>,
+    ) -> Result<Response<FetchResponse>, Status> {
+        let ctx = context(&request);
+        let FetchRequest { group, key } = request.into_inner();
+        let g = self.group(&group)?;
+        let fetched = g
+            .fetch_for_peer(&key, ctx)
+            .await
+            .map_err(|e| status::to_status(&e))?;
+        self.check_size(&fetched.value)?;
+        Ok(Response::new(FetchResponse {
+            value: fetched.value,
+            minute_qps: fetched.minute_qps.unwrap_or(0.0),
+            ttl_ms: ttl_ms(fetched.ttl),
+        }))
+    }
+
+    async fn stats(
+        &self,
+        request: Request<pb::StatsRequest>,
+    ) -> Result<Response<pb::StatsResponse>, Status> {
+        let name = request.into_inner().group;
+        let groups = if name.is_empty() {
+            self.registry.groups()
+        } else {
+            vec![self.group(&name)?]
+        };
+        Ok(Response::new(pb::StatsResponse {
+            node: self.pool.self_id().to_owned(),
+            peers: self.pool.peers(),
+            groups: groups.iter().map(group_stats).collect(),
+        }))
+    }
+}
+
+fn group_stats(group: &Group) -> pb::GroupStats {
+    let snap: StatsSnapshot = group.stats();
+    pb::GroupStats {
+        name: group.name().to_owned(),
+        counters: snap
+            .counters()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        main_cache: Some(cache_stats(&snap.main_cache)),
+        hot_cache: Some(cache_stats(&snap.hot_cache)),
+        cache_bytes: group.cache_bytes(),
+    }
+}
+
+fn cache_stats(c: &CacheStats) -> pb::CacheStats {
+    pb::CacheStats {
+        bytes: c.bytes,
+        items: c.items,
+        gets: c.gets,
+        hits: c.hits,
+        evictions: c.evictions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// TTLs are rounded up to whole milliseconds; none is 0.
+    #[test]
+    fn ttl_rounds_up() {
+        assert_eq!(ttl_ms(None), 0);
+        assert_eq!(ttl_ms(Some(Duration::from_nanos(1))), 1);
+        assert_eq!(ttl_ms(Some(Duration::from_micros(1500))), 2);
+        assert_eq!(ttl_ms(Some(Duration::from_secs(3))), 3000);
+    }
+}

@@ -1,0 +1,198 @@
+//! The one place where [`cache_core::Error`] becomes a [`tonic::Status`] and
+//! back.
+//!
+//! # Server side: [`to_status`]
+//!
+//! | core error | status code | marker (`gc-error`) |
+//! |---|---|---|
+//! | `UnknownGroup`, `InvalidKey` | `INVALID_ARGUMENT` | – |
+//! | `NotFound` | `NOT_FOUND` | `not-found` |
+//! | `SourceFailed` | `UNAVAILABLE` ("the source failed to load the key") | `source-failed` |
+//! | `LoaderPanicked` | `INTERNAL` ("the loader failed unexpectedly") | `loader-panicked` |
+//! | `DeadlineExceeded` | `DEADLINE_EXCEEDED` | – |
+//! | `Overloaded` | `RESOURCE_EXHAUSTED` | – |
+//! | `Unavailable` | `UNAVAILABLE` ("a peer was unavailable") | – |
+//! | `DuplicateGroup`, `Config` | `INTERNAL` | – |
+//!
+//! Messages never carry the internal detail of a source failure (it is
+//! logged instead). A loader panic is a bug in the loader rather than a
+//! transient condition, so it maps to `INTERNAL`, and it is an answer of the
+//! owner: the requester does not re-run the same loader locally.
+//!
+//! # Client side: [`from_status`]
+//!
+//! A peer's answer to `Fetch` must tell "the owner's source said so" (passed
+//! on to the caller) from "the peer could not answer" (the caller loads the
+//! key locally). Both can arrive as `UNAVAILABLE`, so the owner marks its own
+//! answers with the response metadata key [`ERROR_KIND_KEY`]. A status
+//! without the marker is the transport's, a proxy's or an overloaded peer's
+//! and maps to an error for which [`cache_core::Error::is_peer_fallback`] is
+//! true.
+
+use cache_core::Error as CoreError;
+use tonic::{Code, Status};
+
+/// The response metadata key with which an owner marks errors that come
+/// from its source or loader rather than from the transport.
+pub const ERROR_KIND_KEY: &str = "gc-error";
+
+/// Marker value: the owner's source has no such key.
+pub const KIND_NOT_FOUND: &str = "not-found";
+/// Marker value: the owner's source failed.
+pub const KIND_SOURCE_FAILED: &str = "source-failed";
+/// Marker value: the owner's loader panicked.
+pub const KIND_LOADER_PANICKED: &str = "loader-panicked";
+
+/// The message sent for a source failure (the detail stays in the logs).
+const SOURCE_FAILED_MESSAGE: &str = "the source failed to load the key";
+
+/// Maps a core error to the status sent to a client or peer.
+pub fn to_status(err: &CoreError) -> Status {
+    match err {
+        CoreError::UnknownGroup(name) => {
+            Status::invalid_argument(format!("unknown group {name:?}"))
+        }
+        CoreError::InvalidKey(reason) => Status::invalid_argument(format!("invalid key: {reason}")),
+        CoreError::NotFound => marked(Status::not_found("key not found"), KIND_NOT_FOUND),
+        CoreError::SourceFailed(detail) => {
+            tracing::warn!(%detail, "source failed");
+            marked(
+                Status::unavailable(SOURCE_FAILED_MESSAGE),
+                KIND_SOURCE_FAILED,
+            )
+        }
+        CoreError::LoaderPanicked => marked(
+            Status::internal("the loader failed unexpectedly"),
+            KIND_LOADER_PANICKED,
+        ),
+        CoreError::DeadlineExceeded => Status::deadline_exceeded("deadline exceeded"),
+        CoreError::Overloaded => Status::resource_exhausted("overloaded"),
+        CoreError::Unavailable(detail) => {
+            tracing::warn!(%detail, "peer unavailable");
+            Status::unavailable("a peer was unavailable")
+        }
+        other => {
+            tracing::error!(error = %other, "unexpected error on the request path");
+            Status::internal("internal error")
+        }
+    }
+}
+
+/// Maps a status received from a peer's `Fetch` to a core error.
+///
+/// Marked statuses are the owner's answers (`NotFound`, `SourceFailed`,
+/// `LoaderPanicked`: passed on). Unmarked ones mean the peer could not
+/// answer: `DEADLINE_EXCEEDED` and `CANCELLED` (the client's own timer) become
+/// `DeadlineExceeded`, `RESOURCE_EXHAUSTED` becomes `Overloaded`, anything
+/// else `Unavailable`; all three make the group load the key locally.
+pub fn from_status(status: &Status) -> CoreError {
+    let kind = status
+        .metadata()
+        .get(ERROR_KIND_KEY)
+        .and_then(|v| v.to_str().ok());
+    match kind {
+        Some(KIND_NOT_FOUND) => return CoreError::NotFound,
+        Some(KIND_SOURCE_FAILED) => return CoreError::source_failed(status.message()),
+        Some(KIND_LOADER_PANICKED) => return CoreError::LoaderPanicked,
+        _ => {}
+    }
+    match status.code() {
+        Code::DeadlineExceeded | Code::Cancelled => CoreError::DeadlineExceeded,
+        Code::ResourceExhausted => CoreError::Overloaded,
+        code => CoreError::unavailable(format!("{code:?}: {}", status.message())),
+    }
+}
+
+/// Adds the owner's marker to `status`.
+fn marked(mut status: Status, kind: &'static str) -> Status {
+    status.metadata_mut().insert(
+        ERROR_KIND_KEY,
+        tonic::metadata::MetadataValue::from_static(kind),
+    );
+    status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every core error maps to the documented status code.
+    #[test]
+    fn core_errors_map_to_documented_codes() {
+        let cases = [
+            (CoreError::UnknownGroup("g".into()), Code::InvalidArgument),
+            (CoreError::InvalidKey("empty"), Code::InvalidArgument),
+            (CoreError::NotFound, Code::NotFound),
+            (CoreError::source_failed("db down"), Code::Unavailable),
+            (CoreError::LoaderPanicked, Code::Internal),
+            (CoreError::DeadlineExceeded, Code::DeadlineExceeded),
+            (CoreError::Overloaded, Code::ResourceExhausted),
+            (CoreError::unavailable("conn refused"), Code::Unavailable),
+            (CoreError::Config("x".into()), Code::Internal),
+        ];
+        for (err, code) in cases {
+            assert_eq!(to_status(&err).code(), code, "{err:?}");
+        }
+    }
+
+    /// A source failure says the source failed and leaks no detail.
+    #[test]
+    fn source_failure_hides_detail() {
+        let status = to_status(&CoreError::source_failed("password=hunter2 at db:5432"));
+        assert_eq!(status.message(), SOURCE_FAILED_MESSAGE);
+        assert!(!status.message().contains("hunter2"));
+    }
+
+    /// Owner answers survive the round trip and are not peer fallbacks.
+    #[test]
+    fn owner_answers_round_trip() {
+        for err in [
+            CoreError::NotFound,
+            CoreError::source_failed("x"),
+            CoreError::LoaderPanicked,
+        ] {
+            let back = from_status(&to_status(&err));
+            assert_eq!(
+                std::mem::discriminant(&back),
+                std::mem::discriminant(&err),
+                "{err:?} came back as {back:?}"
+            );
+            assert!(!back.is_peer_fallback(), "{back:?}");
+        }
+    }
+
+    /// Statuses without the owner's marker are transport-level: the
+    /// requester falls back to a local load.
+    #[test]
+    fn unmarked_statuses_are_fallbacks() {
+        let cases = [
+            (Status::unavailable("connection refused"), "Unavailable"),
+            (Status::not_found("404 from a proxy"), "Unavailable"),
+            (Status::unknown("h2 protocol error"), "Unavailable"),
+            (Status::internal("boom"), "Unavailable"),
+            (Status::invalid_argument("unknown group"), "Unavailable"),
+            (Status::deadline_exceeded("late"), "DeadlineExceeded"),
+            (Status::cancelled("Timeout expired"), "DeadlineExceeded"),
+            (Status::resource_exhausted("shed"), "Overloaded"),
+        ];
+        for (status, want) in cases {
+            let err = from_status(&status);
+            assert!(
+                format!("{err:?}").starts_with(want),
+                "{status:?} -> {err:?}"
+            );
+            assert!(err.is_peer_fallback(), "{status:?} -> {err:?}");
+        }
+    }
+
+    /// The marker is what decides: UNAVAILABLE with it is the owner's source
+    /// failure, without it a transport failure.
+    #[test]
+    fn marker_decides_between_same_codes() {
+        let marked = to_status(&CoreError::source_failed("x"));
+        assert_eq!(marked.code(), Code::Unavailable);
+        assert!(matches!(from_status(&marked), CoreError::SourceFailed(_)));
+        let bare = Status::unavailable(marked.message());
+        assert!(matches!(from_status(&bare), CoreError::Unavailable(_)));
+    }
+}
