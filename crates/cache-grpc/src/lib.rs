@@ -37,7 +37,7 @@
 //! 8. The value, a [`Bytes`](bytes::Bytes) from cache to socket, goes back to
 //!    the client.
 //!
-//! [`serve`] wires it up with health (`grpc.health.v1`), reflection (v1 and
+//! [`serve()`] wires it up with health (`grpc.health.v1`), reflection (v1 and
 //! v1alpha) and a graceful drain; [`LocalCluster`] runs N such nodes in one
 //! process.
 //!
@@ -52,7 +52,7 @@
 //! - [`client`]: [`GrpcPeer`], a `PeerClient` over a tonic channel.
 //! - [`pool`]: [`PeerPool`], the ring and the clients, changeable at run time.
 //! - [`limits`]: message size limits derived from `max_value_bytes`.
-//! - [`serve`](mod@serve): [`serve`] and [`ServerOptions`].
+//! - [`serve`](mod@serve): [`serve()`] and [`ServerOptions`].
 //! - [`cluster`]: [`LocalCluster`], an in-process N-node cluster.
 //! - [`error`]: [`Error`], this crate's error type.
 
@@ -63,7 +63,6 @@ pub mod error;
 pub mod limits;
 pub mod pb;
 pub mod pool;
-mod ring_shim;
 pub mod serve;
 pub mod server;
 pub mod shed;

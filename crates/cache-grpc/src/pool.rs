@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ring_shim::{DEFAULT_VNODES, HashRing, canonical_peer_id};
+use cache_core::consistent_hash::{DEFAULT_VNODES, HashRing, canonical_peer_id};
 use cache_core::{PeerClient, PeerPicker};
 use parking_lot::{Mutex, RwLock};
 

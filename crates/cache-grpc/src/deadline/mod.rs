@@ -4,7 +4,7 @@
 //!
 //! tonic enforces `grpc-timeout` itself but neither tells the handler nor
 //! answers with the right code (its timer yields `CANCELLED`). This layer
-//! sits inside tonic's timer and fires [`ENFORCEMENT_MARGIN`] earlier, so the
+//! sits inside tonic's timer and fires a little earlier ([`enforcement_margin`]), so the
 //! client sees a proper `DEADLINE_EXCEEDED` status (never an h2 error), and
 //! the handler builds its [`LoadContext`](cache_core::LoadContext) from the
 //! same instant, so the group's own deadline expires first of all.
@@ -25,10 +25,21 @@ use tower::Service;
 pub use future::ResponseFuture;
 pub use layer::DeadlineLayer;
 
-/// How much earlier than the caller's own deadline this layer answers: the
-/// answer then reaches the caller before its timer fires, and this layer's
-/// timer fires before tonic's (which would answer `CANCELLED`).
-pub const ENFORCEMENT_MARGIN: Duration = Duration::from_millis(2);
+/// How much earlier than the caller's own deadline this layer answers:
+/// 1/20 of the budget, at least [`MIN_MARGIN`] and at most [`MAX_MARGIN`].
+/// The answer then reaches the caller before its own timer fires (gRPC
+/// clients enforce the deadline locally too, with their own code), and this
+/// layer's timer fires before tonic's (which would answer `CANCELLED`).
+pub fn enforcement_margin(budget: Duration) -> Duration {
+    (budget / 20).clamp(MIN_MARGIN, MAX_MARGIN)
+}
+
+/// The smallest [`enforcement_margin`]: 2 ms (tokio's timer resolution is
+/// 1 ms, so one tick of headroom over tonic's timer).
+pub const MIN_MARGIN: Duration = Duration::from_millis(2);
+
+/// The largest [`enforcement_margin`]: 20 ms.
+pub const MAX_MARGIN: Duration = Duration::from_millis(20);
 
 /// The instant by which the request being served must be answered, stored
 /// in the request's extensions by [`DeadlineService`].
@@ -76,7 +87,7 @@ where
 
     fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
         let deadline = budget(req.headers(), self.cap)
-            .map(|b| Instant::now() + b.saturating_sub(ENFORCEMENT_MARGIN));
+            .map(|b| Instant::now() + b.saturating_sub(enforcement_margin(b)));
         if let Some(d) = deadline {
             req.extensions_mut().insert(Deadline(d));
         }
@@ -126,6 +137,17 @@ mod tests {
         assert_eq!(budget(&headers(None), None), None);
     }
 
+    /// The margin is 1/20 of the budget within [2 ms, 20 ms].
+    #[test]
+    fn margin_is_bounded_fraction() {
+        assert_eq!(enforcement_margin(Duration::from_millis(10)), MIN_MARGIN);
+        assert_eq!(
+            enforcement_margin(Duration::from_millis(200)),
+            Duration::from_millis(10)
+        );
+        assert_eq!(enforcement_margin(Duration::from_secs(30)), MAX_MARGIN);
+    }
+
     /// A slow handler is answered DEADLINE_EXCEEDED at the deadline (minus
     /// the margin), and the handler saw that deadline in its extensions.
     #[tokio::test(start_paused = true)]
@@ -145,11 +167,13 @@ mod tests {
         *req.headers_mut() = headers(Some("100m"));
         let resp = tower::ServiceExt::oneshot(&mut svc, req).await.unwrap();
         let waited = start.elapsed();
-        assert_eq!(waited, Duration::from_millis(100) - ENFORCEMENT_MARGIN);
+        let margin = Duration::from_millis(5);
+        assert_eq!(enforcement_margin(Duration::from_millis(100)), margin);
+        assert_eq!(waited, Duration::from_millis(100) - margin);
         let status = tonic::Status::from_header_map(resp.headers()).unwrap();
         assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
         let Deadline(d) = seen.lock().expect("deadline in extensions");
-        assert_eq!(d, start + Duration::from_millis(100) - ENFORCEMENT_MARGIN);
+        assert_eq!(d, start + Duration::from_millis(100) - margin);
     }
 
     /// A fast handler's answer passes through untouched; without any budget

@@ -1,0 +1,155 @@
+//! Shared helpers of the integration tests: a recording source whose
+//! behaviour depends on the key, and a cluster of nodes serving it.
+#![allow(dead_code, unreachable_pub)]
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cache_core::{Error, Group, GroupBuilder, LoadContext, Loaded, getter_fn};
+use cache_grpc::pb::{GetRequest, groupcache_client::GroupcacheClient};
+use cache_grpc::{ClusterOptions, LocalCluster};
+use parking_lot::Mutex;
+use tonic::transport::Channel;
+
+/// The group every test node serves.
+pub const GROUP: &str = "test";
+
+/// How long a `slow` key's load takes on its slow node.
+pub const SLOW: Duration = Duration::from_secs(2);
+
+/// Size of a `big-` key's value: above tonic's default 4 MiB decode limit.
+pub const BIG: usize = 5 << 20;
+
+/// Every bound on a test: a test taking longer is a hang.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One call of a node's loader.
+#[derive(Debug, Clone)]
+pub struct Load {
+    /// The node whose loader ran.
+    pub node: usize,
+    /// The key loaded.
+    pub key: String,
+    /// The time left before the load's deadline, as the loader saw it.
+    pub remaining: Option<Duration>,
+}
+
+/// Records every loader call of every node.
+#[derive(Debug, Clone, Default)]
+pub struct Recorder(Arc<Mutex<Vec<Load>>>);
+
+impl Recorder {
+    /// Every load so far.
+    pub fn loads(&self) -> Vec<Load> {
+        self.0.lock().clone()
+    }
+
+    /// Loads of `key`, on any node.
+    pub fn loads_of(&self, key: &str) -> Vec<Load> {
+        self.loads().into_iter().filter(|l| l.key == key).collect()
+    }
+
+    /// Number of loads run by `node`.
+    pub fn count_on(&self, node: usize) -> usize {
+        self.0.lock().iter().filter(|l| l.node == node).count()
+    }
+
+    /// Waits until at least `n` loads have started.
+    pub async fn wait_for(&self, n: usize) {
+        while self.0.lock().len() < n {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+}
+
+/// The value every node's source has for `key`.
+pub fn value_of(key: &str) -> Bytes {
+    if key.starts_with("big-") {
+        Bytes::from(vec![b'x'; BIG])
+    } else {
+        Bytes::from(format!("value of {key}"))
+    }
+}
+
+/// The loader of node `node`. Behaviour by key:
+/// - `missing-*`: NotFound;
+/// - `fail-*`: a source failure with a secret in its detail;
+/// - `slow{n}-*`: takes [`SLOW`] on node `n`, answers at once elsewhere;
+/// - anything else: [`value_of`] the key.
+pub fn make_group(node: usize, recorder: &Recorder, pool: &cache_grpc::PeerPool) -> Group {
+    let recorder = recorder.clone();
+    let getter = getter_fn(move |key: String, ctx: LoadContext| {
+        let recorder = recorder.clone();
+        async move {
+            recorder.0.lock().push(Load {
+                node,
+                key: key.clone(),
+                remaining: ctx.remaining(),
+            });
+            if key.starts_with("missing-") {
+                return Err(Error::NotFound);
+            }
+            if key.starts_with("fail-") {
+                return Err(Error::source_failed("db at 10.1.2.3 said: secret-token"));
+            }
+            if key.starts_with(&format!("slow{node}-")) {
+                tokio::time::sleep(SLOW).await;
+            }
+            Ok(Loaded::new(value_of(&key)))
+        }
+    });
+    GroupBuilder::new(GROUP, 64 << 20, getter)
+        .peers(Arc::new(pool.clone()))
+        .build()
+        .expect("valid test group")
+}
+
+/// Starts `n` nodes serving [`GROUP`] with `opts`.
+pub async fn cluster_with(n: usize, opts: ClusterOptions) -> (LocalCluster, Recorder) {
+    let recorder = Recorder::default();
+    let rec = recorder.clone();
+    let cluster = LocalCluster::start_with(n, opts, move |node, pool| {
+        vec![make_group(node, &rec, pool)]
+    })
+    .await
+    .expect("cluster starts");
+    (cluster, recorder)
+}
+
+/// Starts `n` nodes serving [`GROUP`] with default options.
+pub async fn cluster(n: usize) -> (LocalCluster, Recorder) {
+    cluster_with(n, ClusterOptions::default()).await
+}
+
+/// A key with `prefix` owned by node `owner`.
+pub fn key_owned_by(cluster: &LocalCluster, owner: usize, prefix: &str) -> String {
+    (0..10_000)
+        .map(|i| format!("{prefix}{i}"))
+        .find(|k| cluster.owner_index(k) == owner)
+        .expect("some key lands on every node")
+}
+
+/// `Get` of `key` through `client`, with an optional `grpc-timeout`.
+pub async fn get(
+    client: &mut GroupcacheClient<Channel>,
+    key: &str,
+    timeout: Option<Duration>,
+) -> Result<Bytes, tonic::Status> {
+    let mut req = tonic::Request::new(GetRequest {
+        group: GROUP.into(),
+        key: key.into(),
+    });
+    if let Some(t) = timeout {
+        req.set_timeout(t);
+    }
+    client.get(req).await.map(|r| r.into_inner().value)
+}
+
+/// Runs `fut` under [`TEST_TIMEOUT`], failing the test on a hang.
+pub async fn bounded<T>(fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(TEST_TIMEOUT, fut)
+        .await
+        .expect("test timed out")
+}

@@ -1,0 +1,216 @@
+//! Multi-node behaviour over real gRPC on loopback: keys load once, on
+//! their owner; stampedes collapse; dead owners are worked around; owner
+//! answers (NotFound, source failure) pass through; large values cross.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::*;
+use tonic::Code;
+
+fn counter(cluster: &cache_grpc::LocalCluster, node: usize, name: &str) -> u64 {
+    let stats = cluster.group(node, GROUP).unwrap().stats();
+    stats
+        .counters()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no counter {name}"))
+        .1
+}
+
+/// Every key asked of every node is loaded exactly once in the cluster,
+/// by its owner, and every node answers the right value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_key_loads_once_on_its_owner() {
+    let (cluster, recorder) = cluster(3).await;
+    bounded(async {
+        let keys: Vec<String> = (0..60).map(|i| format!("k{i}")).collect();
+        for node in 0..3 {
+            let mut client = cluster.client(node);
+            for key in &keys {
+                assert_eq!(get(&mut client, key, None).await.unwrap(), value_of(key));
+            }
+        }
+        let loads = recorder.loads();
+        assert_eq!(loads.len(), keys.len());
+        let mut per_key: HashMap<&str, usize> = HashMap::new();
+        for load in &loads {
+            *per_key.entry(load.key.as_str()).or_default() += 1;
+            assert_eq!(load.node, cluster.owner_index(&load.key), "{load:?}");
+        }
+        assert!(per_key.values().all(|&n| n == 1));
+        let owned = |n: usize| keys.iter().filter(|k| cluster.owner_index(k) == n).count();
+        for node in 0..3 {
+            assert_eq!(counter(&cluster, node, "local_loads"), owned(node) as u64);
+            assert_eq!(counter(&cluster, node, "fallback_loads"), 0);
+            assert_eq!(counter(&cluster, node, "gets"), keys.len() as u64);
+        }
+    })
+    .await;
+    cluster.shutdown().await.unwrap();
+}
+
+/// 500 concurrent gets of one cold key, spread over 3 nodes, cost one
+/// load of the source.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stampede_of_500_gets_loads_once() {
+    let (cluster, recorder) = cluster(3).await;
+    bounded(async {
+        let clients: Vec<_> = (0..3).map(|n| cluster.client(n)).collect();
+        let mut tasks = Vec::new();
+        for i in 0..500 {
+            let mut client = clients[i % 3].clone();
+            tasks.push(tokio::spawn(async move {
+                get(&mut client, "stampede", None).await
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap(), value_of("stampede"));
+        }
+        let loads = recorder.loads_of("stampede");
+        assert_eq!(loads.len(), 1, "{loads:?}");
+        assert_eq!(loads[0].node, cluster.owner_index("stampede"));
+    })
+    .await;
+    cluster.shutdown().await.unwrap();
+}
+
+/// With the owner of some keys killed, the survivors answer every key
+/// correctly, loading the dead node's keys themselves (fallback).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survivors_answer_every_key_when_owner_is_killed() {
+    let (mut cluster, recorder) = cluster(3).await;
+    bounded(async {
+        cluster.kill(2);
+        let keys: Vec<String> = (0..30).map(|i| format!("k{i}")).collect();
+        let dead_owned = keys.iter().filter(|k| cluster.owner_index(k) == 2).count();
+        assert!(dead_owned > 0);
+        for node in 0..2 {
+            let mut client = cluster.client(node);
+            for key in &keys {
+                assert_eq!(get(&mut client, key, None).await.unwrap(), value_of(key));
+            }
+        }
+        for node in 0..2 {
+            assert_eq!(counter(&cluster, node, "fallback_loads"), dead_owned as u64);
+        }
+        assert_eq!(recorder.count_on(2), 0);
+        // A second round is answered from the survivors' caches.
+        let before = recorder.loads().len();
+        for node in 0..2 {
+            let mut client = cluster.client(node);
+            for key in &keys {
+                assert_eq!(get(&mut client, key, None).await.unwrap(), value_of(key));
+            }
+        }
+        assert_eq!(recorder.loads().len(), before);
+    })
+    .await;
+    cluster.shutdown().await.unwrap();
+}
+
+/// A gracefully stopped owner is worked around the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn survivors_answer_when_owner_is_stopped() {
+    let (mut cluster, _recorder) = cluster(3).await;
+    bounded(async {
+        let key = key_owned_by(&cluster, 1, "k");
+        let mut client = cluster.client(0);
+        assert_eq!(get(&mut client, &key, None).await.unwrap(), value_of(&key));
+        cluster.stop(1).await.unwrap();
+        let other = key_owned_by(&cluster, 1, "other");
+        assert_eq!(
+            get(&mut client, &other, None).await.unwrap(),
+            value_of(&other)
+        );
+        assert_eq!(counter(&cluster, 0, "fallback_loads"), 1);
+    })
+    .await;
+    cluster.shutdown().await.unwrap();
+}
+
+/// Nodes whose peer lists disagree answer within one hop: node 0 sends the
+/// key to node 1, which believes node 2 owns it but answers from its own
+/// loader instead of forwarding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disagreeing_peer_lists_answer_in_one_hop() {
+    let (cluster, recorder) = cluster(3).await;
+    bounded(async {
+        let addrs: Vec<String> = cluster.addrs().iter().map(|a| a.to_string()).collect();
+        cluster.pool(0).set_peers([&addrs[0], &addrs[1]]).unwrap();
+        cluster.pool(1).set_peers([&addrs[1], &addrs[2]]).unwrap();
+        let key = (0..10_000)
+            .map(|i| format!("d{i}"))
+            .find(|k| cluster.pool(0).owner(k) == addrs[1] && cluster.pool(1).owner(k) == addrs[2])
+            .expect("a key the two nodes disagree on");
+        let mut client = cluster.client(0);
+        assert_eq!(get(&mut client, &key, None).await.unwrap(), value_of(&key));
+        let loads = recorder.loads_of(&key);
+        assert_eq!(loads.len(), 1);
+        assert_eq!(loads[0].node, 1, "the first hop's node loads it");
+        assert_eq!(counter(&cluster, 1, "server_requests"), 1);
+        assert_eq!(counter(&cluster, 1, "peer_loads"), 0, "never forwarded");
+        assert_eq!(counter(&cluster, 2, "server_requests"), 0);
+    })
+    .await;
+    cluster.shutdown().await.unwrap();
+}
+
+/// The owner's NotFound reaches the client as NOT_FOUND, and the
+/// requesting node does not ask its own source again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn not_found_passes_through_without_local_reload() {
+    let (cluster, recorder) = cluster(3).await;
+    bounded(async {
+        let key = key_owned_by(&cluster, 1, "missing-");
+        let err = get(&mut cluster.client(0), &key, None).await.unwrap_err();
+        assert_eq!(err.code(), Code::NotFound, "{err:?}");
+        let loads = recorder.loads_of(&key);
+        assert_eq!(loads.len(), 1);
+        assert_eq!(loads[0].node, 1);
+        assert_eq!(counter(&cluster, 0, "fallback_loads"), 0);
+        assert_eq!(counter(&cluster, 0, "peer_errors"), 1);
+    })
+    .await;
+    cluster.shutdown().await.unwrap();
+}
+
+/// The owner's source failure reaches the client as UNAVAILABLE saying the
+/// source failed, without the internal detail, and is not reloaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_failure_is_unavailable_and_not_reloaded() {
+    let (cluster, recorder) = cluster(3).await;
+    bounded(async {
+        let key = key_owned_by(&cluster, 2, "fail-");
+        let err = get(&mut cluster.client(0), &key, None).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unavailable, "{err:?}");
+        assert!(err.message().contains("source failed"), "{err:?}");
+        assert!(!err.message().contains("secret"), "{err:?}");
+        let loads = recorder.loads_of(&key);
+        assert_eq!(loads.len(), 1);
+        assert_eq!(loads[0].node, 2);
+        assert_eq!(counter(&cluster, 0, "fallback_loads"), 0);
+    })
+    .await;
+    cluster.shutdown().await.unwrap();
+}
+
+/// A value above tonic's default 4 MiB decode limit but under
+/// `max_value_bytes` crosses a peer hop and reaches the client.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_value_crosses_a_hop() {
+    let (cluster, recorder) = cluster(2).await;
+    bounded(async {
+        let key = key_owned_by(&cluster, 1, "big-");
+        let value = get(&mut cluster.client(0), &key, None).await.unwrap();
+        assert_eq!(value.len(), BIG);
+        assert_eq!(value, value_of(&key));
+        let loads = recorder.loads_of(&key);
+        assert_eq!(loads.len(), 1);
+        assert_eq!(loads[0].node, 1, "fetched from the owner, not a fallback");
+        assert_eq!(counter(&cluster, 0, "fallback_loads"), 0);
+    })
+    .await;
+    cluster.shutdown().await.unwrap();
+}
