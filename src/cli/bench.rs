@@ -222,7 +222,7 @@ fn print_owned(args: &BenchArgs, node: &str) -> Result<(), Error> {
         ));
     }
     let keys = args.key_set()?.keys()?;
-    let owned = bench::owned_keys(node, &args.peers, &keys);
+    let owned = bench::owned_keys(node, &args.peers, &keys)?;
     let mut out = std::io::stdout().lock();
     for k in owned {
         writeln!(out, "{k}").map_err(|e| Error::io("writing to stdout", e))?;
