@@ -348,7 +348,7 @@ pub fn render(inp: &SuiteInputs) -> (String, Vec<(String, String)>) {
         ("Rust, uniform-3 (own tool)", "uniform-3"),
         ("echo limit (own tool)", "echo-limit"),
     ] {
-        if let Some(r) = by_label.get(label) {
+        if let Some(r) = by_label.get(label).filter(|r| !r.cdf.is_empty()) {
             cdfs.push((name.to_string(), r.cdf.clone()));
         }
     }
