@@ -181,6 +181,21 @@ pub fn render(inp: &SuiteInputs) -> (String, Vec<(String, String)>) {
             if mean >= 0.8 { "met" } else { "not met" }
         );
     }
+    let cpu_of = |l: &str| by_label.get(l).and_then(|r| r.server_cpu_us_per_req);
+    let cpu_pairs: Vec<(f64, f64)> = [("owner-hit", "echo-limit"), ("owner-hit-2", "echo-limit-2")]
+        .iter()
+        .filter_map(|(a, b)| Some((cpu_of(a)?, cpu_of(b)?)))
+        .collect();
+    if !cpu_pairs.is_empty() {
+        let n = cpu_pairs.len() as f64;
+        let (ours, echo) = cpu_pairs.iter().fold((0.0, 0.0), |(x, y), (a, b)| (x + a / n, y + b / n));
+        let _ = writeln!(
+            md,
+            "- Server CPU per request, less noisy than throughput on a shared machine: owner hit {ours:.1} µs vs echo {echo:.1} µs, so the cache path runs at **{:.0}% of the echo server's efficiency** ({:.1} µs of the cost is groupcache's own).",
+            echo / ours * 100.0,
+            ours - echo
+        );
+    }
     let agg = aggregate(&inp.harness);
     let labels: Vec<String> = {
         let mut v: Vec<String> = agg.keys().map(|(_, l)| l.clone()).collect();
