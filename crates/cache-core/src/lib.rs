@@ -1,6 +1,115 @@
 //! # cache-core: the embeddable groupcache engine
 //!
-//! (Crate documentation of the get path is being written.)
+//! A [`Group`] is a named cache namespace with one loader (a [`Getter`]):
+//! a read-through cache that, in a cluster, spreads keys over the nodes so
+//! that each key is loaded by one node (its *owner*) and by one caller at a
+//! time. This crate has no networking: the gRPC crate plugs in through
+//! [`PeerPicker`] and [`PeerClient`].
+//!
+//! ## The get path
+//!
+//! [`Group::get`] of a key:
+//!
+//! 1. **Validate** the key: empty or longer than `max_key_bytes` (1024 by
+//!    default) fails with [`Error::InvalidKey`].
+//! 2. **Hot cache**: a copy of a popular key owned by another node? Return it.
+//! 3. **Main cache**: a key this node owns, loaded earlier? Return it. A
+//!    remembered `NotFound` (negative caching, off by default) returns
+//!    [`Error::NotFound`]. Expired entries are never served.
+//! 4. **Singleflight**: join the flight of this key if one is running, else
+//!    start one in a spawned task. Each caller waits with its own deadline;
+//!    dropping a caller does not stop the flight.
+//! 5. **Re-check both caches** inside the flight: a previous flight may have
+//!    filled them after this caller missed and before it joined.
+//! 6. **Pick the owner** with the [`PeerPicker`].
+//! 7. **Remote owner**: fetch from it with a deadline of
+//!    `min(peer_timeout, remaining × (1 − fallback_reserve))`.
+//!    - Success: the value is returned, and copied into the hot cache if the
+//!      [promotion policy](promotion) says so (given the owner's reported
+//!      request rate).
+//!    - Unavailable, timeout or overload ([`Error::is_peer_fallback`]): load
+//!      locally with the [`Getter`] and put the value in the hot cache only,
+//!      never the main cache.
+//!    - NotFound or SourceFailed: returned as is; the key is not loaded
+//!      locally (that would only ask the failed source again).
+//! 8. **This node owns the key**: run the [`Getter`] (one load per key at a
+//!    time, shared with peers' fetches of it) and put the value in the main
+//!    cache until its TTL, or a `NotFound` for `negative_ttl` when enabled.
+//!
+//! A peer's fetch ([`Group::fetch_for_peer`]) runs steps 1, 3 and 8 only: it
+//! is never forwarded to another node.
+//!
+//! ```
+//! use cache_core::{getter_fn, GroupBuilder, Loaded};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let group = GroupBuilder::new("greetings", 64 << 20, getter_fn(|key: String, _ctx| async move {
+//!     // Ask the database, a service, or compute it.
+//!     Ok(Loaded::new(format!("hello, {key}")))
+//! }))
+//! .build()?;
+//!
+//! assert_eq!(group.get("world").await?, "hello, world"); // loaded
+//! assert_eq!(group.get("world").await?, "hello, world"); // cache hit
+//! assert_eq!(group.stats().local_loads, 1);
+//! # Ok::<(), cache_core::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! ## Concurrent calls on the same key
+//!
+//! Concurrent gets of one missing key share a single load:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use std::time::Duration;
+//! use cache_core::{getter_fn, GroupBuilder, Loaded};
+//!
+//! # tokio::runtime::Builder::new_multi_thread().enable_time().build().unwrap().block_on(async {
+//! let loads = Arc::new(AtomicUsize::new(0));
+//! let counted = Arc::clone(&loads);
+//! let group = GroupBuilder::new("slow", 1 << 20, getter_fn(move |key: String, _ctx| {
+//!     let counted = Arc::clone(&counted);
+//!     async move {
+//!         counted.fetch_add(1, Ordering::SeqCst);
+//!         tokio::time::sleep(Duration::from_millis(50)).await;
+//!         Ok(Loaded::new(key))
+//!     }
+//! }))
+//! .build()?;
+//!
+//! let gets = (0..8).map(|_| {
+//!     let group = group.clone();
+//!     tokio::spawn(async move { group.get("report").await })
+//! });
+//! for get in futures::future::join_all(gets).await {
+//!     assert_eq!(get.unwrap()?, "report");
+//! }
+//! assert_eq!(loads.load(Ordering::SeqCst), 1);
+//! assert_eq!(group.stats().loads_deduped, 1);
+//! # Ok::<(), cache_core::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Layout
+//!
+//! - `group` ([`Group`], [`GroupBuilder`]): the get path above; its
+//!   `load.rs` holds steps 5 to 8.
+//! - [`singleflight`]: one execution per key at a time, cancellation- and
+//!   panic-safe.
+//! - [`store`]: the main and hot caches under one byte budget
+//!   ([`store::LruStore`], [`store::MokaStore`]).
+//! - [`promotion`]: which values fetched from peers enter the hot cache.
+//! - `peers` ([`PeerPicker`], [`PeerClient`], [`NoPeers`]): the seam to the
+//!   network.
+//! - `consistent_hash` ([`HashRing`]): which node owns a key.
+//! - `getter` ([`Getter`], [`getter_fn`]), `context` ([`LoadContext`]):
+//!   the loader and what it is given.
+//! - `stats` ([`StatsSnapshot`]): counters, each defined by what increments
+//!   it.
+//! - `registry` ([`Registry`]): groups by name, no global state.
+//! - `error` ([`Error`]): every failure, classified.
 
 pub use async_trait::async_trait;
 
@@ -9,6 +118,7 @@ mod context;
 mod error;
 mod getter;
 mod group;
+pub mod key_rate;
 mod peers;
 pub mod promotion;
 mod registry;
@@ -22,6 +132,8 @@ pub use context::LoadContext;
 pub use error::Error;
 pub use getter::{Getter, GetterFn, Loaded, getter_fn};
 pub use group::{Group, GroupBuilder, StoreKind};
+pub use key_rate::KeyRates;
 pub use peers::{Fetched, NoPeers, PeerClient, PeerPicker};
+pub use promotion::{CoinFlip, PromotionPolicy, QpsThreshold};
 pub use registry::Registry;
 pub use stats::{CacheStats, GroupStats, StatsSnapshot};

@@ -23,3 +23,9 @@ pub trait PromotionPolicy: Send + Sync + 'static {
     /// True to keep a copy of the value in the hot cache.
     fn should_promote(&self, input: &PromotionInput<'_>) -> bool;
 }
+
+mod policies;
+#[cfg(test)]
+mod tests;
+
+pub use policies::{Always, CoinFlip, Never, QpsThreshold};

@@ -45,42 +45,53 @@ macro_rules! group_counters {
 }
 
 group_counters! {
-    /// Every call to `Group::get`/`get_with` (client gets), counted on entry,
-    /// including gets rejected for an invalid key.
+    /// Calls to `Group::get`/`get_with`, counted on entry (gets rejected for
+    /// an invalid key included).
     gets,
-    /// Gets answered from the main or the hot cache without a load (includes
-    /// the re-check inside the singleflight that finds the value).
+    /// Lookups of a get that found a live entry (a value or a negative
+    /// entry): one per get answered before the singleflight, plus one per
+    /// flight whose re-check inside the singleflight found the key (that
+    /// flight's waiters are all answered by it). Peer fetches do not count
+    /// here (see the main cache's own `hits`).
     cache_hits,
-    /// Gets for which this node asked the key's owner (a remote fetch was
-    /// attempted), whatever its outcome.
+    /// Flights that asked the key's owner: one per remote fetch attempted,
+    /// whatever its outcome.
     peer_loads,
-    /// Remote fetches that failed for any reason (transport, timeout,
-    /// overload, NotFound or source failure reported by the owner).
+    /// Remote fetches that failed, for any reason: transport, timeout,
+    /// overload (these also count a `fallback_loads`), or NotFound or
+    /// source failure reported by the owner.
     peer_errors,
-    /// Gets that missed both caches and entered the singleflight
-    /// (gets - cache_hits, as in golang/groupcache).
+    /// Gets that missed both caches and entered the singleflight (as in
+    /// golang/groupcache: gets - cache_hits, not counting invalid keys, and
+    /// where a hit of a flight's re-check is in both counters).
     loads,
-    /// Loads that actually ran: one per singleflight flight, after
-    /// de-duplication (the waiters that joined a flight are not counted).
+    /// Flights of gets whose re-check missed and that went on to a peer fetch
+    /// or a local load: the loads left after de-duplication (the waiters that
+    /// joined a flight are not counted).
     loads_deduped,
-    /// Calls to the local `Getter` that returned a value.
+    /// Calls to the local `Getter` that returned a value: loads of keys this
+    /// node owns (for gets and for peer fetches) and fallback loads.
     local_loads,
     /// Calls to the local `Getter` that returned an error (NotFound
     /// included) or panicked.
     local_load_errs,
-    /// Fetch requests served for other peers (`Group::fetch_for_peer`).
+    /// Calls to `Group::fetch_for_peer`: fetch requests served for other
+    /// peers (invalid keys included).
     server_requests,
-    /// Gets answered NotFound from the negative cache.
+    /// Gets and peer fetches answered NotFound from a negative entry (for
+    /// gets, also counted in `cache_hits`).
     negative_hits,
     /// Local loads of a key owned by another node, run because the owner
-    /// could not answer (unavailable, too slow or overloaded).
+    /// could not answer (unavailable, too slow or overloaded); counted
+    /// before the loader is called.
     fallback_loads,
-    /// Values fetched from a peer that the promotion policy put into the
-    /// hot cache.
+    /// Values fetched from a peer that the promotion policy accepted and
+    /// that were put into the hot cache.
     promotions,
     /// Loader calls that panicked (also counted in `local_load_errs`).
     loader_panics,
-    /// Gets that gave up because their own deadline passed.
+    /// Gets that returned `DeadlineExceeded`: the caller's own deadline
+    /// passed while it waited, or the load failed with that error.
     deadline_exceeded,
 }
 
@@ -100,7 +111,6 @@ pub struct CacheStats {
 }
 
 /// Adds one to `counter`.
-#[allow(dead_code)] // used by the group, being written
 pub(crate) fn incr(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }

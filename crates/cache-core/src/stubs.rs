@@ -15,7 +15,9 @@ impl PromotionPolicy for QpsThreshold {
 }
 
 #[derive(Default)]
-pub struct KeyRates;
+pub struct KeyRates {
+    _p: (),
+}
 impl KeyRates {
     pub fn record(&self, _key: &str, _now: Instant) -> f64 {
         0.0

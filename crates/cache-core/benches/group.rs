@@ -1,0 +1,176 @@
+//! Criterion benches of `Group`: hits (1 key and 10k keys, on 1 and 2
+//! threads), a miss with its load, and a 1000-waiter stampede on one cold
+//! key. The workloads mirror golang/groupcache's in-process benchmark
+//! (`/work/shared/anchors/go-groupcache/inproc_bench_test.go`): 1 KiB values,
+//! a 64 MiB group, keys `key-0..key-N`.
+//!
+//! ```text
+//! cargo bench -p cache-core --bench group
+//! cargo bench -p cache-core --bench group -- 'hit/10k'   # one family
+//! ```
+//!
+//! Hits are driven by polling the `get` future once on the calling thread
+//! (a hit is ready on its first poll), so they measure the group and not an
+//! executor; the 2-thread variant runs two OS threads over disjoint key
+//! ranges and reports the wall time per get of both together (so
+//! throughput = 1 / time).
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Barrier};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cache_core::{Group, GroupBuilder, Loaded, getter_fn};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+
+const VALUE_BYTES: usize = 1024;
+const BUDGET: u64 = 64 << 20;
+
+/// A group whose loader answers a 1 KiB value (shared, no copy per load).
+fn group(name: &str) -> Group {
+    let value = Bytes::from(vec![b'v'; VALUE_BYTES]);
+    GroupBuilder::new(
+        name,
+        BUDGET,
+        getter_fn(move |_key: String, _ctx| {
+            let value = value.clone();
+            async move { Ok(Loaded::new(value)) }
+        }),
+    )
+    .build()
+    .expect("valid group")
+}
+
+/// A group with `n` keys loaded.
+fn warm(n: usize) -> (Group, Vec<String>) {
+    let g = group("hits");
+    let keys: Vec<String> = (0..n).map(|i| format!("key-{i}")).collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        for k in &keys {
+            g.get(k).await.expect("load");
+        }
+    });
+    assert_eq!(g.stats().main_cache.items, n as u64, "all keys fit");
+    (g, keys)
+}
+
+/// Polls `fut` once; a cache hit is always ready.
+fn ready<F: Future>(fut: F) -> F::Output {
+    let mut fut = pin!(fut);
+    match fut
+        .as_mut()
+        .poll(&mut Context::from_waker(futures::task::noop_waker_ref()))
+    {
+        Poll::Ready(out) => out,
+        Poll::Pending => futures::executor::block_on(fut),
+    }
+}
+
+fn hits(c: &mut Criterion) {
+    let mut group = c.benchmark_group("hit");
+    group.throughput(Throughput::Elements(1));
+    for n in [1usize, 10_000] {
+        let label = if n == 1 { "1key" } else { "10k" };
+        let (g, keys) = warm(n);
+        let mut i = 0usize;
+        group.bench_function(format!("{label}/1thread"), |b| {
+            b.iter(|| {
+                i = (i + 1) % keys.len();
+                black_box(ready(g.get(&keys[i])).expect("hit"))
+            })
+        });
+        let keys = Arc::new(keys);
+        group.bench_function(format!("{label}/2threads"), |b| {
+            b.iter_custom(|iters| two_threads(&g, &keys, iters))
+        });
+        assert_eq!(g.stats().local_loads, n as u64, "hits only");
+    }
+    group.finish();
+}
+
+/// Runs `iters` hits on each of two threads (disjoint halves of the keys)
+/// and returns the wall time divided by 2: the time per hit of the pair.
+fn two_threads(g: &Group, keys: &Arc<Vec<String>>, iters: u64) -> Duration {
+    let barrier = Arc::new(Barrier::new(3));
+    let threads: Vec<_> = (0..2)
+        .map(|t| {
+            let (g, keys, barrier) = (g.clone(), Arc::clone(keys), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let half = keys.len().div_ceil(2);
+                let mine = &keys[(t * half).min(keys.len() - 1)..];
+                let mine = &mine[..half.min(mine.len())];
+                barrier.wait();
+                for i in 0..iters as usize {
+                    black_box(ready(g.get(&mine[i % mine.len()])).expect("hit"));
+                }
+            })
+        })
+        .collect();
+    barrier.wait();
+    let start = Instant::now();
+    for t in threads {
+        t.join().expect("bench thread");
+    }
+    start.elapsed() / 2
+}
+
+fn miss(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    let g = group("miss");
+    let next = AtomicU64::new(0);
+    c.bench_function("miss_and_load", |b| {
+        b.to_async(&rt).iter_batched(
+            || format!("cold-{}", next.fetch_add(1, Ordering::Relaxed)),
+            |key| {
+                let g = g.clone();
+                async move { black_box(g.get(&key).await.expect("load")) }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+fn stampede(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("runtime");
+    let mut group = c.benchmark_group("stampede");
+    group.sample_size(20);
+    group.bench_function("1000_waiters", |b| {
+        b.to_async(&rt).iter_batched(
+            group_fresh,
+            |g| async move {
+                let gets: Vec<_> = (0..1000)
+                    .map(|_| {
+                        let g = g.clone();
+                        tokio::spawn(async move { g.get("cold-key").await })
+                    })
+                    .collect();
+                for get in gets {
+                    get.await.expect("task").expect("value");
+                }
+                assert_eq!(g.stats().local_loads, 1, "one load per stampede");
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+/// A fresh group (the stampede needs a cold key every time).
+fn group_fresh() -> Group {
+    group("stampede")
+}
+
+criterion_group!(benches, hits, miss, stampede);
+criterion_main!(benches);
