@@ -21,7 +21,8 @@ const ROWS: usize = 4;
 pub const DEFAULT_WIDTH: usize = 4096;
 
 /// The smallest and largest accepted widths; other values are clamped.
-const WIDTH_RANGE: (usize, usize) = (64, 1 << 24);
+/// 2^20 counters per row is 32 MiB in all.
+const WIDTH_RANGE: (usize, usize) = (64, 1 << 20);
 
 /// The length of a counting window used by [`KeyRates::new`]: one minute.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
@@ -64,10 +65,29 @@ pub const DEFAULT_WINDOW: Duration = Duration::from_secs(60);
 ///   shrinking estimate for up to one more window.
 /// - Counters are `u32` per window: a key would need more than 71 million
 ///   requests per second to overflow them.
-/// - Concurrency: two requests for the same key racing on the same counter
-///   may count once (the chance is about the key's rate times a few
-///   nanoseconds), and requests recorded during the few microseconds in
-///   which a finished window's counters are cleared may be lost.
+/// - Concurrency: when requests for the same key race (read the counters
+///   at the same moment), the conservative update may count one of them
+///   less; the chance per request is about the key's rate times a few
+///   nanoseconds. Requests recorded during the few microseconds in which a
+///   finished window's counters are cleared may be lost.
+///
+/// # Example
+///
+/// ```
+/// use std::time::Duration;
+/// use cache_core::KeyRates;
+/// use tokio::time::Instant;
+///
+/// let rates = KeyRates::new();
+/// let t0 = Instant::now();
+/// for i in 0..120 {
+///     rates.record("hot", t0 + Duration::from_millis(500 * i));
+/// }
+/// // 120 requests in the last minute: 2 per second.
+/// let qps = rates.qps("hot", t0 + Duration::from_secs(60));
+/// assert!((qps - 2.0).abs() < 0.001);
+/// assert_eq!(rates.qps("cold", t0 + Duration::from_secs(60)), 0.0);
+/// ```
 pub struct KeyRates {
     /// Window 0 starts here; a window's index is `(now - start) / window`.
     start: Instant,
@@ -109,12 +129,10 @@ impl KeyRates {
     }
 
     /// An estimator with `width` counters per row (rounded up to a power of
-    /// two and clamped to 64..=16M) and a one-minute window, starting now.
+    /// two and clamped to 64..=2^20) and a one-minute window, starting now.
     /// Memory: `32 * width` bytes.
     pub fn with_width(width: usize) -> Self {
-        let width = width
-            .clamp(WIDTH_RANGE.0, WIDTH_RANGE.1)
-            .next_power_of_two();
+        let width = normalise_width(width);
         let sketch = || (0..ROWS * width).map(|_| AtomicU32::new(0)).collect();
         KeyRates {
             start: Instant::now(),
@@ -150,22 +168,35 @@ impl KeyRates {
     /// than the previous window is not counted.
     pub fn record(&self, key: &str, now: Instant) -> f64 {
         let slots = self.slots(key);
-        let (window, _) = self.position(now);
+        let (window, into) = self.position(now);
         self.advance_to(window);
-        let current = self.epoch.load(Ordering::Acquire);
-        if window + 1 >= current {
-            let sketch = &self.sketches[(window % 2) as usize];
-            let seen = slots.map(|i| sketch[i].load(Ordering::Relaxed));
-            let raised = seen.iter().min().map_or(1, |m| m.saturating_add(1));
-            for (&i, &value) in slots.iter().zip(&seen) {
-                // Conservative update: only the counters at the minimum
-                // move, and only up to the new minimum.
-                if value < raised {
-                    sketch[i].fetch_max(raised, Ordering::Relaxed);
-                }
+        let epoch = self.epoch.load(Ordering::Acquire);
+        if window + 1 < epoch {
+            // Older than the previous window: not counted.
+            return self.estimate(&slots, now);
+        }
+        let sketch = &self.sketches[(window % 2) as usize];
+        let seen = slots.map(|i| sketch[i].load(Ordering::Relaxed));
+        let min = seen.iter().copied().min().unwrap_or(0);
+        for (&i, &value) in slots.iter().zip(&seen) {
+            // Conservative update: only the counters at the key's minimum
+            // move. A race may raise one that another request already
+            // raised, which can only overcount.
+            if value == min {
+                sketch[i].fetch_add(1, Ordering::Relaxed);
             }
         }
-        self.estimate(&slots, now)
+        if window != epoch {
+            // A late request for the previous window: the general path.
+            return self.estimate(&slots, now);
+        }
+        let previous = if epoch == 0 {
+            0
+        } else {
+            self.count(epoch - 1, &slots)
+        };
+        let current = min.saturating_add(1);
+        self.rate(previous, self.remaining(into), current)
     }
 
     /// The estimated rate of `key` at `now` in requests per second, without
@@ -202,6 +233,12 @@ impl KeyRates {
             };
             (self.count(epoch, slots), previous, 1.0)
         };
+        self.rate(previous, weight, current)
+    }
+
+    /// Requests per second from the previous window's count (weighted by
+    /// the share of it still inside the last window) and the current one.
+    fn rate(&self, previous: u32, weight: f64, current: u32) -> f64 {
         let window_secs = self.window_nanos as f64 / 1e9;
         (f64::from(previous) * weight + f64::from(current)) / window_secs
     }
@@ -262,6 +299,13 @@ impl KeyRates {
         }
         slots
     }
+}
+
+/// `width` clamped to [`WIDTH_RANGE`] and rounded up to a power of two.
+fn normalise_width(width: usize) -> usize {
+    width
+        .clamp(WIDTH_RANGE.0, WIDTH_RANGE.1)
+        .next_power_of_two()
 }
 
 /// Zeroes every counter of a sketch.

@@ -125,7 +125,6 @@ mod registry;
 pub mod singleflight;
 mod stats;
 pub mod store;
-mod stubs;
 
 pub use consistent_hash::{HashRing, canonical_peer_id};
 pub use context::LoadContext;

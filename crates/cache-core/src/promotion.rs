@@ -1,5 +1,11 @@
 //! Hot-cache promotion: which values fetched from a peer are worth a copy
 //! here.
+//!
+//! Policies: [`QpsThreshold`] (the default: the busiest tenth of the fetched
+//! keys, by the owner's reported rate), [`CoinFlip`] (golang/groupcache's
+//! 1 in 10 at random), [`Always`] and [`Never`]. The default gets more hot
+//! hits and fewer peer fetches than the coin for the same memory on zipf
+//! traffic; see `docs/benchmarks-promotion.md`.
 
 use tokio::time::Instant;
 
@@ -25,7 +31,9 @@ pub trait PromotionPolicy: Send + Sync + 'static {
 }
 
 mod policies;
+mod qps_threshold;
 #[cfg(test)]
 mod tests;
 
-pub use policies::{Always, CoinFlip, Never, QpsThreshold};
+pub use policies::{Always, CoinFlip, Never};
+pub use qps_threshold::QpsThreshold;

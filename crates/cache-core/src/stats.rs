@@ -1,15 +1,24 @@
 //! Counters of a [`Group`](crate::Group): atomic while live, a plain struct
 //! when read.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use crate::store::counter::StripedCounter;
 
 macro_rules! group_counters {
     ($( $(#[$doc:meta])* $name:ident, )*) => {
-        /// The live counters of a group. Each is a relaxed atomic: counters are
-        /// independent, and a snapshot is not a transaction.
-        #[derive(Debug, Default)]
+        /// The live counters of a group, read through
+        /// [`snapshot`](GroupStats::snapshot). Each is a striped relaxed
+        /// atomic (one cache line per thread stripe), so threads counting
+        /// hits do not contend; counters are independent, and a snapshot is
+        /// not a transaction.
+        #[derive(Default)]
         pub struct GroupStats {
-            $( $(#[$doc])* pub $name: AtomicU64, )*
+            $( $(#[$doc])* pub(crate) $name: StripedCounter, )*
+        }
+
+        impl std::fmt::Debug for GroupStats {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&self.snapshot(), f)
+            }
         }
 
         /// A point-in-time copy of [`GroupStats`] plus the stats of the main
@@ -27,7 +36,7 @@ macro_rules! group_counters {
             /// Copies every counter; cache stats are filled in by the caller.
             pub fn snapshot(&self) -> StatsSnapshot {
                 StatsSnapshot {
-                    $( $name: self.$name.load(Ordering::Relaxed), )*
+                    $( $name: self.$name.get(), )*
                     main_cache: CacheStats::default(),
                     hot_cache: CacheStats::default(),
                 }
@@ -111,6 +120,6 @@ pub struct CacheStats {
 }
 
 /// Adds one to `counter`.
-pub(crate) fn incr(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
+pub(crate) fn incr(counter: &StripedCounter) {
+    counter.incr();
 }

@@ -7,6 +7,7 @@ mod common;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use cache_core::promotion::{Always, Never};
 use cache_core::{Error, Group, GroupBuilder, LoadContext};
 use common::*;
 use tokio::time::Instant;
@@ -23,9 +24,9 @@ fn group_with_peer(
     let builder = GroupBuilder::new("g", MB, counting_getter("local", Arc::clone(calls)))
         .peers(PrefixPicker::new("a", &[peer]));
     let builder = if promote_all {
-        builder.promotion(Arc::new(PromoteAll))
+        builder.promotion(Arc::new(Always))
     } else {
-        builder.promotion(Arc::new(PromoteNone))
+        builder.promotion(Arc::new(Never))
     };
     builder.build().unwrap()
 }
@@ -210,12 +211,12 @@ fn mesh() -> Mesh {
     let (a_calls, b_calls) = (counter(), counter());
     let a = GroupBuilder::new("g", MB, counting_getter("A", Arc::clone(&a_calls)))
         .peers(PrefixPicker::new("a", &[&to_b]))
-        .promotion(Arc::new(PromoteNone))
+        .promotion(Arc::new(Never))
         .build()
         .unwrap();
     let b = GroupBuilder::new("g", MB, counting_getter("B", Arc::clone(&b_calls)))
         .peers(PrefixPicker::new("b", &[&to_a]))
-        .promotion(Arc::new(PromoteNone))
+        .promotion(Arc::new(Never))
         .build()
         .unwrap();
     for (peer, group) in [(&to_a, &a), (&to_b, &b)] {
@@ -309,4 +310,24 @@ async fn mesh_reports_ttl_and_passes_errors() {
         (4, 1, 2)
     );
     assert_eq!(m.a.stats().peer_errors, 2);
+}
+
+/// The default policy (`QpsThreshold`) promotes a value whose owner reports
+/// a busy key and not one requested about once a minute.
+#[tokio::test(start_paused = true)]
+async fn default_policy_promotes_busy_keys_only() {
+    for (qps, promoted) in [(50.0, 1), (1.0 / 60.0, 0)] {
+        let peer = FakePeer::new("b", Behaviour::Up { qps });
+        let g = GroupBuilder::new("g", MB, counting_getter("local", counter()))
+            .peers(PrefixPicker::new("a", &[&peer]))
+            .build()
+            .unwrap();
+        assert_eq!(g.get("b:1").await.unwrap(), "remote:b:1");
+        let s = g.stats();
+        assert_eq!(
+            (s.promotions, s.hot_cache.items),
+            (promoted, promoted),
+            "qps {qps}"
+        );
+    }
 }

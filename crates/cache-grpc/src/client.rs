@@ -53,6 +53,8 @@ impl GrpcPeer {
     }
 
     /// A gRPC client on this peer's channel, with the message limits set.
+    /// The first call must be made inside a tokio runtime (it creates the
+    /// channel, which spawns its connection task there).
     pub fn client(&self) -> GroupcacheClient<Channel> {
         let channel = self
             .channel

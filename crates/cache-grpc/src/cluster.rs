@@ -2,7 +2,8 @@
 //! talking real gRPC to each other. For tests, the `demo` command and
 //! benchmarks.
 //!
-//! Each node runs on its own small tokio runtime (one worker thread), so
+//! Each node runs on its own small tokio runtime (one worker thread by
+//! default), so
 //! [`LocalCluster::kill`] can end a node the way a crash would: every task
 //! of that node (accept loop and open connections) is dropped at once, and
 //! its peers see broken connections and refused reconnects.
@@ -41,13 +42,26 @@ use crate::pb::groupcache_client::GroupcacheClient;
 use crate::{Error, PeerPool, PoolOptions, ServerOptions, limits, serve};
 
 /// Options of a [`LocalCluster`]: the same for every node.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClusterOptions {
     /// Server options of each node. Default [`ServerOptions::default`].
     pub server: ServerOptions,
     /// Pool options of each node. Default [`PoolOptions::default`].
     pub pool: PoolOptions,
+    /// Worker threads of each node's runtime. Default 1 (several nodes
+    /// share a small machine; raise it to measure one node's throughput).
+    pub worker_threads: usize,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            server: ServerOptions::default(),
+            pool: PoolOptions::default(),
+            worker_threads: 1,
+        }
+    }
 }
 
 /// One node of a [`LocalCluster`].
@@ -125,7 +139,7 @@ impl LocalCluster {
                 registry.add(group)?;
             }
             let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
+                .worker_threads(opts.worker_threads.max(1))
                 .thread_name(format!("gc-node-{index}"))
                 .enable_all()
                 .build()?;
@@ -205,7 +219,8 @@ impl LocalCluster {
     }
 
     /// A gRPC client of node `index`, with message limits matching the
-    /// servers'. Connects lazily.
+    /// servers'. Connects lazily. Call it inside a tokio runtime (the
+    /// channel spawns its connection task there).
     pub fn client(&self, index: usize) -> GroupcacheClient<Channel> {
         let channel = Endpoint::from_shared(self.url(index))
             .expect("a loopback URL is a valid endpoint")

@@ -308,6 +308,41 @@ mod tests {
         assert!(p.client("http://127.0.0.1:7002/").is_some());
     }
 
+    /// A node missing from its own peer list says so (a warning naming
+    /// itself) and still joins the ring.
+    #[test]
+    fn missing_self_is_logged_and_added() {
+        #[derive(Clone, Default)]
+        struct Buf(Arc<parking_lot::Mutex<Vec<u8>>>);
+        impl std::io::Write for Buf {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        let p = tracing::subscriber::with_default(subscriber, || {
+            pool("127.0.0.1:7009", &["127.0.0.1:7001", "127.0.0.1:7002"])
+        });
+        let log = String::from_utf8(buf.0.lock().clone()).unwrap();
+        assert!(log.contains("WARN"), "{log}");
+        assert!(log.contains("127.0.0.1:7009"), "{log}");
+        assert!(log.contains("not in its peer list"), "{log}");
+        assert_eq!(
+            p.peers(),
+            ["127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7009"]
+        );
+    }
+
     /// Bad addresses are refused with an error naming them.
     #[test]
     fn invalid_addresses_are_errors() {

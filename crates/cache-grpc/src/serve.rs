@@ -134,9 +134,23 @@ pub async fn serve(
                 .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         };
+        // Each builder registers its own reflection descriptor; add the
+        // other version's so both list every service this server has.
         (
-            Some(builder().build_v1()?),
-            Some(builder().build_v1alpha()?),
+            Some(
+                builder()
+                    .register_encoded_file_descriptor_set(
+                        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+                    )
+                    .build_v1()?,
+            ),
+            Some(
+                builder()
+                    .register_encoded_file_descriptor_set(
+                        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+                    )
+                    .build_v1alpha()?,
+            ),
         )
     } else {
         (None, None)

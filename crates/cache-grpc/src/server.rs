@@ -76,10 +76,10 @@ impl Groupcache for GroupcacheService {
         let ctx = context(&request);
         let GetRequest { group, key } = request.into_inner();
         let g = self.group(&group)?;
-        let value = g
-            .get_with(&key, ctx)
-            .await
-            .map_err(|e| status::to_status(&e))?;
+        let value = g.get_with(&key, ctx).await.map_err(|e| {
+            tracing::debug!(%group, %key, error = %e, "get failed");
+            status::to_status(&e)
+        })?;
         self.check_size(&value)?;
         Ok(Response::new(GetResponse { value, ttl_ms: 0 }))
     }
@@ -91,10 +91,10 @@ impl Groupcache for GroupcacheService {
         let ctx = context(&request);
         let FetchRequest { group, key } = request.into_inner();
         let g = self.group(&group)?;
-        let fetched = g
-            .fetch_for_peer(&key, ctx)
-            .await
-            .map_err(|e| status::to_status(&e))?;
+        let fetched = g.fetch_for_peer(&key, ctx).await.map_err(|e| {
+            tracing::debug!(%group, %key, error = %e, "fetch failed");
+            status::to_status(&e)
+        })?;
         self.check_size(&fetched.value)?;
         Ok(Response::new(FetchResponse {
             value: fetched.value,

@@ -161,7 +161,7 @@ impl GroupBuilder {
         };
         let promotion = self
             .promotion
-            .unwrap_or_else(|| Arc::new(crate::stubs::QpsThreshold));
+            .unwrap_or_else(|| Arc::new(crate::promotion::QpsThreshold::default()));
         Ok(Group {
             inner: Arc::new(Inner::new(
                 self.name,

@@ -28,7 +28,7 @@ impl Inner {
         // flight F of caller B completes and removes itself, A finds no
         // flight and starts a new one). Without this check A would load the
         // key a second time. (Test: `tests/group_recheck.rs`.)
-        if let Some(hit) = self.lookup(&key, &[CacheKind::Hot, CacheKind::Main], true) {
+        if let Some(hit) = self.lookup_hot_then_main(&key) {
             return hit.map(|found| found.value);
         }
         incr(&self.stats.loads_deduped);

@@ -17,11 +17,11 @@ use tokio::time::Instant;
 pub use builder::{GroupBuilder, StoreKind};
 use generation::Generations;
 
+use crate::key_rate::KeyRates;
 use crate::promotion::PromotionPolicy;
 use crate::singleflight::Singleflight;
 use crate::stats::{GroupStats, incr};
-use crate::store::{CacheKind, Cached, Store};
-use crate::stubs::KeyRates;
+use crate::store::{CacheKind, Cached, Entry, Store};
 use crate::{Error, Fetched, Getter, LoadContext, PeerPicker, StatsSnapshot};
 
 /// A named cache namespace with one loader: the main and hot caches of one
@@ -122,7 +122,7 @@ impl Group {
     /// # }).unwrap();
     /// ```
     pub async fn get(&self, key: &str) -> Result<Bytes, Error> {
-        self.get_with(key, LoadContext::new()).await
+        self.get_until(key, None).await
     }
 
     /// Gets `key`. `ctx`'s deadline bounds this caller's wait
@@ -146,24 +146,20 @@ impl Group {
     /// # }).unwrap();
     /// ```
     pub async fn get_with(&self, key: &str, ctx: LoadContext) -> Result<Bytes, Error> {
+        self.get_until(key, ctx.get_deadline()).await
+    }
+
+    /// The get path with an optional deadline. A hit is answered without
+    /// allocating; the miss path is boxed so that the future of a hit stays
+    /// small (it is created, moved and dropped on every get).
+    async fn get_until(&self, key: &str, deadline: Option<Instant>) -> Result<Bytes, Error> {
         let inner = &self.inner;
         incr(&inner.stats.gets);
         inner.check_key(key)?;
-        if let Some(hit) = inner.lookup(key, &[CacheKind::Hot, CacheKind::Main], true) {
+        if let Some(hit) = inner.lookup_hot_then_main(key) {
             return hit.map(|found| found.value);
         }
-        incr(&inner.stats.loads);
-        let (flight, owned_key) = (Arc::clone(inner), key.to_owned());
-        let result = inner
-            .flights
-            .run(key, ctx.get_deadline(), move |ctx| async move {
-                flight.load(owned_key, ctx).await
-            })
-            .await;
-        if result == Err(Error::DeadlineExceeded) {
-            incr(&inner.stats.deadline_exceeded);
-        }
-        result
+        Box::pin(inner.miss(key, deadline)).await
     }
 
     /// Answers a peer's fetch (the server side of a peer `Fetch`): from the
@@ -240,6 +236,22 @@ impl Inner {
         }
     }
 
+    /// Steps 4 to 8 of the get path: the singleflight and what runs in it.
+    async fn miss(self: &Arc<Self>, key: &str, deadline: Option<Instant>) -> Result<Bytes, Error> {
+        incr(&self.stats.loads);
+        let (flight, owned_key) = (Arc::clone(self), key.to_owned());
+        let result = self
+            .flights
+            .run(key, deadline, move |ctx| async move {
+                flight.load(owned_key, ctx).await
+            })
+            .await;
+        if result == Err(Error::DeadlineExceeded) {
+            incr(&self.stats.deadline_exceeded);
+        }
+        result
+    }
+
     /// Rejects empty keys and keys longer than `max_key_bytes`.
     fn check_key(&self, key: &str) -> Result<(), Error> {
         if key.is_empty() {
@@ -248,6 +260,30 @@ impl Inner {
             Err(Error::InvalidKey("the key is longer than max_key_bytes"))
         } else {
             Ok(())
+        }
+    }
+
+    /// Looks `key` up in the hot cache, then in the main cache (in one store
+    /// lookup); counts like [`lookup`](Inner::lookup) with `count_hit`.
+    fn lookup_hot_then_main(&self, key: &str) -> Option<Result<Found, Error>> {
+        let entry = self.store.get_hot_then_main(key, &Instant::now)?;
+        Some(self.hit(entry, true))
+    }
+
+    /// Counts a hit on `entry` and turns it into the get's answer.
+    fn hit(&self, entry: Entry, count_hit: bool) -> Result<Found, Error> {
+        if count_hit {
+            incr(&self.stats.cache_hits);
+        }
+        match entry.data {
+            Cached::Value(value) => Ok(Found {
+                value,
+                expires_at: entry.expires_at,
+            }),
+            Cached::NotFound => {
+                incr(&self.stats.negative_hits);
+                Err(Error::NotFound)
+            }
         }
     }
 
@@ -262,23 +298,9 @@ impl Inner {
         count_hit: bool,
     ) -> Option<Result<Found, Error>> {
         let now = Instant::now();
-        for &kind in kinds {
-            if let Some(entry) = self.store.get(kind, key, now) {
-                if count_hit {
-                    incr(&self.stats.cache_hits);
-                }
-                return Some(match entry.data {
-                    Cached::Value(value) => Ok(Found {
-                        value,
-                        expires_at: entry.expires_at,
-                    }),
-                    Cached::NotFound => {
-                        incr(&self.stats.negative_hits);
-                        Err(Error::NotFound)
-                    }
-                });
-            }
-        }
-        None
+        kinds.iter().find_map(|&kind| {
+            let entry = self.store.get(kind, key, now)?;
+            Some(self.hit(entry, count_hit))
+        })
     }
 }

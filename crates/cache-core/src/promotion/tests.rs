@@ -14,43 +14,138 @@ fn input(key: &str, owner_qps: Option<f64>, now: Instant) -> PromotionInput<'_> 
     }
 }
 
-/// An owner-reported rate is compared with `min_qps`, inclusive.
+/// The defaults: floors of 2 requests a minute, 1 in 10 promoted; a rate
+/// below the floor is never promoted, the first one at the floor is.
 #[tokio::test(start_paused = true)]
-async fn qps_threshold_uses_the_owner_rate() {
+async fn qps_threshold_defaults_and_floor() {
     let now = Instant::now();
     let policy = QpsThreshold::default();
-    assert_eq!(policy.min_qps(), 1.0);
-    assert!(policy.should_promote(&input("k", Some(1.0), now)));
-    assert!(policy.should_promote(&input("k", Some(250.0), now)));
-    assert!(!policy.should_promote(&input("k", Some(0.99), now)));
+    assert_eq!(policy.min_qps(), 2.0 / 60.0);
+    assert_eq!(policy.local_min_qps(), 2.0 / 60.0);
+    assert_eq!(policy.promote_fraction(), 0.1);
+    assert!((policy.threshold() - 2.0 / 60.0).abs() < 1e-12);
+    assert!(!policy.should_promote(&input("k", Some(1.0 / 60.0), now)));
     assert!(!policy.should_promote(&input("k", Some(0.0), now)));
+    assert!(!policy.should_promote(&input("k", Some(f64::NAN), now)));
+    // Rates below the floor do not move the threshold.
+    assert!((policy.threshold() - 2.0 / 60.0).abs() < 1e-12);
+    assert!(policy.should_promote(&input("k", Some(2.0 / 60.0), now)));
 }
 
-/// Without an owner report, the 12th local fetch within a minute reaches
-/// the default 0.2 qps (12 / 60 s) and is promoted; the 11th is not.
+/// Rates 1, 2, ..., 100 in a shuffled order, the same every run.
+fn shuffled_rates(n: usize) -> Vec<f64> {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 100 + 1) as f64
+        })
+        .collect()
+}
+
+/// Fed rates uniform over 1..=100, the threshold settles near the 90th
+/// percentile: after 20 000 warm-up fetches, 10 % +- 2 of the next 10 000
+/// are promoted, and their mean rate is at least 85 (the busiest tenth
+/// averages 95.5; a random tenth would average 50.5).
+#[tokio::test(start_paused = true)]
+async fn qps_threshold_promotes_the_busiest_tenth() {
+    let now = Instant::now();
+    let policy = QpsThreshold::default();
+    let rates = shuffled_rates(30_000);
+    for &qps in &rates[..20_000] {
+        policy.should_promote(&input("k", Some(qps), now));
+    }
+    let promoted: Vec<f64> = rates[20_000..]
+        .iter()
+        .copied()
+        .filter(|&qps| policy.should_promote(&input("k", Some(qps), now)))
+        .collect();
+    let mean = promoted.iter().sum::<f64>() / promoted.len() as f64;
+    let lowest = promoted.iter().copied().fold(f64::INFINITY, f64::min);
+    println!(
+        "promoted {} of 10000, mean rate {mean:.1}, lowest {lowest}, threshold {:.1}",
+        promoted.len(),
+        policy.threshold()
+    );
+    assert!((800..=1200).contains(&promoted.len()), "{}", promoted.len());
+    assert!(mean >= 85.0, "mean promoted rate {mean}");
+    assert!((70.0..=100.0).contains(&policy.threshold()));
+}
+
+/// The threshold follows the load down: after a busy phase (rates around
+/// 100) a quiet phase (rates 1..=10) is promoted at the same 1-in-10 share.
+#[tokio::test(start_paused = true)]
+async fn qps_threshold_adapts_to_lower_load() {
+    let now = Instant::now();
+    let policy = QpsThreshold::default();
+    for i in 0..10_000u32 {
+        policy.should_promote(&input("k", Some(f64::from(90 + i % 20)), now));
+    }
+    for i in 0..20_000u32 {
+        policy.should_promote(&input("k", Some(f64::from(i % 10 + 1)), now));
+    }
+    let promoted = (0..10_000u32)
+        .filter(|i| policy.should_promote(&input("k", Some(f64::from(i % 10 + 1)), now)))
+        .count();
+    assert!((800..=1200).contains(&promoted), "promoted {promoted}");
+    assert!(policy.threshold() <= 10.0);
+}
+
+/// Without an owner report, local fetches are counted: the first fetch of
+/// a key (1 a minute) is below the 2-a-minute floor, the second reaches it
+/// and, the threshold starting at the floor, is promoted.
 #[tokio::test(start_paused = true)]
 async fn qps_threshold_falls_back_to_local_counts() {
     let t0 = Instant::now();
     let policy = QpsThreshold::default();
-    for i in 0..11u32 {
-        let now = t0 + Duration::from_secs(u64::from(i));
-        assert!(!policy.should_promote(&input("k", None, now)), "fetch {i}");
-    }
-    assert!(policy.should_promote(&input("k", None, t0 + Duration::from_secs(11))));
-    // Other keys have their own counts.
-    assert!(!policy.should_promote(&input("other", None, t0 + Duration::from_secs(11))));
+    let at = |s: u64| t0 + Duration::from_secs(s);
+    assert!(!policy.should_promote(&input("k", None, at(0))));
+    assert!(!policy.should_promote(&input("other", None, at(1))));
+    assert!(policy.should_promote(&input("k", None, at(2))));
+    // The local threshold moved up; the owner one did not.
+    assert!(policy.local_threshold() > 2.0 / 60.0);
+    assert!((policy.threshold() - 2.0 / 60.0).abs() < 1e-12);
     // Owner reports bypass the local count.
-    assert!(!policy.should_promote(&input("k", Some(0.5), t0 + Duration::from_secs(12))));
+    assert!(!policy.should_promote(&input("k", Some(0.01), at(3))));
 }
 
-/// Bad thresholds are normalised to 0 (promote everything).
+/// Bad knobs are normalised: NaN or negative floors to 0, the fraction to
+/// 0.001..=1 (NaN to the default); a fraction of 1 promotes every value at
+/// or above the floor.
 #[tokio::test(start_paused = true)]
-async fn qps_threshold_normalises_bad_thresholds() {
+async fn qps_threshold_normalises_bad_knobs() {
     let now = Instant::now();
     let policy = QpsThreshold::new(f64::NAN, -3.0);
     assert_eq!((policy.min_qps(), policy.local_min_qps()), (0.0, 0.0));
-    assert!(policy.should_promote(&input("k", Some(0.0), now)));
-    assert!(policy.should_promote(&input("k", None, now)));
+    assert_eq!(
+        QpsThreshold::default()
+            .with_promote_fraction(7.0)
+            .promote_fraction(),
+        1.0
+    );
+    assert_eq!(
+        QpsThreshold::default()
+            .with_promote_fraction(0.0)
+            .promote_fraction(),
+        0.001
+    );
+    assert_eq!(
+        QpsThreshold::default()
+            .with_promote_fraction(f64::NAN)
+            .promote_fraction(),
+        0.1
+    );
+    let all = QpsThreshold::new(1.0, 1.0).with_promote_fraction(1.0);
+    for i in 0..1000u32 {
+        let qps = f64::from(i % 50) / 10.0;
+        assert_eq!(
+            all.should_promote(&input("k", Some(qps), now)),
+            qps >= 1.0,
+            "{qps}"
+        );
+    }
 }
 
 /// A seeded coin is reproducible and promotes close to one in ten: between

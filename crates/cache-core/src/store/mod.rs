@@ -6,7 +6,7 @@
 //! to both caches never exceeds the configured budget, and the hot cache never
 //! holds more than its share of it.
 
-mod counter;
+pub(crate) mod counter;
 pub mod lru;
 pub mod moka_store;
 
@@ -99,6 +99,18 @@ pub trait Store: Send + Sync + 'static {
     /// Looks `key` up in `kind`, counting a get (and a hit when found).
     /// Entries expired at `now` are treated as absent (and may be dropped).
     fn get(&self, kind: CacheKind, key: &str, now: Instant) -> Option<Entry>;
+
+    /// Looks `key` up in the hot cache, then (if absent there) in the main
+    /// cache, counting gets and hits as two [`get`](Store::get) calls would:
+    /// the group's hit path. `now` is the clock, which a store may read only
+    /// when it finds an entry that expires. The default reads it and makes
+    /// the two calls; a store that keeps both caches of a key together can
+    /// answer with one lookup.
+    fn get_hot_then_main(&self, key: &str, now: &dyn Fn() -> Instant) -> Option<Entry> {
+        let now = now();
+        self.get(CacheKind::Hot, key, now)
+            .or_else(|| self.get(CacheKind::Main, key, now))
+    }
 
     /// Inserts or replaces `key` in `kind`, evicting least valuable entries
     /// as needed to stay within budget. An entry larger than the cache's

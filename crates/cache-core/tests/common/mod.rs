@@ -1,7 +1,6 @@
 //! Shared helpers of the group tests: a counting loader, in-process fake
 //! peers (fixed behaviours, or another `Group` answering through
-//! `fetch_for_peer`), a picker routing keys by prefix, and simple promotion
-//! policies.
+//! `fetch_for_peer`), and a picker routing keys by prefix.
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::collections::HashMap;
@@ -9,7 +8,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use cache_core::promotion::{PromotionInput, PromotionPolicy};
 use cache_core::{
     Error, Fetched, Getter, Group, LoadContext, Loaded, PeerClient, PeerPicker, async_trait,
     getter_fn,
@@ -133,24 +131,6 @@ impl PeerPicker for PrefixPicker {
         self.peers
             .get(owner)
             .map(|p| Arc::clone(p) as Arc<dyn PeerClient>)
-    }
-}
-
-/// Promotes every fetched value.
-pub(crate) struct PromoteAll;
-
-impl PromotionPolicy for PromoteAll {
-    fn should_promote(&self, _: &PromotionInput<'_>) -> bool {
-        true
-    }
-}
-
-/// Promotes nothing.
-pub(crate) struct PromoteNone;
-
-impl PromotionPolicy for PromoteNone {
-    fn should_promote(&self, _: &PromotionInput<'_>) -> bool {
-        false
     }
 }
 

@@ -25,6 +25,13 @@ pub const BIG: usize = 5 << 20;
 /// Every bound on a test: a test taking longer is a hang.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The groups' peer timeout in tests that are not about timeouts: generous,
+/// so that a loaded machine never turns a slow hop into a fallback.
+pub const PATIENT: Duration = Duration::from_secs(10);
+
+/// The groups' default peer timeout (300 ms), for the deadline tests.
+pub const DEFAULT_PEER_TIMEOUT: Duration = Duration::from_millis(300);
+
 /// One call of a node's loader.
 #[derive(Debug, Clone)]
 pub struct Load {
@@ -78,7 +85,12 @@ pub fn value_of(key: &str) -> Bytes {
 /// - `fail-*`: a source failure with a secret in its detail;
 /// - `slow{n}-*`: takes [`SLOW`] on node `n`, answers at once elsewhere;
 /// - anything else: [`value_of`] the key.
-pub fn make_group(node: usize, recorder: &Recorder, pool: &cache_grpc::PeerPool) -> Group {
+pub fn make_group(
+    node: usize,
+    recorder: &Recorder,
+    pool: &cache_grpc::PeerPool,
+    peer_timeout: Duration,
+) -> Group {
     let recorder = recorder.clone();
     let getter = getter_fn(move |key: String, ctx: LoadContext| {
         let recorder = recorder.clone();
@@ -102,25 +114,49 @@ pub fn make_group(node: usize, recorder: &Recorder, pool: &cache_grpc::PeerPool)
     });
     GroupBuilder::new(GROUP, 64 << 20, getter)
         .peers(Arc::new(pool.clone()))
+        .peer_timeout(peer_timeout)
         .build()
         .expect("valid test group")
 }
 
-/// Starts `n` nodes serving [`GROUP`] with `opts`.
-pub async fn cluster_with(n: usize, opts: ClusterOptions) -> (LocalCluster, Recorder) {
+/// Starts `n` nodes serving [`GROUP`] with `opts` and the groups' peer
+/// timeout `peer_timeout`.
+pub async fn cluster_with(
+    n: usize,
+    opts: ClusterOptions,
+    peer_timeout: Duration,
+) -> (LocalCluster, Recorder) {
     let recorder = Recorder::default();
     let rec = recorder.clone();
     let cluster = LocalCluster::start_with(n, opts, move |node, pool| {
-        vec![make_group(node, &rec, pool)]
+        vec![make_group(node, &rec, pool, peer_timeout)]
     })
     .await
     .expect("cluster starts");
     (cluster, recorder)
 }
 
-/// Starts `n` nodes serving [`GROUP`] with default options.
+/// Starts `n` nodes serving [`GROUP`] with default options and a
+/// [`PATIENT`] peer timeout.
 pub async fn cluster(n: usize) -> (LocalCluster, Recorder) {
-    cluster_with(n, ClusterOptions::default()).await
+    cluster_with(n, ClusterOptions::default(), PATIENT).await
+}
+
+/// A client of `url` that sends `grpc-timeout` without enforcing it
+/// locally (tonic's channel would answer `CANCELLED` itself when the time
+/// is up): it shows what the server answers, and when.
+pub fn non_enforcing_client(
+    url: &str,
+) -> GroupcacheClient<
+    hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        tonic::body::Body,
+    >,
+> {
+    let http = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    GroupcacheClient::with_origin(http, url.parse().expect("valid URL"))
 }
 
 /// A key with `prefix` owned by node `owner`.

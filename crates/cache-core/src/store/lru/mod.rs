@@ -366,7 +366,7 @@ impl Store for LruStore {
         let cell = &self.shards[i];
         let found = {
             let mut shard = cell.lock.lock();
-            let found = shard.get(lane_of(kind), hash, key, now);
+            let found = shard.get(lane_of(kind), hash, key, || now);
             if let Lookup::Expired(_) = found {
                 cell.publish(&shard);
             }
@@ -377,6 +377,38 @@ impl Store for LruStore {
             Lookup::Miss => None,
             Lookup::Expired(size) => {
                 self.release(kind, size);
+                None
+            }
+        }
+    }
+
+    /// Both lanes of a key live in the same shard: one hash, one lock, and
+    /// the clock is read only for entries that expire.
+    fn get_hot_then_main(&self, key: &str, now: &dyn Fn() -> Instant) -> Option<Entry> {
+        let hash = hash_key(key);
+        let cell = &self.shards[self.shard_index(hash)];
+        let (hot, main) = {
+            let mut shard = cell.lock.lock();
+            let hot = shard.get(lane_of(CacheKind::Hot), hash, key, now);
+            let main = match hot {
+                Lookup::Hit(_) => Lookup::Miss,
+                _ => shard.get(lane_of(CacheKind::Main), hash, key, now),
+            };
+            if matches!(hot, Lookup::Expired(_)) || matches!(main, Lookup::Expired(_)) {
+                cell.publish(&shard);
+            }
+            (hot, main)
+        };
+        match hot {
+            Lookup::Hit(entry) => return Some(entry),
+            Lookup::Expired(size) => self.release(CacheKind::Hot, size),
+            Lookup::Miss => {}
+        }
+        match main {
+            Lookup::Hit(entry) => Some(entry),
+            Lookup::Miss => None,
+            Lookup::Expired(size) => {
+                self.release(CacheKind::Main, size);
                 None
             }
         }

@@ -139,14 +139,26 @@ impl Shard {
 
     /// Looks `key` up in `lane`, counting a get (and a hit). A live entry
     /// becomes the most recently used; an expired one is dropped.
-    pub(super) fn get(&mut self, lane: usize, hash: u64, key: &str, now: Instant) -> Lookup {
+    /// `now` is called only if the entry found has an expiry, so hits on
+    /// entries without one never read the clock.
+    pub(super) fn get(
+        &mut self,
+        lane: usize,
+        hash: u64,
+        key: &str,
+        now: impl FnOnce() -> Instant,
+    ) -> Lookup {
         let Shard { slots, lanes, .. } = self;
         let l = &mut lanes[lane];
         l.stats.gets += 1;
         let Some(&i) = l.table.find(hash, |&i| &*node(slots, i).key == key) else {
             return Lookup::Miss;
         };
-        if node(slots, i).entry.is_expired(now) {
+        if node(slots, i)
+            .entry
+            .expires_at
+            .is_some_and(|at| at <= now())
+        {
             let size = self.unlink_remove(lane, hash, i);
             return Lookup::Expired(size);
         }
