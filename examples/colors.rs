@@ -92,6 +92,9 @@ async fn main() -> Result<(), Error> {
         "stats: gets={} cache_hits={} loads={} loads_deduped={} local_loads={} local_load_errs={}",
         s.gets, s.cache_hits, s.loads, s.loads_deduped, s.local_loads, s.local_load_errs
     );
-    println!("database reads in total: {}", db_reads.load(Ordering::Relaxed));
+    println!(
+        "database reads in total: {}",
+        db_reads.load(Ordering::Relaxed)
+    );
     Ok(())
 }

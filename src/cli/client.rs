@@ -18,11 +18,11 @@ pub const MAX_RESPONSE_BYTES: usize = 1 << 30;
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
     /// The node to call: `host:port` or `http://host:port`.
-    #[arg(long, env = "GROUPCACHE_ADDR", default_value = "127.0.0.1:7001", value_parser = clap_parsers::peer)]
+    #[arg(long, env = "GROUPCACHE_ADDR", default_value = "127.0.0.1:7001", value_name = "ADDR", value_parser = clap_parsers::peer)]
     pub addr: String,
     /// Deadline of the whole call, connection included (sent to the node as
     /// `grpc-timeout`, so it bounds the work done for it too).
-    #[arg(long, env = "GROUPCACHE_TIMEOUT", default_value = "5s", value_parser = clap_parsers::duration)]
+    #[arg(long, env = "GROUPCACHE_TIMEOUT", default_value = "5s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub timeout: Duration,
 }
 
@@ -30,6 +30,27 @@ impl ClientArgs {
     /// Connects to the node within the timeout.
     pub async fn connect(&self) -> Result<GroupcacheClient<Channel>, Error> {
         connect(&self.addr, self.timeout).await
+    }
+}
+
+/// Runs one call under the command's timeout: the node is told the budget
+/// through `grpc-timeout` (see [`tonic::Request::set_timeout`]), and this
+/// side gives up too if no answer came (a stuck node), with
+/// `DEADLINE_EXCEEDED`.
+pub async fn bounded<T>(
+    timeout: Duration,
+    call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T, Error> {
+    // A little later than the node's own deadline, so its answer (with its
+    // own status) wins when it keeps the deadline.
+    let grace = Duration::from_millis(100);
+    match tokio::time::timeout(timeout + grace, call).await {
+        Ok(Ok(response)) => Ok(response.into_inner()),
+        Ok(Err(status)) => Err(Error::Status(status)),
+        Err(_) => Err(Error::Status(tonic::Status::deadline_exceeded(format!(
+            "no answer within {}",
+            humantime::format_duration(timeout)
+        )))),
     }
 }
 

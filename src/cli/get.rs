@@ -4,7 +4,7 @@ use cache_grpc::pb::GetRequest;
 use clap::Args;
 
 use crate::Error;
-use crate::cli::client::ClientArgs;
+use crate::cli::client::{ClientArgs, bounded};
 
 /// Flags of `groupcache get`.
 #[derive(Debug, Clone, Args)]
@@ -30,6 +30,6 @@ pub async fn run(args: GetArgs) -> Result<(), Error> {
         key: args.key,
     });
     request.set_timeout(args.client.timeout);
-    let response = client.get(request).await.map_err(Error::Status)?;
-    crate::cli::write_stdout(&response.into_inner().value)
+    let response = bounded(args.client.timeout, client.get(request)).await?;
+    crate::cli::write_stdout(&response.value)
 }

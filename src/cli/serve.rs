@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use cache_core::StoreKind;
@@ -18,7 +19,7 @@ mod node;
 pub enum StoreArg {
     /// An exact, byte-bounded LRU.
     Lru,
-    /// moka: TinyLFU admission, better hit ratio on skewed or scanning
+    /// A moka cache: TinyLFU admission, better hit ratio on skewed or scanning
     /// workloads.
     Moka,
 }
@@ -37,7 +38,12 @@ impl From<StoreArg> for StoreKind {
 pub struct ServeArgs {
     /// Address to listen on for clients and peers. Loopback by default: use
     /// 0.0.0.0:PORT (and --self) to serve other machines.
-    #[arg(long, env = "GROUPCACHE_LISTEN", default_value = "127.0.0.1:7001")]
+    #[arg(
+        long,
+        env = "GROUPCACHE_LISTEN",
+        default_value = "127.0.0.1:7001",
+        value_name = "ADDR"
+    )]
     pub listen: SocketAddr,
     /// This node's address as its peers know it (the entry of --peers that
     /// is this node). Default: the listen address (after binding, so port 0
@@ -57,45 +63,54 @@ pub struct ServeArgs {
     pub groups: Vec<GroupSpec>,
     /// Cache budget of each group, main and hot cache together: bytes or
     /// a size with a unit (64MiB, 1GB).
-    #[arg(long, env = "GROUPCACHE_CACHE_BYTES", default_value = "64MiB", value_parser = clap_parsers::size)]
+    #[arg(long, env = "GROUPCACHE_CACHE_BYTES", default_value = "64MiB", value_name = "SIZE", value_parser = clap_parsers::size)]
     pub cache_bytes: u64,
     /// Share of the cache budget kept for the hot cache (copies of popular
     /// keys owned by other nodes), in [0, 1).
-    #[arg(long, env = "GROUPCACHE_HOT_FRACTION", default_value = "0.125", value_parser = clap_parsers::fraction)]
+    #[arg(long, env = "GROUPCACHE_HOT_FRACTION", default_value = "0.125", value_name = "FRACTION", value_parser = clap_parsers::fraction)]
     pub hot_fraction: f64,
     /// Longest key accepted; longer keys are INVALID_ARGUMENT.
-    #[arg(long, env = "GROUPCACHE_MAX_KEY_BYTES", default_value = "1KiB", value_parser = clap_parsers::size)]
+    #[arg(long, env = "GROUPCACHE_MAX_KEY_BYTES", default_value = "1KiB", value_name = "SIZE", value_parser = clap_parsers::size)]
     pub max_key_bytes: u64,
     /// Largest value served or fetched: bounds files, origin bodies and
     /// gRPC messages on both ends.
-    #[arg(long, env = "GROUPCACHE_MAX_VALUE_BYTES", default_value = "8MiB", value_parser = clap_parsers::size)]
+    #[arg(long, env = "GROUPCACHE_MAX_VALUE_BYTES", default_value = "8MiB", value_name = "SIZE", value_parser = clap_parsers::size)]
     pub max_value_bytes: u64,
     /// Longest wait for a peer's answer before loading the key locally.
-    #[arg(long, env = "GROUPCACHE_PEER_TIMEOUT", default_value = "300ms", value_parser = clap_parsers::duration)]
+    #[arg(long, env = "GROUPCACHE_PEER_TIMEOUT", default_value = "300ms", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub peer_timeout: Duration,
     /// Longest wait for an HTTP origin (http/https sources).
-    #[arg(long, env = "GROUPCACHE_ORIGIN_TIMEOUT", default_value = "5s", value_parser = clap_parsers::duration)]
+    #[arg(long, env = "GROUPCACHE_ORIGIN_TIMEOUT", default_value = "5s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub origin_timeout: Duration,
+    /// A PEM file of extra CA certificates trusted by https sources (for an
+    /// internal CA), besides the built-in Mozilla roots. Default: none.
+    #[arg(long, env = "GROUPCACHE_ORIGIN_CA", value_name = "FILE")]
+    pub origin_ca: Option<PathBuf>,
     /// How long a NOT_FOUND answer from the source is remembered; 0s turns
     /// negative caching off.
-    #[arg(long, env = "GROUPCACHE_NEGATIVE_TTL", default_value = "0s", value_parser = clap_parsers::duration)]
+    #[arg(long, env = "GROUPCACHE_NEGATIVE_TTL", default_value = "0s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub negative_ttl: Duration,
     /// Requests handled at once; more are refused with RESOURCE_EXHAUSTED.
-    #[arg(long, env = "GROUPCACHE_MAX_CONCURRENT_REQUESTS", default_value_t = 4096)]
+    #[arg(
+        long,
+        env = "GROUPCACHE_MAX_CONCURRENT_REQUESTS",
+        default_value_t = 4096,
+        value_name = "N"
+    )]
     pub max_concurrent_requests: usize,
     /// The longest any request may take: the budget of a request without a
     /// grpc-timeout, and the cap of one with a longer one.
-    #[arg(long, env = "GROUPCACHE_REQUEST_TIMEOUT", default_value = "30s", value_parser = clap_parsers::duration)]
+    #[arg(long, env = "GROUPCACHE_REQUEST_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub request_timeout: Duration,
     /// Turn off gRPC server reflection (on by default, for grpcurl).
     #[arg(long, env = "GROUPCACHE_NO_REFLECTION")]
     pub no_reflection: bool,
     /// Store of every group's caches.
-    #[arg(long, env = "GROUPCACHE_STORE", value_enum, default_value_t = StoreArg::Lru)]
+    #[arg(long, env = "GROUPCACHE_STORE", value_enum, default_value_t = StoreArg::Lru, value_name = "STORE")]
     pub store: StoreArg,
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish
     /// before the process exits anyway.
-    #[arg(long, env = "GROUPCACHE_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = clap_parsers::duration)]
+    #[arg(long, env = "GROUPCACHE_SHUTDOWN_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub shutdown_timeout: Duration,
 }
 
@@ -120,8 +135,17 @@ impl ServeArgs {
         let mut seen = HashSet::new();
         for p in &self.peers {
             if !seen.insert(p.strip_prefix("http://").unwrap_or(p)) {
-                return Err(Error::config(format!("peer {p:?} is listed twice in --peers")));
+                return Err(Error::config(format!(
+                    "peer {p:?} is listed twice in --peers"
+                )));
             }
+        }
+        if self.listen.ip().is_unspecified() && self.self_addr.is_none() && !self.peers.is_empty() {
+            return Err(Error::config(format!(
+                "--listen {} accepts on every interface, so peers cannot reach this node at it: \
+                 give --self with the address the other peers use (as listed in --peers)",
+                self.listen
+            )));
         }
         if self.cache_bytes == 0 {
             return Err(Error::config("--cache-bytes must be above zero"));
@@ -130,7 +154,9 @@ impl ServeArgs {
             return Err(Error::config("--max-key-bytes must be above zero"));
         }
         if self.max_value_bytes == 0 || self.max_value_bytes > u64::from(u32::MAX) {
-            return Err(Error::config("--max-value-bytes must be between 1 byte and 4GiB"));
+            return Err(Error::config(
+                "--max-value-bytes must be between 1 byte and 4GiB",
+            ));
         }
         if self.peer_timeout.is_zero() {
             return Err(Error::config("--peer-timeout must be above zero"));
@@ -142,18 +168,22 @@ impl ServeArgs {
             return Err(Error::config("--request-timeout must be above zero"));
         }
         if self.max_concurrent_requests == 0 {
-            return Err(Error::config("--max-concurrent-requests must be above zero"));
+            return Err(Error::config(
+                "--max-concurrent-requests must be above zero",
+            ));
         }
-        let options = SourceOptions {
-            max_value_bytes: self.max_value_bytes,
-            origin_timeout: self.origin_timeout,
-        };
+        let mut options = SourceOptions::new(self.max_value_bytes, self.origin_timeout);
+        if let Some(path) = &self.origin_ca {
+            let pem = std::fs::read(path)
+                .map_err(|e| Error::config(format!("--origin-ca {}: {e}", path.display())))?;
+            options.origin_ca_pem = Some(pem);
+        }
         let sources = self
             .groups
             .iter()
             .map(|g| {
                 g.source
-                    .open(options)
+                    .open(&options)
                     .map(|s| (g.name.clone(), s))
                     .map_err(|e| match e {
                         Error::Config(m) => Error::config(format!("group {:?}: {m}", g.name)),

@@ -6,7 +6,7 @@ use clap::Args;
 use serde_json::{Map, Value, json};
 
 use crate::Error;
-use crate::cli::client::ClientArgs;
+use crate::cli::client::{ClientArgs, bounded};
 
 /// Flags of `groupcache stats`.
 #[derive(Debug, Clone, Args)]
@@ -39,11 +39,7 @@ pub async fn fetch(client: &ClientArgs, group: String) -> Result<StatsResponse, 
     let mut conn = client.connect().await?;
     let mut request = tonic::Request::new(StatsRequest { group });
     request.set_timeout(client.timeout);
-    Ok(conn
-        .stats(request)
-        .await
-        .map_err(Error::Status)?
-        .into_inner())
+    bounded(client.timeout, conn.stats(request)).await
 }
 
 /// A group's counters in a stable order: the engine's declaration order,
@@ -83,8 +79,9 @@ fn cache_rows(group: &GroupStats) -> Vec<(&'static str, u64, u64)> {
     ]
 }
 
-/// The stats as a plain-text table: one column per group, one row per
-/// counter, then the main and hot cache rows.
+/// The stats as a plain-text table: the node and its peers, then one
+/// column per group and one row per counter, then the main and hot cache
+/// rows.
 pub fn render_table(stats: &StatsResponse) -> String {
     let mut out = String::new();
     out.push_str(&format!("node   {}\n", stats.node));
@@ -93,34 +90,38 @@ pub fn render_table(stats: &StatsResponse) -> String {
         out.push_str("(no groups)\n");
         return out;
     }
+    out.push('\n');
+    let columns: Vec<(String, &GroupStats)> =
+        stats.groups.iter().map(|g| (g.name.clone(), g)).collect();
+    out.push_str(&render_columns("group", &columns));
+    out
+}
+
+/// A table with one column per `(title, group stats)` and one row per
+/// counter (engine order), then the main and hot cache rows. `corner` heads
+/// the label column.
+pub fn render_columns(corner: &str, columns: &[(String, &GroupStats)]) -> String {
     let mut rows: Vec<(String, Vec<u64>)> = Vec::new();
-    let push = |rows: &mut Vec<(String, Vec<u64>)>, name: String, col: usize, value: u64| match rows
-        .iter_mut()
-        .find(|(n, _)| *n == name)
-    {
-        Some((_, values)) => values[col] = value,
-        None => {
-            let mut values = vec![0; stats.groups.len()];
-            values[col] = value;
-            rows.push((name, values));
-        }
-    };
-    for (col, group) in stats.groups.iter().enumerate() {
-        push(
-            &mut rows,
-            "cache_bytes (budget)".into(),
-            col,
-            group.cache_bytes,
-        );
+    let mut push =
+        |name: String, col: usize, value: u64| match rows.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, values)) => values[col] = value,
+            None => {
+                let mut values = vec![0; columns.len()];
+                values[col] = value;
+                rows.push((name, values));
+            }
+        };
+    for (col, (_, group)) in columns.iter().enumerate() {
+        push("cache_bytes (budget)".into(), col, group.cache_bytes);
         for (name, value) in ordered_counters(group) {
-            push(&mut rows, name, col, value);
+            push(name, col, value);
         }
         for (name, main, hot) in cache_rows(group) {
-            push(&mut rows, format!("main_cache.{name}"), col, main);
-            push(&mut rows, format!("hot_cache.{name}"), col, hot);
+            push(format!("main_cache.{name}"), col, main);
+            push(format!("hot_cache.{name}"), col, hot);
         }
     }
-    // Main rows together, then hot rows.
+    // Group counters first, then the main cache rows, then the hot ones.
     rows.sort_by_key(|(name, _)| {
         if name.starts_with("main_cache.") {
             1
@@ -130,23 +131,26 @@ pub fn render_table(stats: &StatsResponse) -> String {
             0
         }
     });
-    let label_width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0).max(5);
-    let widths: Vec<usize> = stats
-        .groups
+    let label_width = rows
+        .iter()
+        .map(|(n, _)| n.len())
+        .chain([corner.len()])
+        .max()
+        .unwrap_or(0);
+    let widths: Vec<usize> = columns
         .iter()
         .enumerate()
-        .map(|(col, g)| {
+        .map(|(col, (title, _))| {
             rows.iter()
                 .map(|(_, v)| v[col].to_string().len())
-                .chain([g.name.len()])
+                .chain([title.len()])
                 .max()
                 .unwrap_or(1)
         })
         .collect();
-    out.push('\n');
-    out.push_str(&format!("{:<label_width$}", "group"));
-    for (g, w) in stats.groups.iter().zip(&widths) {
-        out.push_str(&format!("  {:>w$}", g.name));
+    let mut out = format!("{corner:<label_width$}");
+    for ((title, _), w) in columns.iter().zip(&widths) {
+        out.push_str(&format!("  {title:>w$}"));
     }
     out.push('\n');
     out.push_str(&"-".repeat(label_width + widths.iter().map(|w| w + 2).sum::<usize>()));

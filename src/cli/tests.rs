@@ -40,6 +40,7 @@ fn serve_defaults() {
     assert_eq!(a.peer_timeout, Duration::from_millis(300));
     assert_eq!(a.origin_timeout, Duration::from_secs(5));
     assert_eq!(a.negative_ttl, Duration::ZERO);
+    assert_eq!(a.origin_ca, None);
     assert_eq!(a.max_concurrent_requests, 4096);
     assert!(!a.no_reflection);
     assert_eq!(a.store, serve::StoreArg::Lru);
@@ -64,6 +65,7 @@ fn serve_every_flag() {
         "--max-value-bytes=1MiB",
         "--peer-timeout=150ms",
         "--origin-timeout=2s",
+        "--origin-ca=/etc/ca.pem",
         "--negative-ttl=30s",
         "--max-concurrent-requests=64",
         "--request-timeout=7s",
@@ -82,6 +84,10 @@ fn serve_every_flag() {
     assert_eq!(a.max_value_bytes, 1 << 20);
     assert_eq!(a.peer_timeout, Duration::from_millis(150));
     assert_eq!(a.origin_timeout, Duration::from_secs(2));
+    assert_eq!(
+        a.origin_ca.as_deref(),
+        Some(std::path::Path::new("/etc/ca.pem"))
+    );
     assert_eq!(a.negative_ttl, Duration::from_secs(30));
     assert_eq!(a.max_concurrent_requests, 64);
     assert_eq!(a.request_timeout, Duration::from_secs(7));
@@ -143,6 +149,15 @@ fn serve_validation() {
             "listed twice",
         ),
         (
+            &[
+                "serve",
+                "--group=g=synthetic",
+                "--listen=0.0.0.0:7001",
+                "--peers=a:1,b:2",
+            ][..],
+            "give --self",
+        ),
+        (
             &["serve", "--group=g=synthetic", "--cache-bytes=0"][..],
             "--cache-bytes",
         ),
@@ -157,6 +172,14 @@ fn serve_validation() {
         (
             &["serve", "--group=g=dir:/no/such/dir/here"][..],
             "group \"g\"",
+        ),
+        (
+            &[
+                "serve",
+                "--group=g=synthetic",
+                "--origin-ca=/no/such/ca.pem",
+            ][..],
+            "--origin-ca",
         ),
         (
             &[

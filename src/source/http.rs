@@ -9,6 +9,7 @@ use cache_core::{Error as CoreError, Getter, LoadContext, Loaded};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use crate::Error;
+use crate::source::SourceOptions;
 
 /// The placeholder replaced by the percent-encoded key.
 pub const KEY_PLACEHOLDER: &str = "{key}";
@@ -50,8 +51,11 @@ pub struct HttpSource {
 
 impl HttpSource {
     /// A source for `template`, which must be an `http://` or `https://` URL
-    /// holding `{key}` exactly once.
-    pub fn new(template: &str, timeout: Duration, max_value_bytes: u64) -> Result<Self, Error> {
+    /// holding `{key}` exactly once, with the origin timeout, maximum value
+    /// size and extra trusted certificates of `options`.
+    pub fn new(template: &str, options: &SourceOptions) -> Result<Self, Error> {
+        let timeout = options.origin_timeout;
+        let max_value_bytes = options.max_value_bytes;
         if !(template.starts_with("http://") || template.starts_with("https://")) {
             return Err(Error::config(format!(
                 "http source {template:?}: must start with http:// or https://"
@@ -76,9 +80,20 @@ impl HttpSource {
         if timeout.is_zero() {
             return Err(Error::config("the origin timeout must be above zero"));
         }
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
-            .user_agent(concat!("groupcache/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("groupcache/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = &options.origin_ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| Error::config(format!("origin CA certificates: {e}")))?;
+            if certs.is_empty() {
+                return Err(Error::config("origin CA file holds no PEM certificate"));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
             .build()
             .map_err(|e| Error::config(format!("http source {template:?}: {e}")))?;
         Ok(HttpSource {

@@ -67,26 +67,36 @@ impl FromStr for SourceSpec {
     }
 }
 
-/// Limits applied to every source when it is opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Limits and settings applied to every source when it is opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceOptions {
     /// Values larger than this are refused by `dir:` and `http:` sources.
     pub max_value_bytes: u64,
     /// Upper bound of one request to an HTTP origin.
     pub origin_timeout: Duration,
+    /// PEM certificates trusted by `https:` sources besides the built-in
+    /// Mozilla roots (an internal CA); `None` for the built-in roots only.
+    pub origin_ca_pem: Option<Vec<u8>>,
+}
+
+impl SourceOptions {
+    /// Options with these limits and the built-in roots only.
+    pub fn new(max_value_bytes: u64, origin_timeout: Duration) -> Self {
+        SourceOptions {
+            max_value_bytes,
+            origin_timeout,
+            origin_ca_pem: None,
+        }
+    }
 }
 
 impl SourceSpec {
     /// Opens the source: checks the directory exists, builds the HTTP
     /// client.
-    pub fn open(&self, options: SourceOptions) -> Result<Source, Error> {
+    pub fn open(&self, options: &SourceOptions) -> Result<Source, Error> {
         Ok(match self {
             SourceSpec::Dir(path) => Source::Dir(DirSource::new(path, options.max_value_bytes)?),
-            SourceSpec::Http(template) => Source::Http(HttpSource::new(
-                template,
-                options.origin_timeout,
-                options.max_value_bytes,
-            )?),
+            SourceSpec::Http(template) => Source::Http(HttpSource::new(template, options)?),
             SourceSpec::Synthetic(spec) => {
                 if spec.size as u64 > options.max_value_bytes {
                     return Err(Error::config(format!(
@@ -165,10 +175,7 @@ mod tests {
     /// is refused; a missing directory is refused.
     #[test]
     fn open_checks() {
-        let opts = SourceOptions {
-            max_value_bytes: 100,
-            origin_timeout: Duration::from_secs(1),
-        };
+        let opts = &SourceOptions::new(100, Duration::from_secs(1));
         let big: SourceSpec = "synthetic:size=101".parse().unwrap();
         assert!(big.open(opts).is_err());
         let ok: SourceSpec = "synthetic:size=100".parse().unwrap();

@@ -85,8 +85,7 @@ async fn fetches_and_encodes_keys() {
     let o = origin().await;
     let src = HttpSource::new(
         &format!("{}/v/{{key}}?x=1", o.base),
-        Duration::from_secs(5),
-        1024,
+        &SourceOptions::new(1024, Duration::from_secs(5)),
     )
     .unwrap();
     assert_eq!(get(&src, "hello").await.unwrap(), "value:/v/hello?x=1");
@@ -104,8 +103,7 @@ async fn maps_statuses() {
     let o = origin().await;
     let src = HttpSource::new(
         &format!("{}/v/{{key}}", o.base),
-        Duration::from_secs(5),
-        1024,
+        &SourceOptions::new(1024, Duration::from_secs(5)),
     )
     .unwrap();
     assert_eq!(get(&src, "missing").await, Err(CoreError::NotFound));
@@ -122,8 +120,11 @@ async fn maps_statuses() {
 #[tokio::test]
 async fn refuses_big_bodies() {
     let o = origin().await;
-    let src =
-        HttpSource::new(&format!("{}/v/{{key}}", o.base), Duration::from_secs(5), 99).unwrap();
+    let src = HttpSource::new(
+        &format!("{}/v/{{key}}", o.base),
+        &SourceOptions::new(99, Duration::from_secs(5)),
+    )
+    .unwrap();
     assert!(matches!(
         get(&src, "big").await,
         Err(CoreError::SourceFailed(_))
@@ -137,8 +138,7 @@ async fn origin_timeout() {
     let o = origin().await;
     let src = HttpSource::new(
         &format!("{}/v/{{key}}", o.base),
-        Duration::from_millis(200),
-        99,
+        &SourceOptions::new(99, Duration::from_millis(200)),
     )
     .unwrap();
     let got = tokio::time::timeout(Duration::from_secs(3), get(&src, "slow"))
@@ -154,8 +154,7 @@ async fn context_deadline() {
     let o = origin().await;
     let src = HttpSource::new(
         &format!("{}/v/{{key}}", o.base),
-        Duration::from_secs(30),
-        99,
+        &SourceOptions::new(99, Duration::from_secs(30)),
     )
     .unwrap();
     let ctx = LoadContext::with_timeout(Duration::from_millis(200));
@@ -178,7 +177,11 @@ async fn context_deadline() {
 async fn https_uses_tls() {
     let o = origin().await;
     let base = o.base.replace("http://", "https://");
-    let src = HttpSource::new(&format!("{base}/v/{{key}}"), Duration::from_secs(5), 99).unwrap();
+    let src = HttpSource::new(
+        &format!("{base}/v/{{key}}"),
+        &SourceOptions::new(99, Duration::from_secs(5)),
+    )
+    .unwrap();
     match get(&src, "k").await {
         Err(CoreError::SourceFailed(msg)) => {
             assert!(!msg.to_lowercase().contains("scheme"), "{msg}");
@@ -197,8 +200,103 @@ fn bad_templates() {
         ("http://h/{key}/{key}", "only once"),
         ("http://:80/{key}", "http source"),
     ] {
-        let err = HttpSource::new(template, t, 1).unwrap_err().to_string();
+        let err = HttpSource::new(template, &SourceOptions::new(1, t))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(needle), "{template}: {err}");
     }
-    assert!(HttpSource::new("http://h/{key}", Duration::ZERO, 1).is_err());
+    assert!(HttpSource::new("http://h/{key}", &SourceOptions::new(1, Duration::ZERO)).is_err());
+}
+
+/// The test CA, its server certificate (for 127.0.0.1 and localhost) and
+/// key, valid until 2126: `tests/fixtures/tls/`.
+const CA_PEM: &[u8] = include_bytes!("../../../tests/fixtures/tls/ca.pem");
+const SERVER_PEM: &[u8] = include_bytes!("../../../tests/fixtures/tls/server.pem");
+const SERVER_KEY: &[u8] = include_bytes!("../../../tests/fixtures/tls/server.key");
+
+/// An HTTPS origin on 127.0.0.1:0 answering every path with
+/// `tls:<path>`.
+async fn tls_origin() -> (String, tokio::task::JoinHandle<()>) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(SERVER_PEM)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_slice(SERVER_KEY).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("https://{}", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut conn) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head);
+                let body = format!("tls:{}", head.split(' ').nth(1).unwrap_or(""));
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = conn.write_all(resp.as_bytes()).await;
+                let _ = conn.shutdown().await;
+            });
+        }
+    });
+    (base, task)
+}
+
+/// https works end to end: with the test CA trusted (`--origin-ca`), the
+/// value comes over TLS; without it, the origin's certificate is refused
+/// and the load is a source failure.
+#[tokio::test]
+async fn https_with_a_trusted_ca() {
+    let (base, task) = tls_origin().await;
+    let template = format!("{base}/v/{{key}}");
+    let mut opts = SourceOptions::new(1024, Duration::from_secs(5));
+    opts.origin_ca_pem = Some(CA_PEM.to_vec());
+    let src = HttpSource::new(&template, &opts).unwrap();
+    assert_eq!(get(&src, "a/b").await.unwrap(), "tls:/v/a%2Fb");
+
+    let untrusted =
+        HttpSource::new(&template, &SourceOptions::new(1024, Duration::from_secs(5))).unwrap();
+    match get(&untrusted, "k").await {
+        Err(CoreError::SourceFailed(msg)) => {
+            assert!(msg.to_lowercase().contains("certificate"), "{msg}");
+        }
+        other => panic!("expected a certificate failure, got {other:?}"),
+    }
+    task.abort();
+}
+
+/// A CA file without certificates is a configuration error.
+#[test]
+fn bad_ca_file() {
+    let mut opts = SourceOptions::new(1, Duration::from_secs(1));
+    opts.origin_ca_pem = Some(b"not a certificate".to_vec());
+    let err = HttpSource::new("https://h/{key}", &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("origin CA"), "{err}");
 }

@@ -1,0 +1,273 @@
+//! Helpers of the process tests: start real `groupcache serve` processes on
+//! loopback, wait for them, run `groupcache` client commands, and kill
+//! everything this test started when it ends.
+#![allow(dead_code)] // each test uses a different subset
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use cache_grpc::pb::groupcache_client::GroupcacheClient;
+use cache_grpc::pb::{GroupStats, StatsRequest};
+
+/// The binary under test.
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_groupcache");
+
+/// The longest wait for a node to answer after it started.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The longest any client command may run.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A `groupcache` command with no `GROUPCACHE_*` variable inherited from
+/// the environment running the tests.
+pub(crate) fn command() -> Command {
+    let mut cmd = Command::new(BIN);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("GROUPCACHE_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.env("NO_COLOR", "1");
+    cmd
+}
+
+/// A fresh directory, removed on drop.
+pub(crate) struct TempDir(pub(crate) PathBuf);
+
+impl TempDir {
+    pub(crate) fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "groupcache-proc-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A `groupcache serve` process this test started; killed (SIGKILL, by
+/// its pid) and reaped on drop if still running.
+pub(crate) struct Node {
+    pub(crate) child: Child,
+    pub(crate) addr: String,
+    pub(crate) log: PathBuf,
+}
+
+impl Node {
+    /// Sends SIGTERM to this node (its own pid only).
+    pub(crate) fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Kills this node at once (SIGKILL) and reaps it.
+    pub(crate) fn sigkill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Waits (bounded) for the process to exit and returns its exit code.
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// The node's log so far (for failure messages).
+    pub(crate) fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `n` loopback ports that were free a moment ago (bound to port 0 at
+/// once, then released).
+pub(crate) fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<_> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+/// Starts a `groupcache serve` on `addr` with `args`, logging to `dir`.
+fn spawn_node(addr: &str, args: &[String], envs: &[(&str, String)], dir: &Path) -> Node {
+    let log = dir.join(format!("node-{}.log", addr.replace(':', "_")));
+    let mut cmd = command();
+    cmd.arg("serve")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("groupcache starts");
+    Node {
+        child,
+        addr: addr.to_owned(),
+        log,
+    }
+}
+
+/// Waits until the node answers a Stats call; false if it exited or did not
+/// answer in time.
+pub(crate) async fn wait_ready(node: &mut Node) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < READY_TIMEOUT {
+        if let Ok(Some(_)) = node.child.try_wait() {
+            return false;
+        }
+        if stats(&node.addr).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    false
+}
+
+/// A running mesh of `groupcache serve` processes.
+pub(crate) struct Cluster {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) dir: TempDir,
+}
+
+/// Starts `n` nodes peering with each other, each given `extra` flags
+/// (the groups). Retries with new ports when a port was taken in between.
+pub(crate) async fn start_cluster(n: usize, extra: &[String], dir: TempDir) -> Cluster {
+    for _attempt in 0..3 {
+        let addrs: Vec<String> = free_ports(n)
+            .into_iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let peers = addrs.join(",");
+        let mut nodes: Vec<Node> = addrs
+            .iter()
+            .map(|addr| {
+                let mut args = vec![
+                    "--listen".to_owned(),
+                    addr.clone(),
+                    "--peers".to_owned(),
+                    peers.clone(),
+                ];
+                args.extend(extra.iter().cloned());
+                spawn_node(addr, &args, &[], &dir.0)
+            })
+            .collect();
+        let mut all = true;
+        for node in &mut nodes {
+            all &= wait_ready(node).await;
+        }
+        if all {
+            return Cluster { nodes, dir };
+        }
+        for node in &nodes {
+            eprintln!(
+                "node {} did not start; log:\n{}",
+                node.addr,
+                node.log_text()
+            );
+        }
+    }
+    panic!("the cluster did not start in 3 attempts");
+}
+
+/// Starts one node configured through environment variables only (besides
+/// `serve`): `GROUPCACHE_LISTEN` is set to a free port.
+pub(crate) async fn start_env_node(envs: &[(&str, String)], dir: &TempDir) -> Node {
+    for _attempt in 0..3 {
+        let addr = format!("127.0.0.1:{}", free_ports(1)[0]);
+        let mut all = envs.to_vec();
+        all.push(("GROUPCACHE_LISTEN", addr.clone()));
+        let mut node = spawn_node(&addr, &[], &all, &dir.0);
+        if wait_ready(&mut node).await {
+            return node;
+        }
+        eprintln!("node {addr} did not start; log:\n{}", node.log_text());
+    }
+    panic!("the node did not start in 3 attempts");
+}
+
+/// Calls Stats on `addr` (all groups) with a short deadline.
+pub(crate) async fn stats(addr: &str) -> Result<Vec<GroupStats>, String> {
+    let fut = async {
+        let mut client = GroupcacheClient::connect(format!("http://{addr}"))
+            .await
+            .map_err(|e| e.to_string())?;
+        let resp = client
+            .stats(StatsRequest::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(resp.into_inner().groups)
+    };
+    tokio::time::timeout(Duration::from_secs(2), fut)
+        .await
+        .map_err(|_| "stats timed out".to_owned())?
+}
+
+/// One counter of one group on `addr`.
+pub(crate) async fn counter(addr: &str, group: &str, name: &str) -> u64 {
+    let groups = stats(addr).await.expect("stats answer");
+    let g = groups
+        .iter()
+        .find(|g| g.name == group)
+        .expect("group exists");
+    g.counters.get(name).copied().unwrap_or(0)
+}
+
+/// What a finished client command printed and returned.
+#[derive(Debug)]
+pub(crate) struct Output {
+    pub(crate) code: Option<i32>,
+    pub(crate) stdout: Vec<u8>,
+    pub(crate) stderr: String,
+}
+
+/// Runs `groupcache ARGS` to completion (bounded), capturing its output.
+pub(crate) async fn run(args: &[&str]) -> Output {
+    let mut cmd = tokio::process::Command::from(command());
+    cmd.args(args).stdin(Stdio::null()).kill_on_drop(true);
+    let out = tokio::time::timeout(COMMAND_TIMEOUT, cmd.output())
+        .await
+        .unwrap_or_else(|_| panic!("groupcache {args:?} did not finish in time"))
+        .expect("groupcache runs");
+    Output {
+        code: out.status.code(),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `groupcache get --addr ADDR GROUP KEY`.
+pub(crate) async fn get(addr: &str, group: &str, key: &str) -> Output {
+    run(&["get", "--addr", addr, "--timeout", "5s", group, key]).await
+}
