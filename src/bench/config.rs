@@ -192,15 +192,15 @@ impl BenchConfig {
             }
             _ => {}
         }
-        if let Some(r) = self.rate {
-            if !(r.is_finite() && r > 0.0) {
-                return bad("the rate must be a positive number of requests per second");
-            }
+        if let Some(r) = self.rate
+            && !(r.is_finite() && r > 0.0)
+        {
+            return bad("the rate must be a positive number of requests per second");
         }
-        if let Distribution::Zipf { s } = self.dist {
-            if !(s.is_finite() && s > 0.0) {
-                return bad("the zipf exponent must be a positive number");
-            }
+        if let Distribution::Zipf { s } = self.dist
+            && !(s.is_finite() && s > 0.0)
+        {
+            return bad("the zipf exponent must be a positive number");
         }
         if self.timeout.is_zero() {
             return bad("the timeout must be > 0");

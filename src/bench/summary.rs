@@ -188,7 +188,9 @@ pub fn render(inp: &SuiteInputs) -> (String, Vec<(String, String)>) {
         .collect();
     if !cpu_pairs.is_empty() {
         let n = cpu_pairs.len() as f64;
-        let (ours, echo) = cpu_pairs.iter().fold((0.0, 0.0), |(x, y), (a, b)| (x + a / n, y + b / n));
+        let (ours, echo) = cpu_pairs
+            .iter()
+            .fold((0.0, 0.0), |(x, y), (a, b)| (x + a / n, y + b / n));
         let _ = writeln!(
             md,
             "- Server CPU per request, less noisy than throughput on a shared machine: owner hit {ours:.1} µs vs echo {echo:.1} µs, so the cache path runs at **{:.0}% of the echo server's efficiency** ({:.1} µs of the cost is groupcache's own).",

@@ -115,13 +115,12 @@ pub(crate) async fn run_worker(sh: Arc<Shared>, w: usize) -> WorkerResult {
             break;
         }
         let measured = send_at >= sh.measure_start;
-        if measured {
-            if let Some(b) = &sh.budget {
-                if b.fetch_sub(1, Ordering::Relaxed) <= 0 {
-                    sh.stop.store(true, Ordering::Relaxed);
-                    break;
-                }
-            }
+        if measured
+            && let Some(b) = &sh.budget
+            && b.fetch_sub(1, Ordering::Relaxed) <= 0
+        {
+            sh.stop.store(true, Ordering::Relaxed);
+            break;
         }
         let idx = match &sh.picker {
             Some(p) => p.pick(&mut rng),

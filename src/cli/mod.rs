@@ -7,7 +7,7 @@
 //! | `get` | [`get`] | fetch one key from a node |
 //! | `stats` | [`stats`] | print a node's counters |
 //! | `demo` | [`demo`] | a 3-node mesh in one process, narrated |
-//! | `bench` | [`bench`] | load generator: throughput, latency, cluster counters |
+//! | `bench` | [`bench`](mod@bench) | load generator: throughput, latency, cluster counters |
 //! | `bench-echo` (hidden) | [`bench_echo`] | the limit server for `bench` |
 //! | `bench-report` (hidden) | [`bench_report`] | `docs/benchmarks.md` and plots from bench results |
 //!
