@@ -306,14 +306,28 @@ pub fn render(inp: &SuiteInputs) -> (String, Vec<(String, String)>) {
 
     // ---- plots
     let tput_labels: Vec<String> = inp.ours.iter().map(|r| r.label.clone()).collect();
-    let tput: Vec<Option<f64>> = inp.ours.iter().map(|r| Some(r.throughput_rps)).collect();
+    let is_echo = |r: &Report| r.label.starts_with("echo");
+    let ours_bars: Vec<Option<f64>> = inp
+        .ours
+        .iter()
+        .map(|r| (!is_echo(r)).then_some(r.throughput_rps))
+        .collect();
+    let echo_bars: Vec<Option<f64>> = inp
+        .ours
+        .iter()
+        .map(|r| is_echo(r).then_some(r.throughput_rps))
+        .collect();
+    let mut series = vec![("groupcache".to_string(), ours_bars)];
+    if echo_bars.iter().any(Option::is_some) {
+        series.push(("bare tonic echo (the limit)".to_string(), echo_bars));
+    }
     svgs.push((
         "throughput-scenarios.svg".to_string(),
         svg::bar_chart(
             "Throughput per scenario (groupcache bench)",
             "requests/s",
             &tput_labels,
-            &[("groupcache".into(), tput)],
+            &series,
         ),
     ));
     let _ = writeln!(

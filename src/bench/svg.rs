@@ -12,8 +12,7 @@ const COLOURS: [&str; 6] = [
 const W: f64 = 860.0;
 const H: f64 = 420.0;
 const LEFT: f64 = 80.0;
-const RIGHT: f64 = 20.0;
-const TOP: f64 = 50.0;
+const RIGHT: f64 = 60.0;
 const BOTTOM: f64 = 110.0;
 
 /// Escapes text for an SVG text node or attribute.
@@ -54,17 +53,31 @@ fn nice_max(v: f64) -> f64 {
     10.0 * p
 }
 
-fn legend(s: &mut String, names: &[String]) {
-    let mut x = LEFT;
+/// Draws the legend in rows below the title; returns the top of the plot
+/// area under it.
+fn legend(s: &mut String, names: &[String]) -> f64 {
+    let (mut x, mut y) = (LEFT, 32.0);
     for (i, n) in names.iter().enumerate() {
+        let w = 24.0 + 7.0 * n.chars().count() as f64;
+        if x + w > W - RIGHT && x > LEFT {
+            x = LEFT;
+            y += 16.0;
+        }
         let c = COLOURS[i % COLOURS.len()];
         let _ = writeln!(
             s,
-            r#"<rect x="{x}" y="32" width="10" height="10" fill="{c}"/>"#
+            r#"<rect x="{x}" y="{y}" width="10" height="10" fill="{c}"/>"#
         );
-        let _ = writeln!(s, r#"<text x="{}" y="41">{}</text>"#, x + 14.0, esc(n));
-        x += 24.0 + 7.0 * n.len() as f64;
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{}">{}</text>"#,
+            x + 14.0,
+            y + 9.0,
+            esc(n)
+        );
+        x += w;
     }
+    y + 26.0
 }
 
 /// Grouped vertical bars: `values[series][category]` (`None` = no bar),
@@ -77,14 +90,14 @@ pub(crate) fn bar_chart(
 ) -> String {
     let mut s = header(title);
     let names: Vec<String> = series.iter().map(|(n, _)| n.clone()).collect();
-    legend(&mut s, &names);
+    let top = legend(&mut s, &names);
     let max = series
         .iter()
         .flat_map(|(_, v)| v.iter().flatten())
         .fold(0.0f64, |a, &b| a.max(b));
     let ymax = nice_max(max * 1.1);
-    let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
-    let y = |v: f64| TOP + ph - v / ymax * ph;
+    let (pw, ph) = (W - LEFT - RIGHT, H - top - BOTTOM);
+    let y = |v: f64| top + ph - v / ymax * ph;
     for i in 0..=5 {
         let v = ymax * f64::from(i) / 5.0;
         let _ = writeln!(
@@ -104,26 +117,36 @@ pub(crate) fn bar_chart(
     let _ = writeln!(
         s,
         r#"<text transform="translate(16,{}) rotate(-90)" text-anchor="middle">{}</text>"#,
-        TOP + ph / 2.0,
+        top + ph / 2.0,
         esc(y_label)
     );
     let n = categories.len().max(1) as f64;
     let group_w = pw / n;
     let bar_w = (group_w * 0.8) / series.len().max(1) as f64;
     for (ci, cat) in categories.iter().enumerate() {
-        let gx = LEFT + group_w * ci as f64 + group_w * 0.1;
+        // The bars present in this category, centred in its slot.
+        let present = series
+            .iter()
+            .filter(|(_, v)| matches!(v.get(ci), Some(Some(_))))
+            .count();
+        let gx = LEFT
+            + group_w * ci as f64
+            + group_w * 0.1
+            + bar_w * (series.len() - present) as f64 / 2.0;
+        let mut k = 0.0;
         for (si, (_, vals)) in series.iter().enumerate() {
             let Some(Some(v)) = vals.get(ci) else {
                 continue;
             };
-            let x = gx + bar_w * si as f64;
+            let x = gx + bar_w * k;
+            k += 1.0;
             let c = COLOURS[si % COLOURS.len()];
             let _ = writeln!(
                 s,
                 r#"<rect x="{x:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="{c}"/>"#,
                 y(*v),
                 bar_w * 0.95,
-                TOP + ph - y(*v)
+                top + ph - y(*v)
             );
             let _ = writeln!(
                 s,
@@ -134,7 +157,7 @@ pub(crate) fn bar_chart(
             );
         }
         let lx = LEFT + group_w * (ci as f64 + 0.5);
-        let ly = TOP + ph + 14.0;
+        let ly = top + ph + 14.0;
         let _ = writeln!(
             s,
             r#"<text transform="translate({lx:.1},{ly:.1}) rotate(30)" text-anchor="start">{}</text>"#,
@@ -145,18 +168,20 @@ pub(crate) fn bar_chart(
         s,
         r##"<line x1="{LEFT}" x2="{0}" y1="{1}" y2="{1}" stroke="#333"/>"##,
         W - RIGHT,
-        TOP + ph
+        top + ph
     );
     s.push_str("</svg>\n");
     s
 }
 
 /// Latency CDF lines: each series is `(name, [(percentile, microseconds)])`;
-/// the x axis (latency) is logarithmic, the y axis is the percentile.
+/// the x axis (latency) is logarithmic; the y axis is in "nines" (p90 is one
+/// step above p0, p99 two, p99.9 three, the max at four), so the tail is as
+/// visible as the median.
 pub(crate) fn cdf_chart(title: &str, series: &[(String, Vec<(f64, f64)>)]) -> String {
     let mut s = header(title);
     let names: Vec<String> = series.iter().map(|(n, _)| n.clone()).collect();
-    legend(&mut s, &names);
+    let top = legend(&mut s, &names);
     let pts = series
         .iter()
         .flat_map(|(_, p)| p.iter().map(|&(_, us)| us))
@@ -171,27 +196,27 @@ pub(crate) fn cdf_chart(title: &str, series: &[(String, Vec<(f64, f64)>)]) -> St
         )
     };
     let hi = if hi <= lo { lo * 10.0 } else { hi };
-    let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM + 50.0);
+    let (pw, ph) = (W - LEFT - RIGHT, H - top - 60.0);
     let x = |us: f64| LEFT + (us.max(lo).log10() - lo.log10()) / (hi.log10() - lo.log10()) * pw;
-    let y = |p: f64| TOP + ph - p / 100.0 * ph;
+    let y = |p: f64| top + ph - nines(p) / MAX_NINES * ph;
     let mut decade = lo;
     while decade <= hi * 1.0001 {
         let _ = writeln!(
             s,
-            r##"<line x1="{0:.1}" x2="{0:.1}" y1="{TOP}" y2="{1}" stroke="#ddd"/>"##,
+            r##"<line x1="{0:.1}" x2="{0:.1}" y1="{top}" y2="{1}" stroke="#ddd"/>"##,
             x(decade),
-            TOP + ph
+            top + ph
         );
         let _ = writeln!(
             s,
             r#"<text x="{:.1}" y="{}" text-anchor="middle">{}</text>"#,
             x(decade),
-            TOP + ph + 16.0,
+            top + ph + 16.0,
             fmt_us(decade)
         );
         decade *= 10.0;
     }
-    for p in [0.0, 25.0, 50.0, 75.0, 90.0, 99.0, 100.0] {
+    for p in [0.0, 50.0, 90.0, 99.0, 99.9, 100.0] {
         let _ = writeln!(
             s,
             r##"<line x1="{LEFT}" x2="{0}" y1="{1:.1}" y2="{1:.1}" stroke="#eee"/>"##,
@@ -200,16 +225,21 @@ pub(crate) fn cdf_chart(title: &str, series: &[(String, Vec<(f64, f64)>)]) -> St
         );
         let _ = writeln!(
             s,
-            r#"<text x="{}" y="{:.1}" text-anchor="end">p{p}</text>"#,
+            r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
             LEFT - 6.0,
-            y(p) + 4.0
+            y(p) + 4.0,
+            if p >= 100.0 {
+                "max".to_string()
+            } else {
+                format!("p{p}")
+            }
         );
     }
     let _ = writeln!(
         s,
         r#"<text x="{}" y="{}" text-anchor="middle">latency (log scale)</text>"#,
         LEFT + pw / 2.0,
-        TOP + ph + 34.0
+        top + ph + 34.0
     );
     for (i, (_, points)) in series.iter().enumerate() {
         let c = COLOURS[i % COLOURS.len()];
@@ -228,6 +258,18 @@ pub(crate) fn cdf_chart(title: &str, series: &[(String, Vec<(f64, f64)>)]) -> St
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// Highest value of the "nines" axis (the max is drawn there).
+const MAX_NINES: f64 = 4.0;
+
+/// A percentile on the "nines" scale: -log10(1 - p/100), capped.
+fn nines(p: f64) -> f64 {
+    if p >= 100.0 {
+        MAX_NINES
+    } else {
+        (-(1.0 - p / 100.0).log10()).min(MAX_NINES)
+    }
 }
 
 /// 12345 -> "12.3k".
