@@ -248,6 +248,48 @@ pub fn render(inp: &SuiteInputs) -> (String, Vec<(String, String)>) {
             );
         }
     }
+    if !both.is_empty() {
+        let p99: Vec<String> = both
+            .iter()
+            .map(|(l, r, g)| format!("{l} {:.0} vs {:.0}", r.p99, g.p99))
+            .collect();
+        let lower = both.iter().filter(|(_, r, g)| r.p99 < g.p99).count();
+        let _ = writeln!(
+            md,
+            "- p99 in µs (ours vs Go): {}; lower in {lower} of {} scenarios.",
+            p99.join(", "),
+            both.len()
+        );
+    }
+    let kill: Vec<&Report> = ["kill-before", "kill-during", "kill-after"]
+        .iter()
+        .filter_map(|l| by_label.get(l).copied())
+        .collect();
+    if kill.len() == 3 {
+        let _ = writeln!(
+            md,
+            "- One of 3 nodes killed mid-run (load on the other two): errors {} / {} / {} and p99 {:.1} / {:.1} / {:.1} ms before / during / after.",
+            kill[0].errors,
+            kill[1].errors,
+            kill[2].errors,
+            kill[0].latency.p99_us / 1000.0,
+            kill[1].latency.p99_us / 1000.0,
+            kill[2].latency.p99_us / 1000.0
+        );
+    }
+    let growth: Vec<String> = inp
+        .ours
+        .iter()
+        .filter(|r| r.label.starts_with("keys-"))
+        .map(|r| format!("{} keys {:.0}", r.keys, r.throughput_rps))
+        .collect();
+    if !growth.is_empty() {
+        let _ = writeln!(
+            md,
+            "- Keyspace growth, uniform over 3 nodes (req/s): {}.",
+            growth.join(", ")
+        );
+    }
     let _ = writeln!(md);
     if !inp.notes.trim().is_empty() {
         let _ = writeln!(md, "{}\n", inp.notes.trim_end());
