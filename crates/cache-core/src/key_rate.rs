@@ -180,8 +180,8 @@ impl KeyRates {
         let min = seen.iter().copied().min().unwrap_or(0);
         for (&i, &value) in slots.iter().zip(&seen) {
             // Conservative update: only the counters at the key's minimum
-            // move. A race may raise one that another request already
-            // raised, which can only overcount.
+            // move. Two requests that read the same values both add here,
+            // so a race can only lose a count on another row.
             if value == min {
                 sketch[i].fetch_add(1, Ordering::Relaxed);
             }

@@ -3,7 +3,8 @@
 //!
 //! The group `greetings` answers `hello, KEY` for every key except those
 //! starting with `missing` (NOT_FOUND) and `fail` (UNAVAILABLE: the source
-//! failed); keys starting with `slow` take 2 s to load (try a deadline).
+//! failed); keys starting with `slow` take 2 s to load (try a deadline);
+//! keys starting with `big` are 5 MiB (above gRPC's common 4 MiB default).
 //! Each load is printed, so you can watch keys load once, on their owner.
 //!
 //! Run: `cargo run -p cache-grpc --example local_cluster`
@@ -29,6 +30,9 @@ async fn main() -> Result<(), cache_grpc::Error> {
             }
             if key.starts_with("fail") {
                 return Err(Error::source_failed("the greeting database is down"));
+            }
+            if key.starts_with("big") {
+                return Ok(Loaded::new(vec![b'x'; 5 << 20]));
             }
             if key.starts_with("slow") {
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;

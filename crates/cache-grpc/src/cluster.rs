@@ -87,6 +87,8 @@ struct Node {
 pub struct LocalCluster {
     nodes: Vec<Node>,
     max_message_bytes: usize,
+    /// Kept to restart nodes with the same options.
+    opts: ClusterOptions,
 }
 
 impl LocalCluster {
@@ -131,37 +133,71 @@ impl LocalCluster {
         let mut cluster = LocalCluster {
             nodes: Vec::with_capacity(n),
             max_message_bytes: limits::message_limit(opts.server.max_value_bytes),
+            opts,
         };
         for (index, listener) in listeners.into_iter().enumerate() {
-            let pool = PeerPool::new(&peers[index], &peers, opts.pool.clone())?;
+            let pool = PeerPool::new(&peers[index], &peers, cluster.opts.pool.clone())?;
             let registry = Registry::new();
             for group in make_groups(index, &pool) {
                 registry.add(group)?;
             }
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(opts.worker_threads.max(1))
-                .thread_name(format!("gc-node-{index}"))
-                .enable_all()
-                .build()?;
-            let (stop, stopped) = oneshot::channel::<()>();
-            let (r, p, o) = (registry.clone(), pool.clone(), opts.server.clone());
-            let task = runtime.spawn(async move {
-                let listener = tokio::net::TcpListener::from_std(listener)?;
-                serve(listener, r, p, o, async {
-                    let _ = stopped.await;
-                })
-                .await
-            });
-            cluster.nodes.push(Node {
+            let mut node = Node {
                 addr: addrs[index],
                 registry,
                 pool,
-                stop: Some(stop),
-                task: Some(task),
-                runtime: Some(runtime),
-            });
+                stop: None,
+                task: None,
+                runtime: None,
+            };
+            Self::launch(&cluster.opts, index, &mut node, listener)?;
+            cluster.nodes.push(node);
         }
         Ok(cluster)
+    }
+
+    /// Starts serving `node` on `listener`, on a new runtime.
+    fn launch(
+        opts: &ClusterOptions,
+        index: usize,
+        node: &mut Node,
+        listener: std::net::TcpListener,
+    ) -> Result<(), Error> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(opts.worker_threads.max(1))
+            .thread_name(format!("gc-node-{index}"))
+            .enable_all()
+            .build()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (r, p, o) = (
+            node.registry.clone(),
+            node.pool.clone(),
+            opts.server.clone(),
+        );
+        let task = runtime.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            serve(listener, r, p, o, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        node.stop = Some(stop);
+        node.task = Some(task);
+        node.runtime = Some(runtime);
+        Ok(())
+    }
+
+    /// Starts a stopped or killed node `index` again, on the same address,
+    /// with the same groups (their caches kept) and pool. Peers reconnect
+    /// to it on their next fetch. Fails if the node is running or its port
+    /// was taken meanwhile.
+    pub fn restart(&mut self, index: usize) -> Result<(), Error> {
+        if self.is_running(index) {
+            return Err(Error::Config(format!("node {index} is running")));
+        }
+        let listener = std::net::TcpListener::bind(self.nodes[index].addr)?;
+        listener.set_nonblocking(true)?;
+        let LocalCluster { nodes, opts, .. } = self;
+        Self::launch(opts, index, &mut nodes[index], listener)
     }
 
     /// Number of nodes (stopped ones included).

@@ -211,3 +211,49 @@ pub async fn serve(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The defaults are valid; each zero limit is refused with a message
+    /// naming it.
+    #[test]
+    fn zero_limits_are_refused() {
+        assert!(ServerOptions::default().validate().is_ok());
+        type Case = (fn(&mut ServerOptions), &'static str);
+        let cases: [Case; 4] = [
+            (|o| o.max_value_bytes = 0, "max_value_bytes"),
+            (|o| o.max_concurrent_requests = 0, "max_concurrent_requests"),
+            (|o| o.request_timeout = Duration::ZERO, "request_timeout"),
+            (|o| o.max_concurrent_streams = 0, "max_concurrent_streams"),
+        ];
+        for (set, name) in cases {
+            let mut opts = ServerOptions::default();
+            set(&mut opts);
+            let err = opts.validate().unwrap_err().to_string();
+            assert!(err.contains(name), "{err}");
+        }
+    }
+
+    /// `serve` refuses invalid options before serving anything.
+    #[tokio::test]
+    async fn serve_validates_first() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let pool = PeerPool::new("127.0.0.1:1", ["127.0.0.1:1"], Default::default()).unwrap();
+        let opts = ServerOptions {
+            max_concurrent_requests: 0,
+            ..ServerOptions::default()
+        };
+        let err = serve(
+            listener,
+            Registry::new(),
+            pool,
+            opts,
+            std::future::pending(),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, Error::Config(_)), "{err}");
+    }
+}

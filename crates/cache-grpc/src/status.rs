@@ -5,7 +5,8 @@
 //!
 //! | core error | status code | marker (`gc-error`) |
 //! |---|---|---|
-//! | `UnknownGroup`, `InvalidKey` | `INVALID_ARGUMENT` | – |
+//! | `UnknownGroup` | `INVALID_ARGUMENT` | – |
+//! | `InvalidKey` | `INVALID_ARGUMENT` | `invalid-key` |
 //! | `NotFound` | `NOT_FOUND` | `not-found` |
 //! | `SourceFailed` | `UNAVAILABLE` ("the source failed to load the key") | `source-failed` |
 //! | `LoaderPanicked` | `INTERNAL` ("the loader failed unexpectedly") | `loader-panicked` |
@@ -40,6 +41,8 @@ pub const ERROR_KIND_KEY: &str = "gc-error";
 pub const KIND_NOT_FOUND: &str = "not-found";
 /// Marker value: the owner's source failed.
 pub const KIND_SOURCE_FAILED: &str = "source-failed";
+/// Marker value: the owner (its key limit or its loader) refused the key.
+pub const KIND_INVALID_KEY: &str = "invalid-key";
 /// Marker value: the owner's loader panicked.
 pub const KIND_LOADER_PANICKED: &str = "loader-panicked";
 
@@ -52,7 +55,12 @@ pub fn to_status(err: &CoreError) -> Status {
         CoreError::UnknownGroup(name) => {
             Status::invalid_argument(format!("unknown group {name:?}"))
         }
-        CoreError::InvalidKey(reason) => Status::invalid_argument(format!("invalid key: {reason}")),
+        // Marked: a key the owner refuses (for example a `dir:` source
+        // refusing `../x`) would be refused by a local load too.
+        CoreError::InvalidKey(reason) => marked(
+            Status::invalid_argument(format!("invalid key: {reason}")),
+            KIND_INVALID_KEY,
+        ),
         CoreError::NotFound => marked(Status::not_found("key not found"), KIND_NOT_FOUND),
         CoreError::SourceFailed(detail) => {
             tracing::warn!(%detail, "source failed");
@@ -81,7 +89,7 @@ pub fn to_status(err: &CoreError) -> Status {
 /// Maps a status received from a peer's `Fetch` to a core error.
 ///
 /// Marked statuses are the owner's answers (`NotFound`, `SourceFailed`,
-/// `LoaderPanicked`: passed on). Unmarked ones mean the peer could not
+/// `LoaderPanicked`, `InvalidKey`: passed on). Unmarked ones mean the peer could not
 /// answer: `DEADLINE_EXCEEDED` and `CANCELLED` (the client's own timer) become
 /// `DeadlineExceeded`, `RESOURCE_EXHAUSTED` becomes `Overloaded`, anything
 /// else `Unavailable`; all three make the group load the key locally.
@@ -94,6 +102,7 @@ pub fn from_status(status: &Status) -> CoreError {
         Some(KIND_NOT_FOUND) => return CoreError::NotFound,
         Some(KIND_SOURCE_FAILED) => return CoreError::source_failed(status.message()),
         Some(KIND_LOADER_PANICKED) => return CoreError::LoaderPanicked,
+        Some(KIND_INVALID_KEY) => return CoreError::InvalidKey("refused by the key's owner"),
         _ => {}
     }
     match status.code() {
@@ -150,6 +159,7 @@ mod tests {
             CoreError::NotFound,
             CoreError::source_failed("x"),
             CoreError::LoaderPanicked,
+            CoreError::InvalidKey("refused by the source"),
         ] {
             let back = from_status(&to_status(&err));
             assert_eq!(

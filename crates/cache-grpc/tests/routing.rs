@@ -214,3 +214,62 @@ async fn large_value_crosses_a_hop() {
     .await;
     cluster.shutdown().await.unwrap();
 }
+
+/// A restarted owner is reached again: the requester's channel reconnects
+/// by itself, and the owner's keys stop falling back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_reconnects_to_a_restarted_owner() {
+    let (mut cluster, recorder) = cluster(2).await;
+    bounded(async {
+        let mut client = cluster.client(0);
+        let before = key_owned_by(&cluster, 1, "before");
+        assert_eq!(
+            get(&mut client, &before, None).await.unwrap(),
+            value_of(&before)
+        );
+        cluster.stop(1).await.unwrap();
+        let during = key_owned_by(&cluster, 1, "during");
+        assert_eq!(
+            get(&mut client, &during, None).await.unwrap(),
+            value_of(&during)
+        );
+        assert_eq!(counter(&cluster, 0, "fallback_loads"), 1);
+        cluster.restart(1).unwrap();
+        let after = key_owned_by(&cluster, 1, "after");
+        assert_eq!(
+            get(&mut client, &after, None).await.unwrap(),
+            value_of(&after)
+        );
+        assert_eq!(counter(&cluster, 0, "fallback_loads"), 1, "no new fallback");
+        let nodes: Vec<usize> = recorder.loads_of(&after).iter().map(|l| l.node).collect();
+        assert_eq!(nodes, [1], "loaded by the restarted owner");
+    })
+    .await;
+    cluster.shutdown().await.unwrap();
+}
+
+/// An owner shedding load (RESOURCE_EXHAUSTED, unmarked) is treated like a
+/// failed transport: the requester loads the key itself and answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shedding_owner_makes_the_requester_fall_back() {
+    let mut opts = cache_grpc::ClusterOptions::default();
+    opts.server.max_concurrent_requests = 1;
+    let (cluster, recorder) = cluster_with(2, opts, PATIENT).await;
+    bounded(async {
+        let slow = key_owned_by(&cluster, 1, "slow1-");
+        let mut owner = cluster.client(1);
+        let busy = tokio::spawn(async move { get(&mut owner, &slow, None).await });
+        recorder.wait_for(1).await;
+        let key = key_owned_by(&cluster, 1, "k");
+        assert_eq!(
+            get(&mut cluster.client(0), &key, None).await.unwrap(),
+            value_of(&key)
+        );
+        assert_eq!(counter(&cluster, 0, "fallback_loads"), 1);
+        let nodes: Vec<usize> = recorder.loads_of(&key).iter().map(|l| l.node).collect();
+        assert_eq!(nodes, [0]);
+        busy.await.unwrap().unwrap();
+    })
+    .await;
+    cluster.shutdown().await.unwrap();
+}

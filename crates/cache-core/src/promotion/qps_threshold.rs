@@ -26,6 +26,10 @@ use crate::KeyRates;
 /// keys out. The threshold never drops below `min_qps` (default 2 requests
 /// a minute), so keys requested once, like a scan, are never promoted.
 ///
+/// Only the order of the rates matters, not their scale: the policy works
+/// the same whether the owner counts all its requests for the key or only
+/// those from peers.
+///
 /// The tuning is a streaming quantile estimate in log space: each fetch
 /// above the threshold raises it by a factor `exp(0.05 * (1 - f))`, each
 /// fetch below lowers it by `exp(-0.05 * f)`, which balances when a
