@@ -20,6 +20,10 @@ use super::keys::KeyPicker;
 /// ones are recorded as this.
 const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
 
+/// Extra wait beyond the request deadline before the client gives up on its
+/// own.
+const CLIENT_GRACE: Duration = Duration::from_millis(100);
+
 /// A new latency histogram: 1 ns .. 1 h, 3 significant digits.
 pub(crate) fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3).expect("constant histogram bounds are valid")
@@ -137,7 +141,16 @@ pub(crate) async fn run_worker(sh: Arc<Shared>, w: usize) -> WorkerResult {
             key: key.clone(),
         });
         req.set_timeout(sh.timeout);
-        let answer = clients[t].get(req).await;
+        // The deadline travels as grpc-timeout, but a stalled server (or a
+        // stopped process) may never answer: bound the wait here too, with a
+        // small grace for the server's own DEADLINE_EXCEEDED to arrive first.
+        let answer =
+            match tokio::time::timeout(sh.timeout + CLIENT_GRACE, clients[t].get(req)).await {
+                Ok(answer) => answer,
+                Err(_) => Err(tonic::Status::deadline_exceeded(
+                    "no answer within the timeout (client side)",
+                )),
+            };
         let end = Instant::now();
         if !measured {
             continue;
