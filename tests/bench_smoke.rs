@@ -121,3 +121,42 @@ async fn echo_server_answers() {
     let _ = tx.send(());
     server.await.expect("joins").expect("serves");
 }
+
+/// A server that accepts connections but never answers can't hang a run:
+/// each request is given up after its timeout (tonic's client reports
+/// CANCELLED "Timeout expired"; the tool's own bound reports
+/// DEADLINE_EXCEEDED) and counted as an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_server_cannot_hang_the_run() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let Ok((sock, _)) = listener.accept().await else {
+                return;
+            };
+            held.push(sock); // keep it open, read nothing, write nothing
+        }
+    });
+    let mut cfg = config(addr.to_string(), 4);
+    cfg.concurrency = 2;
+    cfg.conns = 1;
+    cfg.timeout = Duration::from_millis(200);
+    cfg.stats = false;
+    let report = tokio::time::timeout(Duration::from_secs(20), bench::run(&cfg))
+        .await
+        .expect("the run ends although the server never answers")
+        .expect("run succeeds");
+    assert_eq!(report.requests, 4);
+    assert_eq!(report.errors, 4);
+    assert_eq!(report.ok, 0);
+    let timed_out: u64 = ["CANCELLED", "DEADLINE_EXCEEDED"]
+        .iter()
+        .filter_map(|c| report.error_codes.get(*c))
+        .sum();
+    assert_eq!(timed_out, 4, "{:?}", report.error_codes);
+    silent.abort();
+}
