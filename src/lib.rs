@@ -7,6 +7,7 @@
 pub use cache_core as core;
 pub use cache_grpc as grpc;
 
+pub mod bench;
 pub mod cli;
 mod error;
 pub mod source;

@@ -7,6 +7,9 @@
 //! | `get` | [`get`] | fetch one key from a node |
 //! | `stats` | [`stats`] | print a node's counters |
 //! | `demo` | [`demo`] | a 3-node mesh in one process, narrated |
+//! | `bench` | [`bench`](mod@bench) | load generator: throughput, latency, cluster counters |
+//! | `bench-echo` (hidden) | [`bench_echo`] | the limit server for `bench` |
+//! | `bench-report` (hidden) | [`bench_report`] | `docs/benchmarks.md` and plots from bench results |
 //!
 //! Every flag can also be set from an environment variable named
 //! `GROUPCACHE_<FLAG>` (shown in `--help`); a flag on the command line wins.
@@ -23,6 +26,9 @@ use clap::{Parser, Subcommand};
 use crate::Error;
 use crate::error::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
+pub mod bench;
+pub mod bench_echo;
+pub mod bench_report;
 pub mod client;
 pub mod demo;
 pub mod get;
@@ -60,6 +66,15 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// Start a 3-node mesh in this process and show what groupcache does.
     Demo(demo::DemoArgs),
+    /// Drive nodes with Get load: throughput, latency percentiles, errors by
+    /// status, and the cluster's counter deltas.
+    Bench(bench::BenchArgs),
+    /// The limit server for `bench`: answers every Get with a fixed payload.
+    #[command(hide = true)]
+    BenchEcho(bench_echo::BenchEchoArgs),
+    /// Writes the benchmark report (Markdown and SVG plots) from bench results.
+    #[command(hide = true)]
+    BenchReport(bench_report::BenchReportArgs),
 }
 
 impl Command {
@@ -70,6 +85,9 @@ impl Command {
             Command::Get(args) => get::run(args).await,
             Command::Stats(args) => stats::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
+            Command::BenchEcho(args) => bench_echo::run(args).await,
+            Command::BenchReport(args) => bench_report::run(args),
         }
     }
 

@@ -1,0 +1,52 @@
+//! # `groupcache bench`: a gRPC load generator for `groupcache.v1.Groupcache/Get`
+//!
+//! 1. [`BenchConfig`] says what to drive: targets, group, key set and
+//!    distribution (uniform, zipf, sequential), workers, HTTP/2 connections
+//!    per target, duration or request count, warm-up, an optional open-loop
+//!    rate, a per-request deadline and value verification.
+//! 2. [`run`] opens the connections, starts the workers (each one request in
+//!    flight; many workers share a connection), takes the cluster's `Stats`
+//!    and the servers' CPU times when the measured phase begins and ends, and
+//!    merges the workers' HDR histograms.
+//! 3. The [`Report`] holds throughput, latency percentiles, errors by status
+//!    code, CPU per request and the cluster's counter deltas, as a table
+//!    ([`Report::to_table`]) or JSON (serde).
+//!
+//! [`echo`] is the limit to compare with: a bare tonic server answering
+//! every `Get` with a fixed payload.
+//!
+//! # Layout
+//! - `config`: the run's settings and their defaults
+//! - `keys`: key distributions
+//! - `client`: connections
+//! - `worker`: closed and open loops, latency recording
+//! - `run`: a whole run
+//! - `owned`: which keys a node owns
+//! - `stats`: the cluster's counters through the `Stats` RPC
+//! - `cpu`: CPU time of processes from `/proc`
+//! - `progress`: the live progress bar
+//! - `report`: the result, as a table or JSON
+//! - [`echo`]: the limit server
+//! - [`summary`], `svg`: the suite's Markdown report and plots
+
+mod client;
+mod config;
+mod cpu;
+pub mod echo;
+mod keys;
+mod owned;
+mod progress;
+mod report;
+mod run;
+mod stats;
+pub mod summary;
+mod svg;
+mod worker;
+
+pub use config::{BenchConfig, Distribution, KeySet, Stop, Verify};
+pub use cpu::process_cpu_seconds;
+pub use keys::KeyPicker;
+pub use owned::owned_keys;
+pub use report::{Latency, Report};
+pub use run::run;
+pub use stats::StatsDelta;

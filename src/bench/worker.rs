@@ -1,0 +1,194 @@
+//! One worker: a closed loop (send when the previous answer is in) or an
+//! open loop (send on a fixed schedule, latency from the intended send time).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use cache_grpc::pb::GetRequest;
+use cache_grpc::pb::groupcache_client::GroupcacheClient;
+use hdrhistogram::Histogram;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tonic::transport::Channel;
+
+use super::config::Verify;
+use super::keys::KeyPicker;
+
+/// Largest latency the histograms hold (one hour, in nanoseconds); longer
+/// ones are recorded as this.
+const MAX_LATENCY_NS: u64 = 3_600_000_000_000;
+
+/// A new latency histogram: 1 ns .. 1 h, 3 significant digits.
+pub(crate) fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_LATENCY_NS, 3).expect("constant histogram bounds are valid")
+}
+
+/// State shared by all workers of a run.
+pub(crate) struct Shared {
+    /// The keys, in key-set order.
+    pub(crate) keys: Vec<String>,
+    /// The group asked.
+    pub(crate) group: String,
+    /// `clients[target][conn]`.
+    pub(crate) clients: Vec<Vec<GroupcacheClient<Channel>>>,
+    /// Draws key indexes; `None` for the sequential order.
+    pub(crate) picker: Option<KeyPicker>,
+    /// Next key of the sequential order.
+    pub(crate) seq: AtomicU64,
+    /// Per-request deadline.
+    pub(crate) timeout: Duration,
+    /// Value verification.
+    pub(crate) verify: Option<Verify>,
+    /// When the run (warm-up included) started.
+    pub(crate) start: Instant,
+    /// Requests sent from here on are measured.
+    pub(crate) measure_start: Instant,
+    /// No request is sent from here on.
+    pub(crate) deadline: Instant,
+    /// Measured requests still to send (request-count mode).
+    pub(crate) budget: Option<AtomicI64>,
+    /// Measured requests completed (for the progress bar).
+    pub(crate) done: AtomicU64,
+    /// Set when the request budget is spent: every worker stops.
+    pub(crate) stop: AtomicBool,
+    /// Open loop: time between two sends of one worker.
+    pub(crate) interval: Option<Duration>,
+    /// Number of workers.
+    pub(crate) workers: usize,
+    /// Seed of the random choices.
+    pub(crate) seed: u64,
+}
+
+/// What one worker measured.
+pub(crate) struct WorkerResult {
+    /// Latencies of the measured requests, in nanoseconds.
+    pub(crate) hist: Histogram<u64>,
+    /// Measured requests that succeeded (and verified, if asked).
+    pub(crate) ok: u64,
+    /// Measured failures by status name.
+    pub(crate) errors: BTreeMap<String, u64>,
+    /// When the last measured request completed.
+    pub(crate) last: Option<Instant>,
+}
+
+/// Runs worker number `w` until the deadline or the budget is reached.
+pub(crate) async fn run_worker(sh: Arc<Shared>, w: usize) -> WorkerResult {
+    let mut rng =
+        SmallRng::seed_from_u64(sh.seed ^ (w as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let conns = sh.clients.first().map_or(1, Vec::len);
+    let mut clients: Vec<_> = sh
+        .clients
+        .iter()
+        .map(|per| per[w % conns].clone())
+        .collect();
+    let mut res = WorkerResult {
+        hist: new_histogram(),
+        ok: 0,
+        errors: BTreeMap::new(),
+        last: None,
+    };
+    // Open loop: worker w's sends are staggered by interval / workers.
+    let mut next_send = sh
+        .interval
+        .map(|iv| sh.start + iv.mul_f64(w as f64 / sh.workers as f64));
+    loop {
+        if sh.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let send_at = match (next_send.as_mut(), sh.interval) {
+            (Some(t), Some(iv)) => {
+                let at = *t;
+                *t += iv;
+                if at >= sh.deadline {
+                    break;
+                }
+                if at > Instant::now() {
+                    tokio::time::sleep_until(at.into()).await;
+                }
+                at
+            }
+            _ => Instant::now(),
+        };
+        if send_at >= sh.deadline {
+            break;
+        }
+        let measured = send_at >= sh.measure_start;
+        if measured
+            && let Some(b) = &sh.budget
+            && b.fetch_sub(1, Ordering::Relaxed) <= 0
+        {
+            sh.stop.store(true, Ordering::Relaxed);
+            break;
+        }
+        let idx = match &sh.picker {
+            Some(p) => p.pick(&mut rng),
+            None => (sh.seq.fetch_add(1, Ordering::Relaxed) % sh.keys.len() as u64) as usize,
+        };
+        let t = if clients.len() > 1 {
+            rng.random_range(0..clients.len())
+        } else {
+            0
+        };
+        let key = &sh.keys[idx];
+        let mut req = tonic::Request::new(GetRequest {
+            group: sh.group.clone(),
+            key: key.clone(),
+        });
+        req.set_timeout(sh.timeout);
+        let answer = clients[t].get(req).await;
+        let end = Instant::now();
+        if !measured {
+            continue;
+        }
+        res.hist
+            .saturating_record(end.saturating_duration_since(send_at).as_nanos() as u64);
+        match answer {
+            Ok(resp) => {
+                let value = resp.into_inner().value;
+                let good = match &sh.verify {
+                    Some(v) => value == (v.expected)(key, v.size),
+                    None => true,
+                };
+                if good {
+                    res.ok += 1;
+                } else {
+                    *res.errors.entry("WRONG_VALUE".into()).or_default() += 1;
+                }
+            }
+            Err(status) => {
+                *res.errors
+                    .entry(code_name(status.code()).into())
+                    .or_default() += 1
+            }
+        }
+        sh.done.fetch_add(1, Ordering::Relaxed);
+        res.last = Some(end);
+    }
+    res
+}
+
+/// The canonical upper-case name of a gRPC status code (`NOT_FOUND`, ...).
+pub(crate) fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}

@@ -1,0 +1,231 @@
+//! `groupcache bench`: drive nodes with `Get` load and report throughput,
+//! latency percentiles, errors and the cluster's counter deltas (see
+//! [`crate::bench`]).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::Error;
+use crate::bench::{self, BenchConfig, Distribution, KeySet, Stop, Verify};
+use crate::cli::parse::clap_parsers;
+
+/// How keys are drawn (`--dist`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DistArg {
+    /// Every key equally likely.
+    Uniform,
+    /// Zipf with exponent `--zipf-s`: the first keys are the hot ones.
+    Zipf,
+    /// Every key in order, then again (warming a cache, stampedes).
+    Seq,
+}
+
+/// Flags of `groupcache bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Node addresses to drive; each request goes to one of them at random.
+    #[arg(
+        long,
+        env = "GROUPCACHE_BENCH_TARGETS",
+        value_delimiter = ',',
+        value_name = "ADDR,ADDR,...",
+        default_value = "127.0.0.1:7001"
+    )]
+    pub targets: Vec<String>,
+    /// The group to ask.
+    #[arg(long, env = "GROUPCACHE_BENCH_GROUP", default_value = "bench")]
+    pub group: String,
+    /// Size of the key set: keys PREFIX0 .. PREFIX{N-1}.
+    #[arg(long, env = "GROUPCACHE_BENCH_KEYS", default_value_t = 10_000)]
+    pub keys: u64,
+    /// Text before the key number.
+    #[arg(long, env = "GROUPCACHE_BENCH_KEY_PREFIX", default_value = "key-")]
+    pub key_prefix: String,
+    /// Read the keys from this file instead, one per line (replaces --keys).
+    #[arg(long, env = "GROUPCACHE_BENCH_KEYS_FILE", value_name = "PATH")]
+    pub keys_file: Option<PathBuf>,
+    /// Key distribution.
+    #[arg(long, env = "GROUPCACHE_BENCH_DIST", value_enum, default_value_t = DistArg::Uniform)]
+    pub dist: DistArg,
+    /// Zipf exponent (with --dist zipf).
+    #[arg(long, env = "GROUPCACHE_BENCH_ZIPF_S", default_value_t = 1.1)]
+    pub zipf_s: f64,
+    /// Workers: requests in flight at once.
+    #[arg(
+        short = 'c',
+        long,
+        env = "GROUPCACHE_BENCH_CONCURRENCY",
+        default_value_t = 32
+    )]
+    pub concurrency: usize,
+    /// HTTP/2 connections per target (worker w uses connection w % conns).
+    #[arg(long, env = "GROUPCACHE_BENCH_CONNS", default_value_t = 4)]
+    pub conns: usize,
+    /// Measured time (after the warm-up).
+    #[arg(short = 'd', long, env = "GROUPCACHE_BENCH_DURATION", default_value = "10s", value_parser = clap_parsers::duration)]
+    pub duration: Duration,
+    /// Stop after this many measured requests instead (bounded by --max-time).
+    #[arg(short = 'n', long, env = "GROUPCACHE_BENCH_REQUESTS")]
+    pub requests: Option<u64>,
+    /// Upper bound of the measured phase with --requests.
+    #[arg(long, env = "GROUPCACHE_BENCH_MAX_TIME", default_value = "300s", value_parser = clap_parsers::duration)]
+    pub max_time: Duration,
+    /// Unmeasured time before measuring.
+    #[arg(long, env = "GROUPCACHE_BENCH_WARMUP", default_value = "1s", value_parser = clap_parsers::duration)]
+    pub warmup: Duration,
+    /// Open loop: send this many requests per second in total, whatever the
+    /// answers' speed; latency counts from each request's intended send time.
+    #[arg(long, env = "GROUPCACHE_BENCH_RATE")]
+    pub rate: Option<f64>,
+    /// Check every value against the synthetic source's value of this size
+    /// (nodes serving `synthetic:size=SIZE`).
+    #[arg(long, env = "GROUPCACHE_BENCH_VERIFY_SYNTHETIC", value_name = "SIZE", value_parser = clap_parsers::size)]
+    pub verify_synthetic: Option<u64>,
+    /// Per-request deadline (sent as grpc-timeout).
+    #[arg(long, env = "GROUPCACHE_BENCH_TIMEOUT", default_value = "5s", value_parser = clap_parsers::duration)]
+    pub timeout: Duration,
+    /// Print the report as one JSON line instead of a table.
+    #[arg(long, env = "GROUPCACHE_BENCH_JSON")]
+    pub json: bool,
+    /// Also append the JSON report as a line to this file.
+    #[arg(long, env = "GROUPCACHE_BENCH_OUT", value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// A name for this run in the report.
+    #[arg(long, env = "GROUPCACHE_BENCH_LABEL", default_value = "")]
+    pub label: String,
+    /// Server process ids whose CPU time is measured (Linux /proc).
+    #[arg(
+        long,
+        env = "GROUPCACHE_BENCH_PIDS",
+        value_delimiter = ',',
+        value_name = "PID,PID,..."
+    )]
+    pub pids: Vec<u32>,
+    /// Don't ask the targets for Stats before and after.
+    #[arg(long, env = "GROUPCACHE_BENCH_NO_STATS")]
+    pub no_stats: bool,
+    /// Don't draw the progress bar (it is drawn only on a terminal anyway).
+    #[arg(long, env = "GROUPCACHE_BENCH_NO_PROGRESS")]
+    pub no_progress: bool,
+    /// Seed of the key and target choices.
+    #[arg(long, env = "GROUPCACHE_BENCH_SEED", default_value_t = 1)]
+    pub seed: u64,
+    /// Print the keys of the key set that this node owns, one per line, and
+    /// exit (no load). The ring is computed from --peers.
+    #[arg(long, value_name = "ADDR", value_parser = clap_parsers::peer)]
+    pub owned_by: Option<String>,
+    /// With --owned-by: every member of the cluster, as given to `serve --peers`.
+    #[arg(long, value_delimiter = ',', value_name = "ADDR,ADDR,...", value_parser = clap_parsers::peer)]
+    pub peers: Vec<String>,
+}
+
+impl BenchArgs {
+    /// The run these flags describe (reads --keys-file).
+    pub fn to_config(&self) -> Result<BenchConfig, Error> {
+        let mut cfg = BenchConfig::new(self.targets.clone());
+        cfg.group = self.group.clone();
+        cfg.keys = self.key_set()?;
+        cfg.dist = match self.dist {
+            DistArg::Uniform => Distribution::Uniform,
+            DistArg::Zipf => Distribution::Zipf { s: self.zipf_s },
+            DistArg::Seq => Distribution::Sequential,
+        };
+        cfg.concurrency = self.concurrency;
+        cfg.conns = self.conns;
+        cfg.stop = match self.requests {
+            Some(count) => Stop::Requests {
+                count,
+                max_time: self.max_time,
+            },
+            None => Stop::Duration(self.duration),
+        };
+        cfg.warmup = self.warmup;
+        cfg.rate = self.rate;
+        cfg.timeout = self.timeout;
+        if let Some(size) = self.verify_synthetic {
+            let size = usize::try_from(size)
+                .map_err(|_| Error::config("--verify-synthetic is too large"))?;
+            cfg.verify = Some(Verify {
+                size,
+                expected: crate::source::synthetic_value,
+            });
+            cfg.max_message_bytes = cfg.max_message_bytes.max(size + (1 << 20));
+        }
+        cfg.label = self.label.clone();
+        cfg.pids = self.pids.clone();
+        cfg.stats = !self.no_stats;
+        cfg.progress = !self.no_progress && !self.json;
+        cfg.seed = self.seed;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn key_set(&self) -> Result<KeySet, Error> {
+        match &self.keys_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| Error::io(format!("reading keys file {}", path.display()), e))?;
+                let keys: Vec<String> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect();
+                if keys.is_empty() {
+                    return Err(Error::config(format!(
+                        "keys file {} holds no key",
+                        path.display()
+                    )));
+                }
+                Ok(KeySet::List(keys))
+            }
+            None => Ok(KeySet::Range {
+                prefix: self.key_prefix.clone(),
+                count: self.keys,
+            }),
+        }
+    }
+}
+
+/// Runs the benchmark (or `--owned-by`) and prints the report.
+pub async fn run(args: BenchArgs) -> Result<(), Error> {
+    if let Some(node) = &args.owned_by {
+        return print_owned(&args, node);
+    }
+    let cfg = args.to_config()?;
+    let report = bench::run(&cfg).await?;
+    let line = serde_json::to_string(&report).expect("a report serialises");
+    if let Some(path) = &args.out {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        writeln!(f, "{line}").map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    }
+    if args.json {
+        println!("{line}");
+    } else {
+        println!("{}", report.to_table());
+    }
+    Ok(())
+}
+
+/// `--owned-by NODE --peers ...`: the keys of the key set NODE owns.
+fn print_owned(args: &BenchArgs, node: &str) -> Result<(), Error> {
+    if args.peers.is_empty() {
+        return Err(Error::config(
+            "--owned-by needs --peers (every member of the cluster)",
+        ));
+    }
+    let keys = args.key_set()?.keys()?;
+    let owned = bench::owned_keys(node, &args.peers, &keys)?;
+    let mut out = std::io::stdout().lock();
+    for k in owned {
+        writeln!(out, "{k}").map_err(|e| Error::io("writing to stdout", e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! `groupcache bench-echo` (hidden): the limit server for `groupcache bench`,
+//! a bare tonic server answering every `Get` with the same payload (see
+//! [`crate::bench::echo`]).
+
+use std::net::SocketAddr;
+
+use clap::Args;
+
+use crate::Error;
+use crate::cli::parse::clap_parsers;
+
+/// Flags of `groupcache bench-echo`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchEchoArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GROUPCACHE_ECHO_LISTEN", default_value = "127.0.0.1:7100")]
+    pub listen: SocketAddr,
+    /// Size of every answer's value.
+    #[arg(long, env = "GROUPCACHE_ECHO_SIZE", default_value = "1024", value_parser = clap_parsers::size)]
+    pub size: u64,
+}
+
+/// Serves until SIGINT or SIGTERM.
+pub async fn run(args: BenchEchoArgs) -> Result<(), Error> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let size = usize::try_from(args.size).map_err(|_| Error::config("--size is too large"))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| Error::io(format!("cannot listen on {}", args.listen), e))?;
+    let mut term = signal(SignalKind::terminate())
+        .map_err(|e| Error::io("cannot install the SIGTERM handler", e))?;
+    let mut int = signal(SignalKind::interrupt())
+        .map_err(|e| Error::io("cannot install the SIGINT handler", e))?;
+    eprintln!(
+        "echo server on {} answering {size}-byte values",
+        args.listen
+    );
+    let shutdown = async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    };
+    crate::bench::echo::serve_echo(listener, size, shutdown)
+        .await
+        .map_err(|e| Error::io("echo server", std::io::Error::other(e)))
+}

@@ -1,0 +1,123 @@
+//! Smoke test of the `groupcache bench` engine through the library API: an
+//! in-process node with the synthetic source, a short fixed-count run, and
+//! the echo limit server. Asserts behaviour (counts, verification, stats,
+//! JSON), never timings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cache_core::GroupBuilder;
+use cache_grpc::LocalCluster;
+use groupcache::bench::{self, BenchConfig, Distribution, KeySet, Report, Stop, Verify};
+use groupcache::source::{SyntheticSource, SyntheticSpec, synthetic_value};
+
+const SIZE: usize = 1024;
+
+async fn one_node() -> LocalCluster {
+    LocalCluster::start(1, |_i, pool| {
+        let spec = SyntheticSpec::parse(&format!("size={SIZE}")).expect("valid synthetic spec");
+        vec![
+            GroupBuilder::new("bench", 16 << 20, SyntheticSource::new(spec))
+                .peers(Arc::new(pool.clone()))
+                .build()
+                .expect("valid group"),
+        ]
+    })
+    .await
+    .expect("cluster starts")
+}
+
+fn config(target: String, requests: u64) -> BenchConfig {
+    let mut cfg = BenchConfig::new(vec![target]);
+    cfg.keys = KeySet::Range {
+        prefix: "key-".into(),
+        count: 100,
+    };
+    cfg.concurrency = 8;
+    cfg.conns = 2;
+    cfg.warmup = Duration::ZERO;
+    cfg.stop = Stop::Requests {
+        count: requests,
+        max_time: Duration::from_secs(20),
+    };
+    cfg
+}
+
+/// 2000 verified requests against one node all succeed; the first pass over
+/// the 100 keys (sequential order) loads each exactly once, and the JSON
+/// report parses back to the same numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_runs_against_one_node() {
+    let cluster = one_node().await;
+    let mut cfg = config(cluster.addr(0).to_string(), 2000);
+    cfg.dist = Distribution::Sequential;
+    cfg.verify = Some(Verify {
+        size: SIZE,
+        expected: synthetic_value,
+    });
+    cfg.pids = vec![std::process::id()];
+    let report = tokio::time::timeout(Duration::from_secs(60), bench::run(&cfg))
+        .await
+        .expect("run ends in time")
+        .expect("run succeeds");
+    assert_eq!(report.requests, 2000);
+    assert_eq!(report.ok, 2000);
+    assert_eq!(report.errors, 0, "{:?}", report.error_codes);
+    assert!(report.verified);
+    assert!(report.throughput_rps > 0.0);
+    assert!(report.latency.p50_us > 0.0 && report.latency.p50_us <= report.latency.max_us);
+    let stats = report.stats.as_ref().expect("the node answers Stats");
+    assert_eq!(stats.nodes, 1);
+    assert_eq!(stats.source_loads, 100);
+    assert_eq!(stats.counters["gets"], 2000);
+    assert_eq!(stats.main_cache_hits + stats.source_loads, 2000);
+    let json = serde_json::to_string(&report).expect("serialises");
+    let back: Report = serde_json::from_str(&json).expect("JSON report parses");
+    assert_eq!(back, report);
+    cluster.shutdown().await.expect("clean shutdown");
+}
+
+/// A zipf run over a key set with some missing keys counts NOT_FOUND by
+/// status code instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_counted_by_status() {
+    let cluster = LocalCluster::start(1, |_i, pool| {
+        let spec = SyntheticSpec::parse("size=16,missing=gone-").expect("valid synthetic spec");
+        vec![
+            GroupBuilder::new("bench", 1 << 20, SyntheticSource::new(spec))
+                .peers(Arc::new(pool.clone()))
+                .build()
+                .expect("valid group"),
+        ]
+    })
+    .await
+    .expect("cluster starts");
+    let mut cfg = config(cluster.addr(0).to_string(), 300);
+    cfg.keys = KeySet::List(vec!["here-1".into(), "gone-1".into(), "here-2".into()]);
+    cfg.dist = Distribution::Sequential;
+    let report = bench::run(&cfg).await.expect("run succeeds");
+    assert_eq!(report.requests, 300);
+    assert_eq!(report.error_codes.get("NOT_FOUND"), Some(&100));
+    assert_eq!(report.ok, 200);
+    cluster.shutdown().await.expect("clean shutdown");
+}
+
+/// The echo limit server answers the bench tool with its fixed payload.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_server_answers() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(bench::echo::serve_echo(listener, 100, async {
+        let _ = rx.await;
+    }));
+    let mut cfg = config(addr.to_string(), 500);
+    cfg.dist = Distribution::Zipf { s: 1.1 };
+    let report = bench::run(&cfg).await.expect("run succeeds");
+    assert_eq!(report.ok, 500);
+    assert!(report.stats.is_none(), "echo has no groups");
+    let _ = tx.send(());
+    server.await.expect("joins").expect("serves");
+}
