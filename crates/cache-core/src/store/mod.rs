@@ -21,7 +21,7 @@ use crate::CacheStats;
 /// A fixed per-entry charge that stands for the bookkeeping an entry costs
 /// (map slot, list links, key allocation header, expiry), so a cache of tiny
 /// values still respects its budget in real memory.
-pub const ENTRY_OVERHEAD: u64 = 64;
+pub const ENTRY_OVERHEAD: u64 = 160;
 
 /// The bytes charged to the budget for an entry.
 pub fn entry_size(key: &str, value_len: usize) -> u64 {
