@@ -8,8 +8,8 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use bytes::Bytes;
 use async_trait::async_trait;
+use bytes::Bytes;
 use cache_core::{Error as CoreError, Fetched, LoadContext, PeerClient};
 use tonic::transport::{Channel, Endpoint};
 
