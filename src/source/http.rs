@@ -154,7 +154,9 @@ impl Getter for HttpSource {
         {
             return Err(too_big());
         }
-        let mut body = BytesMut::new();
+        // Sized from Content-Length (already checked against the maximum) so
+        // the cached value holds no spare capacity.
+        let mut body = BytesMut::with_capacity(resp.content_length().unwrap_or(0) as usize);
         while let Some(chunk) = resp
             .chunk()
             .await
@@ -165,7 +167,15 @@ impl Getter for HttpSource {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Loaded::new(Bytes::from(body)))
+        // A body without (or with a wrong) Content-Length may have grown past
+        // its length: the cache would keep that spare capacity alive, so give
+        // it an exact-size copy instead.
+        let value = if body.capacity() - body.len() > body.len() / 8 {
+            Bytes::copy_from_slice(&body)
+        } else {
+            body.freeze()
+        };
+        Ok(Loaded::new(value))
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use cache_core::{Error as CoreError, Fetched, LoadContext, PeerClient};
 use tonic::transport::{Channel, Endpoint};
 
@@ -90,8 +91,12 @@ impl PeerClient for GrpcPeer {
         match answer {
             Ok(Ok(response)) => {
                 let r = response.into_inner();
+                // prost decodes a `bytes` field as a slice of tonic's
+                // per-call decode buffer (8 KiB or more), and that whole
+                // buffer would live as long as the value does in the hot
+                // cache. An exact-size copy is cheap next to the network hop.
                 Ok(Fetched {
-                    value: r.value,
+                    value: Bytes::copy_from_slice(&r.value),
                     minute_qps: Some(r.minute_qps),
                     ttl: (r.ttl_ms > 0).then(|| Duration::from_millis(r.ttl_ms)),
                 })

@@ -23,51 +23,51 @@ fn keys(store: &LruStore, kind: CacheKind) -> Vec<String> {
 /// the one evicted when the budget is full.
 #[test]
 fn lru_order_and_eviction() {
-    let s = LruStore::with_shards(300, 0.0, 1);
+    let s = LruStore::with_shards(3000, 0.0, 1);
     for k in ["a", "b", "c"] {
-        s.insert(MAIN, k, sized(k, 100));
+        s.insert(MAIN, k, sized(k, 1000));
     }
     assert_eq!(keys(&s, MAIN), ["c", "b", "a"]);
     assert!(s.get(MAIN, "a", Instant::now()).is_some());
     assert_eq!(keys(&s, MAIN), ["a", "c", "b"]);
-    s.insert(MAIN, "d", sized("d", 100));
+    s.insert(MAIN, "d", sized("d", 1000));
     assert_eq!(keys(&s, MAIN), ["d", "a", "c"]);
     assert!(s.get(MAIN, "b", Instant::now()).is_none());
     let st = s.stats(MAIN);
-    assert_eq!((st.bytes, st.items, st.evictions), (300, 3, 1));
-    assert_eq!(s.charged_bytes(), 300);
+    assert_eq!((st.bytes, st.items, st.evictions), (3000, 3, 1));
+    assert_eq!(s.charged_bytes(), 3000);
 }
 
 /// Replacing a key charges exactly the new size, and at a full budget a
 /// same-size replacement evicts nothing.
 #[test]
 fn replacement_accounting() {
-    let s = LruStore::with_shards(350, 0.0, 1);
-    s.insert(MAIN, "a", sized("a", 100));
-    s.insert(MAIN, "b", sized("b", 100));
-    s.insert(MAIN, "a", sized("a", 150));
-    assert_eq!(s.stats(MAIN).bytes, 250);
+    let s = LruStore::with_shards(3500, 0.0, 1);
+    s.insert(MAIN, "a", sized("a", 1000));
+    s.insert(MAIN, "b", sized("b", 1000));
+    s.insert(MAIN, "a", sized("a", 1500));
+    assert_eq!(s.stats(MAIN).bytes, 2500);
     assert_eq!(s.stats(MAIN).items, 2);
-    s.insert(MAIN, "c", sized("c", 100));
-    assert_eq!(s.charged_bytes(), 350);
-    s.insert(MAIN, "c", sized("c", 100));
+    s.insert(MAIN, "c", sized("c", 1000));
+    assert_eq!(s.charged_bytes(), 3500);
+    s.insert(MAIN, "c", sized("c", 1000));
     assert_eq!(keys(&s, MAIN), ["c", "a", "b"]);
     assert_eq!(s.stats(MAIN).evictions, 0);
-    s.insert(MAIN, "a", sized("a", 80));
+    s.insert(MAIN, "a", sized("a", 800));
     let st = s.stats(MAIN);
-    assert_eq!((st.bytes, st.items), (280, 3));
-    assert_eq!(s.charged_bytes(), 280);
+    assert_eq!((st.bytes, st.items), (2800, 3));
+    assert_eq!(s.charged_bytes(), 2800);
     let got = s.get(MAIN, "a", Instant::now()).unwrap();
-    assert_eq!(got.data.len(), 80 - 1 - ENTRY_OVERHEAD as usize);
+    assert_eq!(got.data.len(), 800 - 1 - ENTRY_OVERHEAD as usize);
 }
 
 /// An entry is served before its expiry, never at or after it, and is
 /// dropped (bytes released) when met expired.
 #[test]
 fn expired_entries_are_dropped() {
-    let s = LruStore::with_shards(1000, 0.0, 1);
+    let s = LruStore::with_shards(10_000, 0.0, 1);
     let t0 = Instant::now();
-    let mut e = sized("k", 100);
+    let mut e = sized("k", 1000);
     e.expires_at = Some(t0 + Duration::from_secs(10));
     s.insert(MAIN, "k", e.clone());
     assert_eq!(s.get(MAIN, "k", t0 + Duration::from_secs(9)), Some(e));
@@ -82,18 +82,18 @@ fn expired_entries_are_dropped() {
 /// evicted first, and a hot entry larger than the cap is not stored.
 #[test]
 fn hot_cache_is_capped() {
-    let s = LruStore::with_shards(1000, 0.25, 1);
-    assert_eq!(s.hot_cap(), 250);
+    let s = LruStore::with_shards(10_000, 0.25, 1);
+    assert_eq!(s.hot_cap(), 2500);
     for k in ["h1", "h2", "h3"] {
-        s.insert(HOT, k, sized(k, 100));
+        s.insert(HOT, k, sized(k, 1000));
     }
     assert_eq!(keys(&s, HOT), ["h3", "h2"]);
     let st = s.stats(HOT);
-    assert_eq!((st.bytes, st.items, st.evictions), (200, 2, 1));
-    s.insert(HOT, "big", sized("big", 251));
+    assert_eq!((st.bytes, st.items, st.evictions), (2000, 2, 1));
+    s.insert(HOT, "big", sized("big", 2510));
     assert!(s.get(HOT, "big", Instant::now()).is_none());
-    assert_eq!(s.stats(HOT).bytes, 200);
-    s.insert(HOT, "fit", sized("fit", 150));
+    assert_eq!(s.stats(HOT).bytes, 2000);
+    s.insert(HOT, "fit", sized("fit", 1500));
     assert_eq!(keys(&s, HOT), ["fit", "h3"]);
     assert_eq!(s.stats(MAIN).bytes, 0);
 }
@@ -102,61 +102,61 @@ fn hot_cache_is_capped() {
 /// and a hot insert into a full store then evicts main entries.
 #[test]
 fn main_uses_whole_budget_when_hot_is_empty() {
-    let s = LruStore::with_shards(800, 0.25, 1);
+    let s = LruStore::with_shards(8000, 0.25, 1);
     for i in 0..8 {
         let k = format!("m{i}");
-        s.insert(MAIN, &k, sized(&k, 100));
+        s.insert(MAIN, &k, sized(&k, 1000));
     }
-    assert_eq!(s.stats(MAIN).bytes, 800);
-    s.insert(HOT, "h1", sized("h1", 100));
-    s.insert(HOT, "h2", sized("h2", 100));
+    assert_eq!(s.stats(MAIN).bytes, 8000);
+    s.insert(HOT, "h1", sized("h1", 1000));
+    s.insert(HOT, "h2", sized("h2", 1000));
     assert_eq!(s.stats(MAIN).items, 6);
     assert_eq!(s.stats(MAIN).evictions, 2);
     assert!(s.get(MAIN, "m0", Instant::now()).is_none());
     assert!(s.get(MAIN, "m1", Instant::now()).is_none());
-    // Hot is at its cap (200 = 0.25 * 800): main pressure evicts main.
-    s.insert(MAIN, "m8", sized("m8", 100));
+    // Hot is at its cap (2000 = 0.25 * 8000): main pressure evicts main.
+    s.insert(MAIN, "m8", sized("m8", 1000));
     assert_eq!(s.stats(HOT).items, 2);
     assert_eq!(s.stats(MAIN).evictions, 3);
-    assert_eq!(s.charged_bytes(), 800);
+    assert_eq!(s.charged_bytes(), 8000);
 }
 
 /// When the total is full and the hot cache holds more than its share of
 /// the bytes in use, the hot cache gives up its LRU entry.
 #[test]
 fn hot_over_its_share_is_evicted_first() {
-    let s = LruStore::with_shards(800, 0.25, 1);
-    s.insert(HOT, "h1", sized("h1", 100));
-    s.insert(HOT, "h2", sized("h2", 100));
+    let s = LruStore::with_shards(8000, 0.25, 1);
+    s.insert(HOT, "h1", sized("h1", 1000));
+    s.insert(HOT, "h2", sized("h2", 1000));
     for i in 0..4 {
         let k = format!("m{i}");
-        s.insert(MAIN, &k, sized(&k, 100));
+        s.insert(MAIN, &k, sized(&k, 1000));
     }
-    s.insert(MAIN, "big", sized("big", 150));
-    assert_eq!(s.charged_bytes(), 750);
-    // 750 + 100 > 800 and hot 200 > 0.25 * 750: the hot LRU entry goes.
-    s.insert(MAIN, "m4", sized("m4", 100));
+    s.insert(MAIN, "big", sized("big", 1500));
+    assert_eq!(s.charged_bytes(), 7500);
+    // 7500 + 1000 > 8000 and hot 2000 > 0.25 * 7500: the hot LRU entry goes.
+    s.insert(MAIN, "m4", sized("m4", 1000));
     assert_eq!(keys(&s, HOT), ["h2"]);
     assert_eq!(s.stats(HOT).evictions, 1);
     assert_eq!(s.stats(MAIN).evictions, 0);
-    assert_eq!(s.charged_bytes(), 750);
+    assert_eq!(s.charged_bytes(), 7500);
 }
 
 /// `remove` drops the key from both caches and reports whether it found it.
 #[test]
 fn remove_from_both_caches() {
-    let s = LruStore::new(10_000, 0.5);
-    s.insert(MAIN, "k", sized("k", 100));
-    s.insert(HOT, "k", sized("k", 120));
-    s.insert(MAIN, "other", sized("other", 100));
-    assert_eq!(s.charged_bytes(), 320);
+    let s = LruStore::new(100_000, 0.5);
+    s.insert(MAIN, "k", sized("k", 1000));
+    s.insert(HOT, "k", sized("k", 1200));
+    s.insert(MAIN, "other", sized("other", 1000));
+    assert_eq!(s.charged_bytes(), 3200);
     assert!(s.remove("k"));
     assert!(s.get(MAIN, "k", Instant::now()).is_none());
     assert!(s.get(HOT, "k", Instant::now()).is_none());
     assert!(!s.remove("k"));
-    assert_eq!((s.stats(MAIN).bytes, s.stats(HOT).bytes), (100, 0));
+    assert_eq!((s.stats(MAIN).bytes, s.stats(HOT).bytes), (1000, 0));
     assert_eq!((s.stats(MAIN).items, s.stats(HOT).items), (1, 0));
-    assert_eq!(s.charged_bytes(), 100);
+    assert_eq!(s.charged_bytes(), 1000);
     assert_eq!(s.stats(MAIN).evictions + s.stats(HOT).evictions, 0);
 }
 
@@ -194,12 +194,12 @@ fn stats_are_exact() {
 /// key's older value so the stale value is not served.
 #[test]
 fn oversized_entry_is_not_stored() {
-    let s = LruStore::with_shards(500, 0.0, 1);
-    s.insert(MAIN, "k", sized("k", 100));
-    s.insert(MAIN, "k", sized("k", 501));
+    let s = LruStore::with_shards(5000, 0.0, 1);
+    s.insert(MAIN, "k", sized("k", 1000));
+    s.insert(MAIN, "k", sized("k", 5010));
     assert!(s.get(MAIN, "k", Instant::now()).is_none());
     assert_eq!(s.charged_bytes(), 0);
-    s.insert(HOT, "k", sized("k", 100));
+    s.insert(HOT, "k", sized("k", 1000));
     assert_eq!(s.charged_bytes(), 0, "hot_fraction 0 means no hot cache");
 }
 
@@ -207,16 +207,16 @@ fn oversized_entry_is_not_stored() {
 /// taken from every shard until it fits.
 #[test]
 fn one_entry_may_take_the_whole_sharded_budget() {
-    let s = LruStore::with_shards(10_000, 0.125, 16);
+    let s = LruStore::with_shards(100_000, 0.125, 16);
     for i in 0..100 {
         let k = format!("key-{i:03}");
-        s.insert(MAIN, &k, sized(&k, 100));
+        s.insert(MAIN, &k, sized(&k, 1000));
     }
-    assert_eq!(s.charged_bytes(), 10_000);
-    s.insert(MAIN, "whole", sized("whole", 10_000));
+    assert_eq!(s.charged_bytes(), 100_000);
+    s.insert(MAIN, "whole", sized("whole", 100_000));
     assert_eq!(s.stats(MAIN).items, 1);
     assert_eq!(s.stats(MAIN).evictions, 100);
-    assert_eq!(s.charged_bytes(), 10_000);
+    assert_eq!(s.charged_bytes(), 100_000);
     assert!(s.get(MAIN, "whole", Instant::now()).is_some());
 }
 

@@ -18,12 +18,12 @@ fn sized(key: &str, size: u64) -> Entry {
 /// The budget is split: the hot cache gets its fraction, main the rest.
 #[test]
 fn budget_is_split_between_caches() {
-    let s = MokaStore::new(1000, 0.25);
-    assert_eq!(s.capacity(HOT), 250);
-    assert_eq!(s.capacity(MAIN), 750);
-    assert_eq!(s.budget(), 1000);
-    let none = MokaStore::new(1000, f64::NAN);
-    assert_eq!((none.capacity(HOT), none.capacity(MAIN)), (0, 1000));
+    let s = MokaStore::new(10_000, 0.25);
+    assert_eq!(s.capacity(HOT), 2500);
+    assert_eq!(s.capacity(MAIN), 7500);
+    assert_eq!(s.budget(), 10_000);
+    let none = MokaStore::new(10_000, f64::NAN);
+    assert_eq!((none.capacity(HOT), none.capacity(MAIN)), (0, 10_000));
 }
 
 /// Values are kept per cache; `remove` drops the key from both.
@@ -31,10 +31,10 @@ fn budget_is_split_between_caches() {
 fn insert_get_remove() {
     let s = MokaStore::new(1 << 20, 0.5);
     let now = Instant::now();
-    s.insert(MAIN, "k", sized("k", 100));
-    s.insert(HOT, "k", sized("k", 120));
-    assert_eq!(s.get(MAIN, "k", now), Some(sized("k", 100)));
-    assert_eq!(s.get(HOT, "k", now), Some(sized("k", 120)));
+    s.insert(MAIN, "k", sized("k", 1000));
+    s.insert(HOT, "k", sized("k", 1200));
+    assert_eq!(s.get(MAIN, "k", now), Some(sized("k", 1000)));
+    assert_eq!(s.get(HOT, "k", now), Some(sized("k", 1200)));
     assert!(s.remove("k"));
     assert!(!s.remove("k"));
     assert_eq!(s.get(MAIN, "k", now), None);
@@ -50,7 +50,7 @@ fn insert_get_remove() {
 fn expired_entries_are_not_returned() {
     let s = MokaStore::new(1 << 20, 0.125);
     let t0 = Instant::now();
-    let mut e = sized("k", 100);
+    let mut e = sized("k", 1000);
     e.expires_at = Some(t0 + Duration::from_secs(60));
     s.insert(MAIN, "k", e.clone());
     assert_eq!(s.get(MAIN, "k", t0 + Duration::from_secs(59)), Some(e));
@@ -64,22 +64,22 @@ fn expired_entries_are_not_returned() {
 #[test]
 fn replacement_accounting() {
     let s = MokaStore::new(1 << 20, 0.125);
-    s.insert(MAIN, "k", sized("k", 100));
-    s.insert(MAIN, "k", sized("k", 150));
+    s.insert(MAIN, "k", sized("k", 1000));
+    s.insert(MAIN, "k", sized("k", 1500));
     s.run_pending_tasks();
     let st = s.stats(MAIN);
-    assert_eq!((st.bytes, st.items, st.evictions), (150, 1, 0));
+    assert_eq!((st.bytes, st.items, st.evictions), (1500, 1, 0));
 }
 
 /// An entry larger than its cache's share is not stored and removes the
 /// key's older value.
 #[test]
 fn oversized_entry_is_not_stored() {
-    let s = MokaStore::new(1000, 0.25);
-    s.insert(HOT, "k", sized("k", 100));
-    s.insert(HOT, "k", sized("k", 251));
+    let s = MokaStore::new(10_000, 0.25);
+    s.insert(HOT, "k", sized("k", 1000));
+    s.insert(HOT, "k", sized("k", 2510));
     assert_eq!(s.get(HOT, "k", Instant::now()), None);
-    s.insert(MAIN, "m", sized("m", 751));
+    s.insert(MAIN, "m", sized("m", 7510));
     assert_eq!(s.get(MAIN, "m", Instant::now()), None);
     s.run_pending_tasks();
     assert_eq!(s.charged_bytes(), 0);
@@ -114,13 +114,13 @@ fn stats_are_exact() {
 /// more than one entry over its capacity, and evictions bring it back.
 #[test]
 fn eager_maintenance_bounds_the_overshoot() {
-    let s = MokaStore::new(10_000, 0.125);
+    let s = MokaStore::new(100_000, 0.125);
     let cap = s.capacity(MAIN);
     for i in 0..2_000 {
         let k = format!("key-{i}");
-        s.insert(MAIN, &k, sized(&k, 100));
+        s.insert(MAIN, &k, sized(&k, 1000));
         assert!(s.stats(MAIN).bytes <= cap, "after insert {i}");
     }
-    assert!(s.peak_bytes().0 <= cap + 100);
-    assert!(s.stats(MAIN).evictions >= 2_000 - cap / 100);
+    assert!(s.peak_bytes().0 <= cap + 1000);
+    assert!(s.stats(MAIN).evictions >= 2_000 - cap / 1000);
 }
