@@ -148,7 +148,7 @@ pub async fn run(args: DemoArgs) -> Result<(), Error> {
     result?;
     stopped?;
     println!(
-        "All 3 nodes stopped. Next: run a mesh by hand (docs/readme-cli.md) or `groupcache serve --help`."
+        "All 3 nodes stopped. Next: run a mesh by hand (docs/cli.md, or README.md) or `groupcache serve --help`."
     );
     Ok(())
 }

@@ -80,12 +80,15 @@ fn check_key(key: &str) -> Result<(), CoreError> {
     Ok(())
 }
 
-/// Maps a file system error to NotFound or a source failure.
+/// Maps a file system error to NotFound or a source failure. A name the
+/// file system cannot hold (too long) names no file: NotFound, not a
+/// failure of the source.
 fn io_error(key: &str, e: io::Error) -> CoreError {
     match e.kind() {
-        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::IsADirectory => {
-            CoreError::NotFound
-        }
+        io::ErrorKind::NotFound
+        | io::ErrorKind::NotADirectory
+        | io::ErrorKind::IsADirectory
+        | io::ErrorKind::InvalidFilename => CoreError::NotFound,
         _ => CoreError::source_failed(format!("reading {key:?}: {e}")),
     }
 }
@@ -176,6 +179,8 @@ mod tests {
         assert_eq!(get(&src, "nope").await, Err(CoreError::NotFound));
         assert_eq!(get(&src, "sub").await, Err(CoreError::NotFound));
         assert_eq!(get(&src, "a.txt/x").await, Err(CoreError::NotFound));
+        // Longer than any file name the file system can hold (255 bytes).
+        assert_eq!(get(&src, &"n".repeat(300)).await, Err(CoreError::NotFound));
     }
 
     /// Every traversal trick is refused, and never yields the secret file
