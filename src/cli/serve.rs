@@ -112,6 +112,11 @@ pub struct ServeArgs {
     /// before the process exits anyway.
     #[arg(long, env = "GROUPCACHE_SHUTDOWN_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub shutdown_timeout: Duration,
+    /// On SIGINT/SIGTERM, how long the node keeps accepting requests while
+    /// its health check already answers NOT_SERVING, so that load balancers
+    /// stop sending traffic before the listener closes (0s: close at once).
+    #[arg(long, env = "GROUPCACHE_SHUTDOWN_GRACE", default_value = "0s", value_name = "DURATION", value_parser = clap_parsers::duration)]
+    pub shutdown_grace: Duration,
 }
 
 /// A validated serve configuration, sources opened.

@@ -45,6 +45,7 @@ fn serve_defaults() {
     assert!(!a.no_reflection);
     assert_eq!(a.store, serve::StoreArg::Lru);
     assert_eq!(a.shutdown_timeout, Duration::from_secs(10));
+    assert_eq!(a.shutdown_grace, Duration::ZERO);
 }
 
 /// Every serve flag is read, repeated groups and comma-separated peers
@@ -72,6 +73,7 @@ fn serve_every_flag() {
         "--no-reflection",
         "--store=moka",
         "--shutdown-timeout=3s",
+        "--shutdown-grace=500ms",
     ]);
     assert_eq!(a.listen.to_string(), "0.0.0.0:9000");
     assert_eq!(a.self_addr.as_deref(), Some("10.0.0.1:9000"));
@@ -94,6 +96,7 @@ fn serve_every_flag() {
     assert!(a.no_reflection);
     assert_eq!(a.store, serve::StoreArg::Moka);
     assert_eq!(a.shutdown_timeout, Duration::from_secs(3));
+    assert_eq!(a.shutdown_grace, Duration::from_millis(500));
 }
 
 /// Bad flag values are usage errors whose message names the problem.

@@ -5,6 +5,7 @@ mod common;
 
 use cache_core::StatsSnapshot;
 use cache_grpc::ClusterOptions;
+use cache_grpc::pb::groupcache_client::GroupcacheClient;
 use cache_grpc::pb::{FetchRequest, GetRequest, StatsRequest};
 use common::*;
 use futures::StreamExt;
@@ -134,6 +135,46 @@ async fn health_is_serving_then_not_serving_on_shutdown() {
         });
         stopped.unwrap();
         assert_eq!(seen, ServingStatus::NotServing as i32);
+    })
+    .await;
+}
+
+/// With a shutdown grace, a node that is stopping tells NEW connections
+/// NOT_SERVING (so a load balancer can drain it) while it still serves
+/// them; then it stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_grace_keeps_serving_while_not_serving() {
+    let mut opts = ClusterOptions::default();
+    opts.server.shutdown_grace = std::time::Duration::from_secs(2);
+    let (mut cluster, _recorder) = cluster_with(1, opts, PATIENT).await;
+    let url = cluster.url(0);
+    bounded(async {
+        let (stopped, ()) = tokio::join!(cluster.stop(0), async {
+            // Poll with fresh connections until health turns NOT_SERVING
+            // (the stop begins concurrently); bounded by the grace.
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+            loop {
+                let status = HealthClient::new(channel(url.clone()))
+                    .check(HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await
+                    .expect("still accepting during the grace")
+                    .into_inner()
+                    .status;
+                if status == ServingStatus::NotServing as i32 {
+                    break;
+                }
+                assert!(tokio::time::Instant::now() < deadline, "never NOT_SERVING");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            let mut client = GroupcacheClient::new(channel(url.clone()));
+            assert_eq!(
+                get(&mut client, "during-grace", None).await.unwrap(),
+                value_of("during-grace")
+            );
+        });
+        stopped.unwrap();
     })
     .await;
 }

@@ -60,6 +60,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     server_opts.max_concurrent_requests = args.max_concurrent_requests;
     server_opts.request_timeout = args.request_timeout;
     server_opts.drain_timeout = args.shutdown_timeout;
+    server_opts.shutdown_grace = args.shutdown_grace;
 
     tracing::info!(
         listen = %local,
