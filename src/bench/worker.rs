@@ -15,6 +15,7 @@ use tonic::transport::Channel;
 
 use super::config::Verify;
 use super::keys::KeyPicker;
+use crate::error::code_name;
 
 /// Largest latency the histograms hold (one hour, in nanoseconds); longer
 /// ones are recorded as this.
@@ -180,28 +181,4 @@ pub(crate) async fn run_worker(sh: Arc<Shared>, w: usize) -> WorkerResult {
         res.last = Some(end);
     }
     res
-}
-
-/// The canonical upper-case name of a gRPC status code (`NOT_FOUND`, ...).
-pub(crate) fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "OK",
-        Cancelled => "CANCELLED",
-        Unknown => "UNKNOWN",
-        InvalidArgument => "INVALID_ARGUMENT",
-        DeadlineExceeded => "DEADLINE_EXCEEDED",
-        NotFound => "NOT_FOUND",
-        AlreadyExists => "ALREADY_EXISTS",
-        PermissionDenied => "PERMISSION_DENIED",
-        ResourceExhausted => "RESOURCE_EXHAUSTED",
-        FailedPrecondition => "FAILED_PRECONDITION",
-        Aborted => "ABORTED",
-        OutOfRange => "OUT_OF_RANGE",
-        Unimplemented => "UNIMPLEMENTED",
-        Internal => "INTERNAL",
-        Unavailable => "UNAVAILABLE",
-        DataLoss => "DATA_LOSS",
-        Unauthenticated => "UNAUTHENTICATED",
-    }
 }
