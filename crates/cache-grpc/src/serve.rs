@@ -121,12 +121,7 @@ pub async fn serve(
         .layer(DeadlineLayer::new(Some(opts.request_timeout)).layer(service));
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health
-        .set_service_status("", ServingStatus::NotServing)
-        .await;
-    health
-        .set_service_status(SERVICE_NAME, ServingStatus::NotServing)
-        .await;
+    set_health(&health, ServingStatus::NotServing).await;
 
     let (reflection_v1, reflection_v1alpha) = if opts.reflection {
         let builder = || {
@@ -172,10 +167,7 @@ pub async fn serve(
     });
     tokio::pin!(server);
 
-    health.set_service_status("", ServingStatus::Serving).await;
-    health
-        .set_service_status(SERVICE_NAME, ServingStatus::Serving)
-        .await;
+    set_health(&health, ServingStatus::Serving).await;
     tracing::info!(addr = %local, node = %pool.self_id(), groups = registry.groups().len(), "serving");
 
     tokio::select! {
@@ -187,12 +179,7 @@ pub async fn serve(
     }
 
     tracing::info!(addr = %local, "shutdown requested: NOT_SERVING, draining");
-    health
-        .set_service_status("", ServingStatus::NotServing)
-        .await;
-    health
-        .set_service_status(SERVICE_NAME, ServingStatus::NotServing)
-        .await;
+    set_health(&health, ServingStatus::NotServing).await;
     if !opts.shutdown_grace.is_zero() {
         // Keep accepting while load balancers see NOT_SERVING.
         if let Ok(result) = tokio::time::timeout(opts.shutdown_grace, &mut server).await {
@@ -210,6 +197,13 @@ pub async fn serve(
             Ok(())
         }
     }
+}
+
+/// Reports `status` for the whole server (`""`) and for the Groupcache
+/// service alike: health checkers ask for either.
+async fn set_health(health: &tonic_health::server::HealthReporter, status: ServingStatus) {
+    health.set_service_status("", status).await;
+    health.set_service_status(SERVICE_NAME, status).await;
 }
 
 #[cfg(test)]
