@@ -302,6 +302,7 @@ impl Inner {
     }
 
     /// Rejects empty keys and keys longer than `max_key_bytes`.
+    #[inline]
     fn check_key(&self, key: &str) -> Result<(), Error> {
         if key.is_empty() {
             Err(Error::InvalidKey("the key is empty"))
@@ -321,6 +322,7 @@ impl Inner {
     }
 
     /// Counts a hit on `entry` and turns it into the get's answer.
+    #[inline]
     fn hit(&self, entry: Entry, count_hit: bool) -> Result<Found, Error> {
         if count_hit {
             incr(&self.stats.cache_hits);

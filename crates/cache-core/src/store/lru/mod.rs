@@ -2,9 +2,10 @@
 //! and hot caches under one budget.
 //!
 //! # Layout
-//! Keys are spread over a power-of-two number of shards by the 64-bit xxh3
-//! hash of the key. Each shard is a `parking_lot` mutex around a slab of
-//! nodes plus, per cache, a `hashbrown` table of slab indices and an
+//! Keys are spread over a power-of-two number of shards by the 64-bit
+//! foldhash of the key. Each shard is a `parking_lot` mutex around a slab of
+//! nodes (keys of up to 24 bytes stored inline) plus, per cache, an
+//! open-addressing index from hash to slab index (`index.rs`) and an
 //! intrusive doubly linked recency list (`shard.rs`): get, insert, remove
 //! and evict are O(1), and a lookup by `&str` allocates nothing.
 //!
@@ -54,6 +55,7 @@
 //! never a budget overrun.
 
 mod budget;
+mod index;
 mod shard;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,9 +75,15 @@ pub const DEFAULT_SHARDS: usize = 16;
 /// capped).
 pub const MAX_SHARDS: usize = 1024;
 
-/// The 64-bit hash that picks a key's shard and its hash-table bucket.
+/// The 64-bit hash that picks a key's shard and its hash-table bucket:
+/// foldhash with a fixed seed, about half the instructions of xxh3 on short
+/// keys (it is on every hit). Its seed is per process, not secret, like the
+/// rest of the store: a key's shard only decides which lock it takes.
 fn hash_key(key: &str) -> u64 {
-    xxhash_rust::xxh3::xxh3_64(key.as_bytes())
+    use std::hash::BuildHasher;
+    const SEED: foldhash::fast::FixedState =
+        foldhash::fast::FixedState::with_seed(0x9e37_79b9_7f4a_7c15);
+    SEED.hash_one(key)
 }
 
 /// Index of a cache's lane inside a shard.
@@ -152,7 +160,16 @@ pub struct LruStore {
     gets: [StripedCounter; 2],
     /// Gets that found a live entry, per cache, striped likewise.
     hits: [StripedCounter; 2],
+    /// Outcomes of [`get_hot_then_main`](Store::get_hot_then_main), one
+    /// increment per lookup: found in hot (a hot get and hit), found in main
+    /// (a hot get, a main get and hit), found in neither (a get of each).
+    hot_then_main: [StripedCounter; 3],
 }
+
+/// Indices of the outcomes in `LruStore::hot_then_main`.
+const FOUND_HOT: usize = 0;
+const FOUND_MAIN: usize = 1;
+const FOUND_NEITHER: usize = 2;
 
 impl std::fmt::Debug for LruStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -201,6 +218,7 @@ impl LruStore {
             hot_used: AtomicU64::new(0),
             gets: Default::default(),
             hits: Default::default(),
+            hot_then_main: Default::default(),
         }
     }
 
@@ -231,9 +249,27 @@ impl LruStore {
     }
 
     fn shard_index(&self, hash: u64) -> usize {
-        // High bits: hashbrown uses the low bits for buckets and the top 7
-        // for its control bytes.
+        // High bits: the lane index uses the low 32 bits for its slots and
+        // fingerprints.
         ((hash >> 32) & self.shard_mask) as usize
+    }
+
+    /// The end of a hot-then-main lookup that met an expired entry (off
+    /// the hit path): releases the expired bytes and counts the outcome.
+    #[cold]
+    fn after_expiry(&self, hot: Lookup, main: Lookup) -> Option<Entry> {
+        for (kind, lookup) in [(CacheKind::Hot, &hot), (CacheKind::Main, &main)] {
+            if let Lookup::Expired(size) = lookup {
+                self.release(kind, *size);
+            }
+        }
+        let (outcome, entry) = match (hot, main) {
+            (Lookup::Hit(entry), _) => (FOUND_HOT, Some(entry)),
+            (_, Lookup::Hit(entry)) => (FOUND_MAIN, Some(entry)),
+            _ => (FOUND_NEITHER, None),
+        };
+        self.hot_then_main[outcome].incr();
+        entry
     }
 
     /// The keys of `kind` in shard `i`, most recently used first (tests).
@@ -270,45 +306,40 @@ impl Store for LruStore {
         }
     }
 
-    /// Both lanes of a key live in the same shard: one hash, one lock, and
-    /// the clock is read only for entries that expire.
+    /// Both lanes of a key live in the same shard: one hash, one lock, the
+    /// clock read only for entries that expire, and one counter increment
+    /// (the lookup's outcome; `stats` turns outcomes into per-cache gets and
+    /// hits).
     fn get_hot_then_main(&self, key: &str, now: &dyn Fn() -> Instant) -> Option<Entry> {
         let hash = hash_key(key);
         let cell = &self.shards[self.shard_index(hash)];
-        let (hot, main) = {
-            let mut shard = cell.lock.lock();
-            let hot = shard.get(lane_of(CacheKind::Hot), hash, key, now);
-            let main = match hot {
-                Lookup::Hit(_) => Lookup::Miss,
-                _ => shard.get(lane_of(CacheKind::Main), hash, key, now),
-            };
-            if matches!(hot, Lookup::Expired(_)) || matches!(main, Lookup::Expired(_)) {
-                cell.publish(&shard);
-            }
-            (hot, main)
-        };
-        let (hot_lane, main_lane) = (lane_of(CacheKind::Hot), lane_of(CacheKind::Main));
-        self.gets[hot_lane].incr();
-        match hot {
+        let mut shard = cell.lock.lock();
+        let hot = shard.get(lane_of(CacheKind::Hot), hash, key, now);
+        let main = match hot {
             Lookup::Hit(entry) => {
-                self.hits[hot_lane].incr();
+                drop(shard);
+                self.hot_then_main[FOUND_HOT].incr();
                 return Some(entry);
             }
-            Lookup::Expired(size) => self.release(CacheKind::Hot, size),
-            Lookup::Miss => {}
-        }
-        self.gets[main_lane].incr();
-        match main {
-            Lookup::Hit(entry) => {
-                self.hits[main_lane].incr();
-                Some(entry)
-            }
-            Lookup::Miss => None,
-            Lookup::Expired(size) => {
-                self.release(CacheKind::Main, size);
-                None
-            }
-        }
+            Lookup::Miss => match shard.get(lane_of(CacheKind::Main), hash, key, now) {
+                Lookup::Hit(entry) => {
+                    drop(shard);
+                    self.hot_then_main[FOUND_MAIN].incr();
+                    return Some(entry);
+                }
+                Lookup::Miss => {
+                    drop(shard);
+                    self.hot_then_main[FOUND_NEITHER].incr();
+                    return None;
+                }
+                expired => expired,
+            },
+            Lookup::Expired(_) => shard.get(lane_of(CacheKind::Main), hash, key, now),
+        };
+        // An entry expired: publish the shard's new byte counts, release.
+        cell.publish(&shard);
+        drop(shard);
+        self.after_expiry(hot, main)
     }
 
     fn insert(&self, kind: CacheKind, key: &str, entry: Entry) {
@@ -380,8 +411,19 @@ impl Store for LruStore {
             total.items += s.items;
             total.evictions += s.evictions;
         }
+        let [in_hot, in_main, in_neither] = self.hot_then_main.each_ref().map(|c| c.get());
         total.gets = self.gets[lane].get();
         total.hits = self.hits[lane].get();
+        match kind {
+            CacheKind::Hot => {
+                total.gets += in_hot + in_main + in_neither;
+                total.hits += in_hot;
+            }
+            CacheKind::Main => {
+                total.gets += in_main + in_neither;
+                total.hits += in_main;
+            }
+        }
         total
     }
 
