@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::store::GroupStore;
 use super::{Group, Inner, Options};
 use crate::promotion::PromotionPolicy;
 use crate::store::Store;
@@ -156,7 +157,7 @@ impl GroupBuilder {
             return bad("max_key_bytes must be greater than 0");
         }
         let store = match self.store {
-            Some(store) => store,
+            Some(store) => GroupStore::Other(store),
             None => new_store(self.store_kind, self.cache_bytes, self.hot_fraction),
         };
         let promotion = self
@@ -176,9 +177,11 @@ impl GroupBuilder {
 }
 
 /// The built-in store of `kind`.
-fn new_store(kind: StoreKind, budget: u64, hot_fraction: f64) -> Arc<dyn Store> {
+fn new_store(kind: StoreKind, budget: u64, hot_fraction: f64) -> GroupStore {
     match kind {
-        StoreKind::Lru => Arc::new(crate::store::LruStore::new(budget, hot_fraction)),
-        StoreKind::Moka => Arc::new(crate::store::MokaStore::new(budget, hot_fraction)),
+        StoreKind::Lru => GroupStore::Lru(crate::store::LruStore::new(budget, hot_fraction)),
+        StoreKind::Moka => {
+            GroupStore::Other(Arc::new(crate::store::MokaStore::new(budget, hot_fraction)))
+        }
     }
 }

@@ -310,6 +310,7 @@ impl Store for LruStore {
     /// clock read only for entries that expire, and one counter increment
     /// (the lookup's outcome; `stats` turns outcomes into per-cache gets and
     /// hits).
+    #[inline]
     fn get_hot_then_main(&self, key: &str, now: &dyn Fn() -> Instant) -> Option<Entry> {
         let hash = hash_key(key);
         let cell = &self.shards[self.shard_index(hash)];

@@ -1,49 +1,86 @@
 //! One shard of an [`LruStore`](super::LruStore): a slab of nodes shared by
-//! both caches and, per cache, a hash table of slab indices plus an intrusive
-//! doubly linked list in recency order. Every operation is O(1).
+//! both caches and, per cache, an index from key hash to slab slot plus an
+//! intrusive doubly linked list in recency order. Every operation is O(1).
+//!
+//! A node is what a hit reads, and nothing else: the key (inline up to 24
+//! bytes), the payload and its expiry, in one 64-byte, 64-aligned slot, so a
+//! hit on a cold key costs one cache line of node. The recency links live
+//! in a parallel array of 8-byte pairs (a relink touches only those), and
+//! the charged size and the hash are recomputed when needed instead of
+//! stored.
 //!
 //! A shard knows nothing of the budget: it reports the sizes it links and
 //! unlinks, and the store does the accounting.
 
+use std::time::Duration;
+
 use compact_str::CompactString;
 use tokio::time::Instant;
 
+use super::hash_key;
 use super::index::Index;
 use crate::CacheStats;
-use crate::store::Entry;
+use crate::store::{Cached, Entry, entry_size};
 
 /// "No node": the end of a list or of the free list.
 const NIL: u32 = u32::MAX;
 
-/// One cached entry and its links in its cache's recency list.
+/// One cached entry: exactly one cache line.
+#[repr(align(64))]
 struct Node {
-    /// The key, owned once here (the hash table holds only the slab index);
-    /// keys of up to 24 bytes live inside the node, so comparing them on a
-    /// hit reads no other cache line.
+    /// The key, owned once here (the index holds only the slab slot); keys
+    /// of up to 24 bytes live inside the node, so comparing them on a hit
+    /// reads no other cache line.
     key: CompactString,
-    /// `hash_key(key)`, kept so that evicting the node finds its index slot
-    /// without rehashing the key.
-    hash: u64,
-    /// The payload and its expiry.
-    entry: Entry,
-    /// The bytes charged for this entry (`entry_size`).
-    size: u64,
+    /// The payload.
+    data: Cached,
+    /// When the entry expires, as [`Expiry`] encodes it.
+    expires: Expiry,
+}
+
+// The layout the module documentation promises (a `None` slot included).
+const _: () = assert!(std::mem::size_of::<Option<Node>>() == 64);
+
+/// An expiry in 8 bytes: 0 for never, else 1 + nanoseconds since the
+/// shard's epoch (an `Option<Instant>` takes 16). Deadlines before the
+/// epoch are stored as the epoch itself: already past.
+#[derive(Clone, Copy)]
+struct Expiry(u64);
+
+impl Expiry {
+    fn encode(at: Option<Instant>, epoch: Instant) -> Self {
+        Expiry(at.map_or(0, |at| {
+            let nanos = at.saturating_duration_since(epoch).as_nanos();
+            u64::try_from(nanos)
+                .unwrap_or(u64::MAX - 1)
+                .min(u64::MAX - 1)
+                + 1
+        }))
+    }
+
+    #[inline(always)]
+    fn decode(self, epoch: Instant) -> Option<Instant> {
+        match self.0 {
+            0 => None,
+            n => Some(epoch + Duration::from_nanos(n - 1)),
+        }
+    }
+}
+
+/// A node's place in its cache's recency list (for a vacant slot, `next`
+/// chains the free list).
+#[derive(Clone, Copy)]
+struct Link {
     /// Towards the most recently used end (`NIL` at the head).
     prev: u32,
     /// Towards the least recently used end (`NIL` at the tail).
     next: u32,
 }
 
-/// A slab slot: a node, or a link in the free list.
-enum Slot {
-    Occupied(Node),
-    Vacant { next_free: u32 },
-}
-
 /// One cache (main or hot) inside a shard.
 #[derive(Default)]
 struct Lane {
-    /// Slab indices of this cache's nodes, found by key hash and compared by
+    /// Slab slots of this cache's nodes, found by key hash and compared by
     /// key, so a lookup by `&str` neither allocates nor copies the key.
     table: Index,
     /// The most recently used node, or `NIL`.
@@ -80,26 +117,31 @@ pub(super) enum Lookup {
 
 /// The mutable state of one shard; always accessed under its mutex.
 pub(super) struct Shard {
-    /// Nodes of both caches; vacant slots are chained from `free`.
-    slots: Vec<Slot>,
+    /// Nodes of both caches; `None` for vacant slots, chained from `free`
+    /// through `links[i].next`.
+    slots: Vec<Option<Node>>,
+    /// Recency links, parallel to `slots`.
+    links: Vec<Link>,
     /// First vacant slot, or `NIL`.
     free: u32,
     /// Index 0 is the main cache, 1 the hot cache (see `lane_of`).
     lanes: [Lane; 2],
+    /// The origin of the nodes' [`Expiry`] values.
+    epoch: Instant,
 }
 
-fn node(slots: &[Slot], i: u32) -> &Node {
+#[inline(always)]
+fn node(slots: &[Option<Node>], i: u32) -> &Node {
     match &slots[i as usize] {
-        Slot::Occupied(n) => n,
-        Slot::Vacant { .. } => unreachable!("lru shard: link to a vacant slot"),
+        Some(n) => n,
+        None => unreachable!("lru shard: link to a vacant slot"),
     }
 }
 
-fn node_mut(slots: &mut [Slot], i: u32) -> &mut Node {
-    match &mut slots[i as usize] {
-        Slot::Occupied(n) => n,
-        Slot::Vacant { .. } => unreachable!("lru shard: link to a vacant slot"),
-    }
+/// The bytes charged for a node (`entry_size`, recomputed: it only depends
+/// on what the node holds).
+fn size_of_node(n: &Node) -> u64 {
+    entry_size(&n.key, n.data.len())
 }
 
 /// `a == b` for keys, inlined: most keys are short, and for them two
@@ -120,33 +162,29 @@ fn same_key(a: &str, b: &str) -> bool {
     }
 }
 
-/// Detaches node `i` from `lane`'s list (it stays in the slab and table).
-fn unlink(slots: &mut [Slot], lane: &mut Lane, i: u32) {
-    let (prev, next) = {
-        let n = node(slots, i);
-        (n.prev, n.next)
-    };
+/// Detaches node `i` from `lane`'s list (it stays in the slab and index).
+fn unlink(links: &mut [Link], lane: &mut Lane, i: u32) {
+    let Link { prev, next } = links[i as usize];
     match prev {
         NIL => lane.head = next,
-        p => node_mut(slots, p).next = next,
+        p => links[p as usize].next = next,
     }
     match next {
         NIL => lane.tail = prev,
-        n => node_mut(slots, n).prev = prev,
+        n => links[n as usize].prev = prev,
     }
 }
 
 /// Attaches node `i` at the most recently used end of `lane`'s list.
-fn push_front(slots: &mut [Slot], lane: &mut Lane, i: u32) {
+fn push_front(links: &mut [Link], lane: &mut Lane, i: u32) {
     let old_head = lane.head;
-    {
-        let n = node_mut(slots, i);
-        n.prev = NIL;
-        n.next = old_head;
-    }
+    links[i as usize] = Link {
+        prev: NIL,
+        next: old_head,
+    };
     match old_head {
         NIL => lane.tail = i,
-        h => node_mut(slots, h).prev = i,
+        h => links[h as usize].prev = i,
     }
     lane.head = i;
 }
@@ -156,8 +194,10 @@ impl Shard {
     pub(super) fn new() -> Self {
         Shard {
             slots: Vec::new(),
+            links: Vec::new(),
             free: NIL,
             lanes: [Lane::new(), Lane::new()],
+            epoch: Instant::now(),
         }
     }
 
@@ -174,7 +214,13 @@ impl Shard {
         key: &str,
         now: impl FnOnce() -> Instant,
     ) -> Lookup {
-        let Shard { slots, lanes, .. } = self;
+        let Shard {
+            slots,
+            links,
+            lanes,
+            epoch,
+            ..
+        } = self;
         let l = &mut lanes[lane];
         if l.head == NIL {
             return Lookup::Miss;
@@ -182,16 +228,22 @@ impl Shard {
         let Some(i) = l.table.find(hash, |i| same_key(&node(slots, i).key, key)) else {
             return Lookup::Miss;
         };
-        if let Some(at) = node(slots, i).entry.expires_at
+        let n = node(slots, i);
+        let expires_at = n.expires.decode(*epoch);
+        if let Some(at) = expires_at
             && at <= now()
         {
             return self.expire(lane, hash, i);
         }
+        let entry = Entry {
+            data: n.data.clone(),
+            expires_at,
+        };
         if l.head != i {
-            unlink(slots, l, i);
-            push_front(slots, l, i);
+            unlink(links, l, i);
+            push_front(links, l, i);
         }
-        Lookup::Hit(node(slots, i).entry.clone())
+        Lookup::Hit(entry)
     }
 
     /// Drops node `i`, found expired by a lookup (off the hit path).
@@ -208,9 +260,10 @@ impl Shard {
         Some(self.unlink_remove(lane, hash, i))
     }
 
-    /// Links a new entry as the most recently used of `lane`. If `key` is
-    /// already there (a concurrent insert won the race), the old entry is
-    /// replaced and its size returned, to be released by the caller.
+    /// Links a new entry as the most recently used of `lane`; `size` is its
+    /// `entry_size`. If `key` is already there (a concurrent insert won the
+    /// race), the old entry is replaced and its size returned, to be
+    /// released by the caller.
     pub(super) fn link(
         &mut self,
         lane: usize,
@@ -222,35 +275,35 @@ impl Shard {
         let replaced = self.remove(lane, hash, key);
         let new = Node {
             key: CompactString::new(key),
-            hash,
-            entry,
-            size,
-            prev: NIL,
-            next: NIL,
+            data: entry.data,
+            expires: Expiry::encode(entry.expires_at, self.epoch),
         };
+        debug_assert_eq!(size_of_node(&new), size, "size is entry_size");
         let i = match self.free {
             NIL => {
                 let i = u32::try_from(self.slots.len())
                     .ok()
                     .filter(|&i| i != NIL)
                     .expect("lru shard: more than u32::MAX - 1 entries in one shard");
-                self.slots.push(Slot::Occupied(new));
+                self.slots.push(Some(new));
+                self.links.push(Link {
+                    prev: NIL,
+                    next: NIL,
+                });
                 i
             }
             i => {
                 let slot = &mut self.slots[i as usize];
-                let Slot::Vacant { next_free } = *slot else {
-                    unreachable!("lru shard: free list points at an occupied slot")
-                };
-                self.free = next_free;
-                *slot = Slot::Occupied(new);
+                assert!(slot.is_none(), "lru shard: free list points at a node");
+                *slot = Some(new);
+                self.free = self.links[i as usize].next;
                 i
             }
         };
-        let Shard { slots, lanes, .. } = self;
+        let Shard { links, lanes, .. } = self;
         let l = &mut lanes[lane];
         l.table.insert(hash, i);
-        push_front(slots, l, i);
+        push_front(links, l, i);
         l.stats.bytes += size;
         l.stats.items += 1;
         replaced
@@ -263,7 +316,7 @@ impl Shard {
         if i == NIL {
             return None;
         }
-        let hash = node(&self.slots, i).hash;
+        let hash = hash_key(&node(&self.slots, i).key);
         let size = self.unlink_remove(lane, hash, i);
         self.lanes[lane].stats.evictions += 1;
         Some(size)
@@ -285,27 +338,36 @@ impl Shard {
         let mut out = Vec::new();
         let mut i = self.lanes[lane].head;
         while i != NIL {
-            let n = node(&self.slots, i);
-            out.push(n.key.to_string());
-            i = n.next;
+            out.push(node(&self.slots, i).key.to_string());
+            i = self.links[i as usize].next;
         }
         out
     }
 
     /// Unlinks node `i` (known to be in `lane` with `hash`) from the list and
-    /// the table, frees its slot and returns its size.
+    /// the index, frees its slot and returns its size.
     fn unlink_remove(&mut self, lane: usize, hash: u64, i: u32) -> u64 {
-        let Shard { slots, lanes, free } = self;
+        let Shard {
+            slots,
+            links,
+            lanes,
+            free,
+            ..
+        } = self;
         let l = &mut lanes[lane];
-        unlink(slots, l, i);
+        unlink(links, l, i);
         l.table.remove(hash, i);
-        let old = std::mem::replace(&mut slots[i as usize], Slot::Vacant { next_free: *free });
-        *free = i;
-        let Slot::Occupied(n) = old else {
-            unreachable!("lru shard: removed a vacant slot")
+        let n = slots[i as usize]
+            .take()
+            .expect("lru shard: removed a vacant slot");
+        links[i as usize] = Link {
+            prev: NIL,
+            next: *free,
         };
-        l.stats.bytes -= n.size;
+        *free = i;
+        let size = size_of_node(&n);
+        l.stats.bytes -= size;
         l.stats.items -= 1;
-        n.size
+        size
     }
 }
