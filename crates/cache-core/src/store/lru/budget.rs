@@ -103,7 +103,7 @@ impl LruStore {
         let cell = &self.shards[i];
         let popped = {
             let mut shard = cell.lock.lock();
-            let popped = shard.pop_lru(lane_of(kind));
+            let popped = shard.pop_victim(lane_of(kind));
             if popped.is_some() {
                 cell.publish(&shard);
             }

@@ -17,8 +17,8 @@ use std::time::Duration;
 use compact_str::CompactString;
 use tokio::time::Instant;
 
-use super::hash_key;
 use super::index::Index;
+use super::{Eviction, hash_key};
 use crate::CacheStats;
 use crate::store::{Cached, Entry, entry_size};
 
@@ -67,14 +67,25 @@ impl Expiry {
     }
 }
 
-/// A node's place in its cache's recency list (for a vacant slot, `next`
-/// chains the free list).
+/// A node's place in its cache's list (for a vacant slot, `next` chains
+/// the free list).
 #[derive(Clone, Copy)]
 struct Link {
-    /// Towards the most recently used end (`NIL` at the head).
+    /// Towards the head: more recently used (LRU) or inserted (SIEVE);
+    /// `NIL` at the head.
     prev: u32,
-    /// Towards the least recently used end (`NIL` at the tail).
+    /// Towards the tail; `NIL` at the tail.
     next: u32,
+    /// SIEVE: hit since the hand last passed (unused under LRU).
+    visited: bool,
+}
+
+impl Link {
+    const DETACHED: Link = Link {
+        prev: NIL,
+        next: NIL,
+        visited: false,
+    };
 }
 
 /// One cache (main or hot) inside a shard.
@@ -85,8 +96,11 @@ struct Lane {
     table: Index,
     /// The most recently used node, or `NIL`.
     head: u32,
-    /// The least recently used node (the next victim), or `NIL`.
+    /// The least recently used (LRU) or oldest (SIEVE) node, or `NIL`.
     tail: u32,
+    /// SIEVE's hand: where the next victim search starts (`NIL`: at the
+    /// tail). Always `NIL` under LRU.
+    hand: u32,
     /// Bytes, items and evictions of this cache in this shard (`gets` and
     /// `hits` stay 0: the store counts them in striped counters, so a hit
     /// does not write a shard line the other threads will read); plain
@@ -99,6 +113,7 @@ impl Lane {
         Lane {
             head: NIL,
             tail: NIL,
+            hand: NIL,
             ..Lane::default()
         }
     }
@@ -128,6 +143,8 @@ pub(super) struct Shard {
     lanes: [Lane; 2],
     /// The origin of the nodes' [`Expiry`] values.
     epoch: Instant,
+    /// How hits are recorded and victims chosen.
+    eviction: Eviction,
 }
 
 #[inline(always)]
@@ -164,7 +181,7 @@ fn same_key(a: &str, b: &str) -> bool {
 
 /// Detaches node `i` from `lane`'s list (it stays in the slab and index).
 fn unlink(links: &mut [Link], lane: &mut Lane, i: u32) {
-    let Link { prev, next } = links[i as usize];
+    let Link { prev, next, .. } = links[i as usize];
     match prev {
         NIL => lane.head = next,
         p => links[p as usize].next = next,
@@ -175,12 +192,13 @@ fn unlink(links: &mut [Link], lane: &mut Lane, i: u32) {
     }
 }
 
-/// Attaches node `i` at the most recently used end of `lane`'s list.
+/// Attaches node `i` at the head of `lane`'s list, not visited.
 fn push_front(links: &mut [Link], lane: &mut Lane, i: u32) {
     let old_head = lane.head;
     links[i as usize] = Link {
         prev: NIL,
         next: old_head,
+        visited: false,
     };
     match old_head {
         NIL => lane.tail = i,
@@ -191,18 +209,33 @@ fn push_front(links: &mut [Link], lane: &mut Lane, i: u32) {
 
 impl Shard {
     /// An empty shard.
-    pub(super) fn new() -> Self {
+    pub(super) fn new(eviction: Eviction) -> Self {
         Shard {
             slots: Vec::new(),
             links: Vec::new(),
             free: NIL,
             lanes: [Lane::new(), Lane::new()],
             epoch: Instant::now(),
+            eviction,
+        }
+    }
+
+    /// Switches the eviction policy (see [`LruStore::with_eviction`]).
+    ///
+    /// [`LruStore::with_eviction`]: super::LruStore::with_eviction
+    pub(super) fn set_eviction(&mut self, eviction: Eviction) {
+        self.eviction = eviction;
+        for lane in &mut self.lanes {
+            lane.hand = NIL;
+        }
+        for link in &mut self.links {
+            link.visited = false;
         }
     }
 
     /// Looks `key` up in `lane`. A live entry becomes the most recently
-    /// used; an expired one is dropped. `now` is called only if the entry
+    /// used (LRU) or is marked visited (SIEVE, a write only the first time);
+    /// an expired one is dropped. `now` is called only if the entry
     /// found has an expiry, so hits on entries without one never read the
     /// clock. An empty lane (often the hot cache) costs no probe. (Gets and
     /// hits are counted by the store.)
@@ -219,6 +252,7 @@ impl Shard {
             links,
             lanes,
             epoch,
+            eviction,
             ..
         } = self;
         let l = &mut lanes[lane];
@@ -239,9 +273,19 @@ impl Shard {
             data: n.data.clone(),
             expires_at,
         };
-        if l.head != i {
-            unlink(links, l, i);
-            push_front(links, l, i);
+        match eviction {
+            Eviction::Lru => {
+                if l.head != i {
+                    unlink(links, l, i);
+                    push_front(links, l, i);
+                }
+            }
+            Eviction::Sieve => {
+                let link = &mut links[i as usize];
+                if !link.visited {
+                    link.visited = true;
+                }
+            }
         }
         Lookup::Hit(entry)
     }
@@ -286,10 +330,7 @@ impl Shard {
                     .filter(|&i| i != NIL)
                     .expect("lru shard: more than u32::MAX - 1 entries in one shard");
                 self.slots.push(Some(new));
-                self.links.push(Link {
-                    prev: NIL,
-                    next: NIL,
-                });
+                self.links.push(Link::DETACHED);
                 i
             }
             i => {
@@ -309,15 +350,34 @@ impl Shard {
         replaced
     }
 
-    /// Evicts the least recently used entry of `lane`, counting an eviction;
-    /// returns its size, or `None` if the lane is empty.
-    pub(super) fn pop_lru(&mut self, lane: usize) -> Option<u64> {
-        let i = self.lanes[lane].tail;
-        if i == NIL {
+    /// Evicts one entry of `lane`, counting an eviction: the least recently
+    /// used (LRU), or the first unvisited one from the hand towards the
+    /// head, clearing visited marks on the way and wrapping to the tail
+    /// (SIEVE). Returns its size, or `None` if the lane is empty.
+    pub(super) fn pop_victim(&mut self, lane: usize) -> Option<u64> {
+        let l = &self.lanes[lane];
+        if l.tail == NIL {
             return None;
         }
-        let hash = hash_key(&node(&self.slots, i).key);
-        let size = self.unlink_remove(lane, hash, i);
+        let victim = match self.eviction {
+            Eviction::Lru => l.tail,
+            Eviction::Sieve => {
+                let mut i = if l.hand == NIL { l.tail } else { l.hand };
+                // Ends within two passes: every visited mark met is cleared.
+                while self.links[i as usize].visited {
+                    self.links[i as usize].visited = false;
+                    i = match self.links[i as usize].prev {
+                        NIL => l.tail,
+                        prev => prev,
+                    };
+                }
+                // Unlinking the victim moves the hand on to its `prev`.
+                self.lanes[lane].hand = i;
+                i
+            }
+        };
+        let hash = hash_key(&node(&self.slots, victim).key);
+        let size = self.unlink_remove(lane, hash, victim);
         self.lanes[lane].stats.evictions += 1;
         Some(size)
     }
@@ -355,14 +415,18 @@ impl Shard {
             ..
         } = self;
         let l = &mut lanes[lane];
+        if l.hand == i {
+            // SIEVE: the hand moves on to the next node towards the head.
+            l.hand = links[i as usize].prev;
+        }
         unlink(links, l, i);
         l.table.remove(hash, i);
         let n = slots[i as usize]
             .take()
             .expect("lru shard: removed a vacant slot");
         links[i as usize] = Link {
-            prev: NIL,
             next: *free,
+            ..Link::DETACHED
         };
         *free = i;
         let size = size_of_node(&n);
