@@ -81,7 +81,8 @@ fn main() {
         .unwrap_or(20_000_000);
     let kind = match args.next().as_deref() {
         Some("moka") => StoreKind::Moka,
-        _ => StoreKind::Lru,
+        Some("lru") => StoreKind::Lru,
+        _ => StoreKind::Sieve,
     };
     let group = GroupBuilder::new(
         "scaling",
