@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! Keys are spread over a power-of-two number of shards by the 64-bit
-//! foldhash of the key. Each shard is a `parking_lot` mutex around a slab of
+//! foldhash of the key. Each shard is a `ShardedLock` (one reader-writer
+//! lock per thread slot, from `crossbeam-utils`) around a slab of
 //! nodes (keys of up to 24 bytes stored inline) plus, per cache, an
 //! open-addressing index from hash to slab index (`index.rs`) and an
 //! intrusive doubly linked recency list (`shard.rs`): get, insert, remove
@@ -60,7 +61,9 @@ mod shard;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use parking_lot::Mutex;
+use std::sync::PoisonError;
+
+use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
 use tokio::time::Instant;
 
 use self::shard::{Lookup, Shard};
@@ -118,15 +121,30 @@ pub(super) fn lane_of(kind: CacheKind) -> usize {
 /// cache lines so shards do not false-share.
 #[repr(align(128))]
 struct ShardCell {
-    /// The shard; `parking_lot` because critical sections are a few hundred
-    /// nanoseconds, never held across `.await`, and it does not poison.
-    lock: Mutex<Shard>,
+    /// The shard, behind a reader-writer lock made of one lock per thread
+    /// slot (`crossbeam_utils::sync::ShardedLock`): a read lock touches only
+    /// the current thread's cache line, so SIEVE hits on different threads
+    /// share no written line at all; a write locks every slot. Critical
+    /// sections are short and never span an `.await`; a panic inside one
+    /// cannot leave the shard inconsistent, so poisoning is ignored.
+    lock: ShardedLock<Shard>,
     /// Bytes per lane, copied from the shard after each change under the
     /// lock; read without the lock only to choose eviction victims.
     bytes: [AtomicU64; 2],
 }
 
 impl ShardCell {
+    /// Shared access: SIEVE hits.
+    #[inline(always)]
+    fn read(&self) -> ShardedLockReadGuard<'_, Shard> {
+        self.lock.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Exclusive access: inserts, removals, evictions, LRU hits, expiries.
+    fn write(&self) -> ShardedLockWriteGuard<'_, Shard> {
+        self.lock.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Copies the shard's byte counts into the mirror (caller holds `shard`).
     fn publish(&self, shard: &Shard) {
         for lane in 0..2 {
@@ -180,6 +198,8 @@ pub struct LruStore {
     gets: [StripedCounter; 2],
     /// Gets that found a live entry, per cache, striped likewise.
     hits: [StripedCounter; 2],
+    /// How every shard evicts (and so whether hits need the write lock).
+    eviction: Eviction,
     /// Outcomes of [`get_hot_then_main`](Store::get_hot_then_main), one
     /// increment per lookup: found in hot (a hot get and hit), found in main
     /// (a hot get, a main get and hit), found in neither (a get of each).
@@ -226,7 +246,7 @@ impl LruStore {
         LruStore {
             shards: (0..n)
                 .map(|_| ShardCell {
-                    lock: Mutex::new(Shard::new(Eviction::default())),
+                    lock: ShardedLock::new(Shard::new(Eviction::default())),
                     bytes: [AtomicU64::new(0), AtomicU64::new(0)],
                 })
                 .collect(),
@@ -239,6 +259,7 @@ impl LruStore {
             gets: Default::default(),
             hits: Default::default(),
             hot_then_main: Default::default(),
+            eviction: Eviction::default(),
         }
     }
 
@@ -247,8 +268,12 @@ impl LruStore {
     /// order carries over and SIEVE's marks start cleared.
     pub fn with_eviction(mut self, eviction: Eviction) -> Self {
         for cell in self.shards.iter_mut() {
-            cell.lock.get_mut().set_eviction(eviction);
+            cell.lock
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .set_eviction(eviction);
         }
+        self.eviction = eviction;
         self
     }
 
@@ -305,7 +330,7 @@ impl LruStore {
     /// The keys of `kind` in shard `i`, most recently used first (tests).
     #[cfg(test)]
     fn keys_mru(&self, i: usize, kind: CacheKind) -> Vec<String> {
-        self.shards[i].lock.lock().keys_mru(lane_of(kind))
+        self.shards[i].read().keys_mru(lane_of(kind))
     }
 }
 
@@ -314,8 +339,14 @@ impl Store for LruStore {
         let hash = hash_key(key);
         let i = self.shard_index(hash);
         let cell = &self.shards[i];
+        if self.eviction == Eviction::Sieve
+            && let Some(entry) = cell.read().peek(lane_of(kind), hash, key, || now)
+        {
+            self.gets[lane_of(kind)].incr();
+            return entry.inspect(|_| self.hits[lane_of(kind)].incr());
+        }
         let found = {
-            let mut shard = cell.lock.lock();
+            let mut shard = cell.write();
             let found = shard.get(lane_of(kind), hash, key, || now);
             if let Lookup::Expired(_) = found {
                 cell.publish(&shard);
@@ -344,7 +375,25 @@ impl Store for LruStore {
     fn get_hot_then_main(&self, key: &str, now: &dyn Fn() -> Instant) -> Option<Entry> {
         let hash = hash_key(key);
         let cell = &self.shards[self.shard_index(hash)];
-        let mut shard = cell.lock.lock();
+        if self.eviction == Eviction::Sieve {
+            let shard = cell.read();
+            let found = match shard.peek(lane_of(CacheKind::Hot), hash, key, now) {
+                Some(Some(entry)) => Some((FOUND_HOT, Some(entry))),
+                Some(None) => match shard.peek(lane_of(CacheKind::Main), hash, key, now) {
+                    Some(Some(entry)) => Some((FOUND_MAIN, Some(entry))),
+                    Some(None) => Some((FOUND_NEITHER, None)),
+                    None => None,
+                },
+                None => None,
+            };
+            drop(shard);
+            if let Some((outcome, entry)) = found {
+                self.hot_then_main[outcome].incr();
+                return entry;
+            }
+            // An entry has expired: drop it under the write lock below.
+        }
+        let mut shard = cell.write();
         let hot = shard.get(lane_of(CacheKind::Hot), hash, key, now);
         let main = match hot {
             Lookup::Hit(entry) => {
@@ -383,7 +432,7 @@ impl Store for LruStore {
         //    charged only its own size (and a too-large new value does not
         //    leave the stale one behind).
         let old = {
-            let mut shard = cell.lock.lock();
+            let mut shard = cell.write();
             let old = shard.remove(lane, hash, key);
             if old.is_some() {
                 cell.publish(&shard);
@@ -404,7 +453,7 @@ impl Store for LruStore {
         // 3. Link. A concurrent insert of the same key may have linked first:
         //    its entry is replaced and its bytes released.
         let replaced = {
-            let mut shard = cell.lock.lock();
+            let mut shard = cell.write();
             let replaced = shard.link(lane, hash, key, entry, size);
             cell.publish(&shard);
             replaced
@@ -418,7 +467,7 @@ impl Store for LruStore {
         let hash = hash_key(key);
         let cell = &self.shards[self.shard_index(hash)];
         let (main, hot) = {
-            let mut shard = cell.lock.lock();
+            let mut shard = cell.write();
             let main = shard.remove(lane_of(CacheKind::Main), hash, key);
             let hot = shard.remove(lane_of(CacheKind::Hot), hash, key);
             cell.publish(&shard);
@@ -437,7 +486,7 @@ impl Store for LruStore {
         let lane = lane_of(kind);
         let mut total = CacheStats::default();
         for cell in self.shards.iter() {
-            let s = cell.lock.lock().stats(lane);
+            let s = cell.read().stats(lane);
             total.bytes += s.bytes;
             total.items += s.items;
             total.evictions += s.evictions;

@@ -12,6 +12,7 @@
 //! A shard knows nothing of the budget: it reports the sizes it links and
 //! unlinks, and the store does the accounting.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use compact_str::CompactString;
@@ -68,8 +69,8 @@ impl Expiry {
 }
 
 /// A node's place in its cache's list (for a vacant slot, `next` chains
-/// the free list).
-#[derive(Clone, Copy)]
+/// the free list). `prev` and `next` change only under the write lock;
+/// `visited` is set by SIEVE hits under the read lock.
 struct Link {
     /// Towards the head: more recently used (LRU) or inserted (SIEVE);
     /// `NIL` at the head.
@@ -77,14 +78,14 @@ struct Link {
     /// Towards the tail; `NIL` at the tail.
     next: u32,
     /// SIEVE: hit since the hand last passed (unused under LRU).
-    visited: bool,
+    visited: AtomicBool,
 }
 
 impl Link {
     const DETACHED: Link = Link {
         prev: NIL,
         next: NIL,
-        visited: false,
+        visited: AtomicBool::new(false),
     };
 }
 
@@ -181,7 +182,7 @@ fn same_key(a: &str, b: &str) -> bool {
 
 /// Detaches node `i` from `lane`'s list (it stays in the slab and index).
 fn unlink(links: &mut [Link], lane: &mut Lane, i: u32) {
-    let Link { prev, next, .. } = links[i as usize];
+    let (prev, next) = (links[i as usize].prev, links[i as usize].next);
     match prev {
         NIL => lane.head = next,
         p => links[p as usize].next = next,
@@ -196,9 +197,8 @@ fn unlink(links: &mut [Link], lane: &mut Lane, i: u32) {
 fn push_front(links: &mut [Link], lane: &mut Lane, i: u32) {
     let old_head = lane.head;
     links[i as usize] = Link {
-        prev: NIL,
         next: old_head,
-        visited: false,
+        ..Link::DETACHED
     };
     match old_head {
         NIL => lane.tail = i,
@@ -229,7 +229,7 @@ impl Shard {
             lane.hand = NIL;
         }
         for link in &mut self.links {
-            link.visited = false;
+            *link.visited.get_mut() = false;
         }
     }
 
@@ -280,14 +280,48 @@ impl Shard {
                     push_front(links, l, i);
                 }
             }
-            Eviction::Sieve => {
-                let link = &mut links[i as usize];
-                if !link.visited {
-                    link.visited = true;
-                }
-            }
+            Eviction::Sieve => *links[i as usize].visited.get_mut() = true,
         }
         Lookup::Hit(entry)
+    }
+
+    /// A SIEVE hit under the read lock: `Some(Some(entry))` for a live entry
+    /// (marked visited: an atomic store, only the first time), `Some(None)`
+    /// for no entry, and `None` when the entry found has expired and must be
+    /// dropped under the write lock ([`get`](Self::get)).
+    #[inline(always)]
+    pub(super) fn peek(
+        &self,
+        lane: usize,
+        hash: u64,
+        key: &str,
+        now: impl FnOnce() -> Instant,
+    ) -> Option<Option<Entry>> {
+        let l = &self.lanes[lane];
+        if l.head == NIL {
+            return Some(None);
+        }
+        let Some(i) = l
+            .table
+            .find(hash, |i| same_key(&node(&self.slots, i).key, key))
+        else {
+            return Some(None);
+        };
+        let n = node(&self.slots, i);
+        let expires_at = n.expires.decode(self.epoch);
+        if let Some(at) = expires_at
+            && at <= now()
+        {
+            return None;
+        }
+        let visited = &self.links[i as usize].visited;
+        if !visited.load(Ordering::Relaxed) {
+            visited.store(true, Ordering::Relaxed);
+        }
+        Some(Some(Entry {
+            data: n.data.clone(),
+            expires_at,
+        }))
     }
 
     /// Drops node `i`, found expired by a lookup (off the hit path).
@@ -364,8 +398,8 @@ impl Shard {
             Eviction::Sieve => {
                 let mut i = if l.hand == NIL { l.tail } else { l.hand };
                 // Ends within two passes: every visited mark met is cleared.
-                while self.links[i as usize].visited {
-                    self.links[i as usize].visited = false;
+                while *self.links[i as usize].visited.get_mut() {
+                    *self.links[i as usize].visited.get_mut() = false;
                     i = match self.links[i as usize].prev {
                         NIL => l.tail,
                         prev => prev,
