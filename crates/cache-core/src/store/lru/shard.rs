@@ -82,11 +82,14 @@ struct Link {
 }
 
 impl Link {
-    const DETACHED: Link = Link {
-        prev: NIL,
-        next: NIL,
-        visited: AtomicBool::new(false),
-    };
+    /// In no list, not visited.
+    fn detached() -> Link {
+        Link {
+            prev: NIL,
+            next: NIL,
+            visited: AtomicBool::new(false),
+        }
+    }
 }
 
 /// One cache (main or hot) inside a shard.
@@ -198,7 +201,7 @@ fn push_front(links: &mut [Link], lane: &mut Lane, i: u32) {
     let old_head = lane.head;
     links[i as usize] = Link {
         next: old_head,
-        ..Link::DETACHED
+        ..Link::detached()
     };
     match old_head {
         NIL => lane.tail = i,
@@ -364,7 +367,7 @@ impl Shard {
                     .filter(|&i| i != NIL)
                     .expect("lru shard: more than u32::MAX - 1 entries in one shard");
                 self.slots.push(Some(new));
-                self.links.push(Link::DETACHED);
+                self.links.push(Link::detached());
                 i
             }
             i => {
@@ -460,7 +463,7 @@ impl Shard {
             .expect("lru shard: removed a vacant slot");
         links[i as usize] = Link {
             next: *free,
-            ..Link::DETACHED
+            ..Link::detached()
         };
         *free = i;
         let size = size_of_node(&n);
