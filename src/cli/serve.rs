@@ -17,7 +17,10 @@ mod node;
 /// Which store keeps a group's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StoreArg {
-    /// An exact, byte-bounded LRU.
+    /// Exact byte budget, SIEVE eviction: the best hit ratio and the
+    /// cheapest hits (default).
+    Sieve,
+    /// Exact byte budget, least-recently-used eviction.
     Lru,
     /// A moka cache: TinyLFU admission, better hit ratio on skewed or scanning
     /// workloads.
@@ -27,6 +30,7 @@ pub enum StoreArg {
 impl From<StoreArg> for StoreKind {
     fn from(s: StoreArg) -> StoreKind {
         match s {
+            StoreArg::Sieve => StoreKind::Sieve,
             StoreArg::Lru => StoreKind::Lru,
             StoreArg::Moka => StoreKind::Moka,
         }
@@ -106,7 +110,7 @@ pub struct ServeArgs {
     #[arg(long, env = "GROUPCACHE_NO_REFLECTION")]
     pub no_reflection: bool,
     /// Store of every group's caches.
-    #[arg(long, env = "GROUPCACHE_STORE", value_enum, default_value_t = StoreArg::Lru, value_name = "STORE")]
+    #[arg(long, env = "GROUPCACHE_STORE", value_enum, default_value_t = StoreArg::Sieve, value_name = "STORE")]
     pub store: StoreArg,
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish
     /// before the process exits anyway.

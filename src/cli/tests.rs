@@ -43,7 +43,7 @@ fn serve_defaults() {
     assert_eq!(a.origin_ca, None);
     assert_eq!(a.max_concurrent_requests, 4096);
     assert!(!a.no_reflection);
-    assert_eq!(a.store, serve::StoreArg::Lru);
+    assert_eq!(a.store, serve::StoreArg::Sieve);
     assert_eq!(a.shutdown_timeout, Duration::from_secs(10));
     assert_eq!(a.shutdown_grace, Duration::ZERO);
 }

@@ -9,7 +9,7 @@
 use std::fmt::Write;
 
 use bytes::Bytes;
-use cache_core::store::{CacheKind, Entry, LruStore, MokaStore, Store, entry_size};
+use cache_core::store::{CacheKind, Entry, Eviction, LruStore, MokaStore, Store, entry_size};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Zipf};
@@ -116,19 +116,23 @@ fn main() {
     println!("scans: every 20000 zipf requests, 20000 cold keys read once (50% of requests)");
     println!();
     println!(
-        "| trace | hot_fraction | LruStore all | LruStore zipf part | MokaStore all | MokaStore zipf part |"
+        "| trace | hot_fraction | LruStore LRU all | LRU zipf part | LruStore SIEVE all | SIEVE zipf part | MokaStore all | MokaStore zipf part |"
     );
-    println!("|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|");
     for (name, trace) in &traces {
         for frac in [0.0, 0.125] {
-            let lru = LruStore::new(budget, frac);
+            let lru = LruStore::new(budget, frac).with_eviction(Eviction::Lru);
+            let sieve = LruStore::new(budget, frac).with_eviction(Eviction::Sieve);
             let moka = MokaStore::new(budget, frac);
             let (la, lz) = replay(&lru, trace, &zipf_keys, &perm);
+            let (sa, sz) = replay(&sieve, trace, &zipf_keys, &perm);
             let (ma, mz) = replay(&moka, trace, &zipf_keys, &perm);
             println!(
-                "| {name} | {frac} | {:.1}% | {:.1}% | {:.1}% | {:.1}% |",
+                "| {name} | {frac} | {:.1}% | {:.1}% | {:.1}% | {:.1}% | {:.1}% | {:.1}% |",
                 la * 100.0,
                 lz * 100.0,
+                sa * 100.0,
+                sz * 100.0,
                 ma * 100.0,
                 mz * 100.0
             );

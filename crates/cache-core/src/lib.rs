@@ -132,7 +132,7 @@ pub use consistent_hash::{HashRing, canonical_peer_id};
 pub use context::LoadContext;
 pub use error::Error;
 pub use getter::{Getter, GetterFn, Loaded, getter_fn};
-pub use group::{Group, GroupBuilder, StoreKind};
+pub use group::{Get, Group, GroupBuilder, StoreKind};
 pub use key_rate::KeyRates;
 pub use peers::{Fetched, NoPeers, PeerClient, PeerPicker};
 pub use promotion::{CoinFlip, PromotionPolicy, QpsThreshold};

@@ -121,6 +121,7 @@ pub struct CacheStats {
 }
 
 /// Adds one to `counter`.
+#[inline]
 pub(crate) fn incr(counter: &StripedCounter) {
     counter.incr();
 }

@@ -68,14 +68,17 @@ fn allocations_per_hit(kind: StoreKind, rt: &tokio::runtime::Runtime) -> f64 {
     allocated as f64 / KEYS as f64
 }
 
-/// 10k hits allocate 0 heap blocks with the default (LRU) store.
+/// 10k hits allocate 0 heap blocks with the default (SIEVE) store and with
+/// LRU eviction.
 #[test]
 fn a_hit_allocates_nothing() {
     let _profiler = dhat::Profiler::builder().testing().build();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let per_hit = allocations_per_hit(StoreKind::Lru, &rt);
-    println!("Lru: {per_hit} allocations per hit");
-    assert_eq!(per_hit, 0.0);
+    for kind in [StoreKind::Sieve, StoreKind::Lru] {
+        let per_hit = allocations_per_hit(kind, &rt);
+        println!("{kind:?}: {per_hit} allocations per hit");
+        assert_eq!(per_hit, 0.0);
+    }
 }

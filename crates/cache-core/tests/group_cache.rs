@@ -17,7 +17,7 @@ const MB: u64 = 1 << 20;
 /// loaded again afterwards (never served expired), with both stores.
 #[tokio::test(start_paused = true)]
 async fn ttl_expiry() {
-    for kind in [StoreKind::Lru, StoreKind::Moka] {
+    for kind in [StoreKind::Sieve, StoreKind::Lru, StoreKind::Moka] {
         let calls = counter();
         let g = GroupBuilder::new("g", MB, counting_getter("v", Arc::clone(&calls)))
             .store_kind(kind)

@@ -1,6 +1,7 @@
-//! `LruStore` with one shard checked against a plain reference LRU (two
-//! `VecDeque`s, linear scans) over random operation sequences: every get
-//! result and every counter must match exactly.
+//! `LruStore` with one shard checked against a plain reference (two
+//! `VecDeque`s, linear scans) of each eviction policy, LRU and SIEVE, over
+//! random operation sequences: every get result and every counter must
+//! match exactly.
 //!
 //! Run: `cargo test -p cache-core --test store_model`
 
@@ -9,16 +10,20 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cache_core::CacheStats;
-use cache_core::store::{CacheKind, Entry, LruStore, Store, entry_size};
+use cache_core::store::{CacheKind, Entry, Eviction, LruStore, Store, entry_size};
 use proptest::prelude::*;
 use tokio::time::Instant;
 
-/// One entry of the model: key, charged size, payload.
-type Item = (String, u64, Entry);
+/// One entry of the model: key, charged size, payload, SIEVE's visited mark.
+type Item = (String, u64, Entry, bool);
 
 /// The reference: the documented budget rule written as directly as
 /// possible. Index 0 is the main cache, 1 the hot cache; front = most recent.
 struct Model {
+    eviction: Eviction,
+    /// SIEVE's hand per lane: the key where the next victim search starts
+    /// (`None`: at the back).
+    hand: [Option<String>; 2],
     budget: u64,
     frac: f64,
     hot_cap: u64,
@@ -39,8 +44,10 @@ fn lane(kind: CacheKind) -> usize {
 }
 
 impl Model {
-    fn new(budget: u64, frac: f64) -> Self {
+    fn new(budget: u64, frac: f64, eviction: Eviction) -> Self {
         Model {
+            eviction,
+            hand: [None, None],
             budget,
             frac,
             hot_cap: ((budget as f64) * frac).floor() as u64,
@@ -52,6 +59,10 @@ impl Model {
     }
 
     fn take(&mut self, l: usize, pos: usize) -> Item {
+        if self.hand[l].as_deref() == Some(self.lanes[l][pos].0.as_str()) {
+            // The hand moves on towards the front.
+            self.hand[l] = pos.checked_sub(1).map(|p| self.lanes[l][p].0.clone());
+        }
         let item = self.lanes[l].remove(pos).unwrap();
         self.used -= item.1;
         if l == 1 {
@@ -63,7 +74,7 @@ impl Model {
     }
 
     fn remove_key(&mut self, l: usize, key: &str) -> bool {
-        match self.lanes[l].iter().position(|(k, _, _)| k == key) {
+        match self.lanes[l].iter().position(|(k, ..)| k == key) {
             Some(pos) => {
                 self.take(l, pos);
                 true
@@ -77,7 +88,23 @@ impl Model {
             return false;
         }
         let last = self.lanes[l].len() - 1;
-        self.take(l, last);
+        let victim = match self.eviction {
+            Eviction::Lru => last,
+            Eviction::Sieve => {
+                let lane = &mut self.lanes[l];
+                let mut pos = match &self.hand[l] {
+                    Some(key) => lane.iter().position(|(k, ..)| k == key).unwrap(),
+                    None => last,
+                };
+                while lane[pos].3 {
+                    lane[pos].3 = false;
+                    pos = pos.checked_sub(1).unwrap_or(last);
+                }
+                self.hand[l] = Some(lane[pos].0.clone());
+                pos
+            }
+        };
+        self.take(l, victim);
         self.stats[l].evictions += 1;
         true
     }
@@ -105,7 +132,7 @@ impl Model {
             assert!(self.evict(victim) || self.evict(1 - victim));
         }
         self.used += size;
-        self.lanes[l].push_front((key.to_string(), size, entry));
+        self.lanes[l].push_front((key.to_string(), size, entry, false));
         self.stats[l].bytes += size;
         self.stats[l].items += 1;
     }
@@ -113,14 +140,19 @@ impl Model {
     fn get(&mut self, kind: CacheKind, key: &str, now: Instant) -> Option<Entry> {
         let l = lane(kind);
         self.stats[l].gets += 1;
-        let pos = self.lanes[l].iter().position(|(k, _, _)| k == key)?;
+        let pos = self.lanes[l].iter().position(|(k, ..)| k == key)?;
         if self.lanes[l][pos].2.is_expired(now) {
             self.take(l, pos);
             return None;
         }
-        let item = self.lanes[l].remove(pos).unwrap();
-        let entry = item.2.clone();
-        self.lanes[l].push_front(item);
+        let entry = self.lanes[l][pos].2.clone();
+        match self.eviction {
+            Eviction::Lru => {
+                let item = self.lanes[l].remove(pos).unwrap();
+                self.lanes[l].push_front(item);
+            }
+            Eviction::Sieve => self.lanes[l][pos].3 = true,
+        }
         self.stats[l].hits += 1;
         Some(entry)
     }
@@ -169,16 +201,19 @@ fn kind(hot: bool) -> CacheKind {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
-    /// A one-shard LruStore behaves exactly like the reference LRU: same
-    /// get results, same bytes/items/gets/hits/evictions after every step.
+    /// A one-shard LruStore behaves exactly like the reference of its
+    /// eviction policy: same get results, same bytes/items/gets/hits/
+    /// evictions after every step.
     #[test]
     fn lru_store_matches_model(
+        sieve in any::<bool>(),
         budget in 150..2_000u64,
         frac in prop_oneof![Just(0.0), Just(0.125), Just(0.25), Just(0.5), Just(1.0)],
         ops in proptest::collection::vec(op(), 1..300),
     ) {
-        let store = LruStore::with_shards(budget, frac, 1);
-        let mut model = Model::new(budget, frac);
+        let eviction = if sieve { Eviction::Sieve } else { Eviction::Lru };
+        let store = LruStore::with_shards(budget, frac, 1).with_eviction(eviction);
+        let mut model = Model::new(budget, frac, eviction);
         prop_assert_eq!(store.hot_cap(), model.hot_cap);
         let t0 = Instant::now();
         let mut now = t0;

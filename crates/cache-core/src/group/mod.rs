@@ -6,7 +6,9 @@
 
 mod builder;
 mod generation;
+mod get;
 mod load;
+mod store;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,13 +18,15 @@ use tokio::time::Instant;
 
 pub use builder::{GroupBuilder, StoreKind};
 use generation::Generations;
+pub use get::Get;
+use store::GroupStore;
 
 use crate::key_rate::KeyRates;
 use crate::promotion::PromotionPolicy;
 use crate::singleflight::Singleflight;
 use crate::stats::{GroupStats, incr};
 use crate::store::counter::StripedCounter;
-use crate::store::{CacheKind, Cached, Entry, Store};
+use crate::store::{CacheKind, Cached, Entry};
 use crate::{Error, Fetched, Getter, LoadContext, Loaded, PeerPicker, StatsSnapshot};
 
 /// A named cache namespace with one loader: the main and hot caches of one
@@ -62,7 +66,7 @@ struct Inner {
     /// Who owns a key.
     peers: Arc<dyn PeerPicker>,
     /// Main and hot caches; internally synchronised.
-    store: Arc<dyn Store>,
+    store: GroupStore,
     /// Decides which values fetched from peers enter the hot cache.
     promotion: Arc<dyn PromotionPolicy>,
     /// Request rates of the keys peers fetch from us (reported back to them
@@ -127,8 +131,8 @@ impl Group {
     /// # Ok::<(), cache_core::Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn get(&self, key: &str) -> Result<Bytes, Error> {
-        self.get_until(key, None).await.map(|found| found.value)
+    pub fn get<'a>(&'a self, key: &'a str) -> Get<'a> {
+        Get::new(self, key)
     }
 
     /// Gets `key`. `ctx`'s deadline bounds this caller's wait
@@ -188,23 +192,13 @@ impl Group {
         })
     }
 
-    /// The get path with an optional deadline. A hit is answered without
-    /// allocating; the miss path is boxed so that the future of a hit stays
-    /// small (it is created, moved and dropped on every get).
+    /// The get path with an optional deadline: the first lookup, then the
+    /// boxed miss path (so the future of a hit stays small).
     async fn get_until(&self, key: &str, deadline: Option<Instant>) -> Result<Found, Error> {
-        let inner = &self.inner;
-        if let Err(err) = inner.check_key(key) {
-            incr(&inner.stats.gets);
-            return Err(err);
+        match self.inner.first_lookup(key) {
+            Some(found) => found,
+            None => Box::pin(self.inner.miss(key, deadline)).await,
         }
-        if let Some(entry) = inner.store.get_hot_then_main(key, &Instant::now) {
-            // One increment on the hit path, standing for a get and a cache
-            // hit (added to both in `stats`).
-            incr(&inner.hits_on_entry);
-            return inner.hit(entry, false);
-        }
-        incr(&inner.stats.gets);
-        Box::pin(inner.miss(key, deadline)).await
     }
 
     /// Answers a peer's fetch (the server side of a peer `Fetch`): from the
@@ -265,7 +259,7 @@ impl Inner {
         name: String,
         getter: Arc<dyn Getter>,
         peers: Arc<dyn PeerPicker>,
-        store: Arc<dyn Store>,
+        store: GroupStore,
         promotion: Arc<dyn PromotionPolicy>,
         opts: Options,
     ) -> Self {
@@ -285,6 +279,26 @@ impl Inner {
         }
     }
 
+    /// Steps 1 to 3 of the get path: validate the key, then look it up in
+    /// the hot cache and the main cache (one store lookup). `None` is a
+    /// miss (counted as a get; the caller goes on to [`miss`](Inner::miss)).
+    /// A hit allocates nothing.
+    #[inline]
+    fn first_lookup(&self, key: &str) -> Option<Result<Found, Error>> {
+        if let Err(err) = self.check_key(key) {
+            incr(&self.stats.gets);
+            return Some(Err(err));
+        }
+        if let Some(entry) = self.store.get_hot_then_main(key, &Instant::now) {
+            // One increment on the hit path, standing for a get and a cache
+            // hit (added to both in `stats`).
+            incr(&self.hits_on_entry);
+            return Some(self.hit(entry, false));
+        }
+        incr(&self.stats.gets);
+        None
+    }
+
     /// Steps 4 to 8 of the get path: the singleflight and what runs in it.
     async fn miss(self: &Arc<Self>, key: &str, deadline: Option<Instant>) -> Result<Found, Error> {
         incr(&self.stats.loads);
@@ -302,6 +316,7 @@ impl Inner {
     }
 
     /// Rejects empty keys and keys longer than `max_key_bytes`.
+    #[inline]
     fn check_key(&self, key: &str) -> Result<(), Error> {
         if key.is_empty() {
             Err(Error::InvalidKey("the key is empty"))
@@ -321,6 +336,7 @@ impl Inner {
     }
 
     /// Counts a hit on `entry` and turns it into the get's answer.
+    #[inline]
     fn hit(&self, entry: Entry, count_hit: bool) -> Result<Found, Error> {
         if count_hit {
             incr(&self.stats.cache_hits);

@@ -2,6 +2,7 @@
 //! adding to its own stripe, so counting gets and hits from many threads does
 //! not bounce one cache line between cores.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use std::sync::atomic::AtomicU64;
@@ -20,17 +21,28 @@ pub(crate) struct StripedCounter {
     stripes: [Stripe; STRIPES],
 }
 
-/// Gives each thread a stripe, round-robin in order of first use.
+/// Gives each thread a stripe, round-robin in order of first use. The
+/// thread-local is const-initialised (no lazy-init state and no destructor),
+/// so after the first call this is one thread-local load.
+#[inline]
 fn stripe_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+        static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };
     }
-    INDEX.with(|i| *i)
+    INDEX.with(|index| match index.get() {
+        usize::MAX => {
+            let i = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+            index.set(i);
+            i
+        }
+        i => i,
+    })
 }
 
 impl StripedCounter {
     /// Adds one.
+    #[inline]
     pub(crate) fn incr(&self) {
         self.stripes[stripe_index()]
             .0

@@ -10,7 +10,7 @@ pub(crate) mod counter;
 pub mod lru;
 pub mod moka_store;
 
-pub use lru::LruStore;
+pub use lru::{Eviction, LruStore};
 pub use moka_store::MokaStore;
 
 use bytes::Bytes;

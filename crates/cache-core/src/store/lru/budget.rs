@@ -102,8 +102,8 @@ impl LruStore {
     fn evict_from(&self, i: usize, kind: CacheKind) -> bool {
         let cell = &self.shards[i];
         let popped = {
-            let mut shard = cell.lock.lock();
-            let popped = shard.pop_lru(lane_of(kind));
+            let mut shard = cell.write();
+            let popped = shard.pop_victim(lane_of(kind));
             if popped.is_some() {
                 cell.publish(&shard);
             }

@@ -1,51 +1,110 @@
 //! One shard of an [`LruStore`](super::LruStore): a slab of nodes shared by
-//! both caches and, per cache, a hash table of slab indices plus an intrusive
-//! doubly linked list in recency order. Every operation is O(1).
+//! both caches and, per cache, an index from key hash to slab slot plus an
+//! intrusive doubly linked list in recency order. Every operation is O(1).
+//!
+//! A node is what a hit reads, and nothing else: the key (inline up to 24
+//! bytes), the payload and its expiry, in one 64-byte, 64-aligned slot, so a
+//! hit on a cold key costs one cache line of node. The recency links live
+//! in a parallel array of 8-byte pairs (a relink touches only those), and
+//! the charged size and the hash are recomputed when needed instead of
+//! stored.
 //!
 //! A shard knows nothing of the budget: it reports the sizes it links and
 //! unlinks, and the store does the accounting.
 
-use hashbrown::HashTable;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use compact_str::CompactString;
 use tokio::time::Instant;
 
+use super::index::Index;
+use super::{Eviction, hash_key};
 use crate::CacheStats;
-use crate::store::Entry;
+use crate::store::{Cached, Entry, entry_size};
 
 /// "No node": the end of a list or of the free list.
 const NIL: u32 = u32::MAX;
 
-/// One cached entry and its links in its cache's recency list.
+/// One cached entry: exactly one cache line.
+#[repr(align(64))]
 struct Node {
-    /// The key, owned once here (the hash table holds only the slab index).
-    key: Box<str>,
-    /// `hash_key(key)`, kept so the table can grow without rehashing keys.
-    hash: u64,
-    /// The payload and its expiry.
-    entry: Entry,
-    /// The bytes charged for this entry (`entry_size`).
-    size: u64,
-    /// Towards the most recently used end (`NIL` at the head).
-    prev: u32,
-    /// Towards the least recently used end (`NIL` at the tail).
-    next: u32,
+    /// The key, owned once here (the index holds only the slab slot); keys
+    /// of up to 24 bytes live inside the node, so comparing them on a hit
+    /// reads no other cache line.
+    key: CompactString,
+    /// The payload.
+    data: Cached,
+    /// When the entry expires, as [`Expiry`] encodes it.
+    expires: Expiry,
 }
 
-/// A slab slot: a node, or a link in the free list.
-enum Slot {
-    Occupied(Node),
-    Vacant { next_free: u32 },
+// The layout the module documentation promises (a `None` slot included).
+const _: () = assert!(std::mem::size_of::<Option<Node>>() == 64);
+
+/// An expiry in 8 bytes: 0 for never, else 1 + nanoseconds since the
+/// shard's epoch (an `Option<Instant>` takes 16). Deadlines before the
+/// epoch are stored as the epoch itself: already past.
+#[derive(Clone, Copy)]
+struct Expiry(u64);
+
+impl Expiry {
+    fn encode(at: Option<Instant>, epoch: Instant) -> Self {
+        Expiry(at.map_or(0, |at| {
+            let nanos = at.saturating_duration_since(epoch).as_nanos();
+            u64::try_from(nanos)
+                .unwrap_or(u64::MAX - 1)
+                .min(u64::MAX - 1)
+                + 1
+        }))
+    }
+
+    #[inline(always)]
+    fn decode(self, epoch: Instant) -> Option<Instant> {
+        match self.0 {
+            0 => None,
+            n => Some(epoch + Duration::from_nanos(n - 1)),
+        }
+    }
+}
+
+/// A node's place in its cache's list (for a vacant slot, `next` chains
+/// the free list). `prev` and `next` change only under the write lock;
+/// `visited` is set by SIEVE hits under the read lock.
+struct Link {
+    /// Towards the head: more recently used (LRU) or inserted (SIEVE);
+    /// `NIL` at the head.
+    prev: u32,
+    /// Towards the tail; `NIL` at the tail.
+    next: u32,
+    /// SIEVE: hit since the hand last passed (unused under LRU).
+    visited: AtomicBool,
+}
+
+impl Link {
+    /// In no list, not visited.
+    fn detached() -> Link {
+        Link {
+            prev: NIL,
+            next: NIL,
+            visited: AtomicBool::new(false),
+        }
+    }
 }
 
 /// One cache (main or hot) inside a shard.
 #[derive(Default)]
 struct Lane {
-    /// Slab indices of this cache's nodes, found by key hash and compared by
+    /// Slab slots of this cache's nodes, found by key hash and compared by
     /// key, so a lookup by `&str` neither allocates nor copies the key.
-    table: HashTable<u32>,
+    table: Index,
     /// The most recently used node, or `NIL`.
     head: u32,
-    /// The least recently used node (the next victim), or `NIL`.
+    /// The least recently used (LRU) or oldest (SIEVE) node, or `NIL`.
     tail: u32,
+    /// SIEVE's hand: where the next victim search starts (`NIL`: at the
+    /// tail). Always `NIL` under LRU.
+    hand: u32,
     /// Bytes, items and evictions of this cache in this shard (`gets` and
     /// `hits` stay 0: the store counts them in striped counters, so a hit
     /// does not write a shard line the other threads will read); plain
@@ -58,6 +117,7 @@ impl Lane {
         Lane {
             head: NIL,
             tail: NIL,
+            hand: NIL,
             ..Lane::default()
         }
     }
@@ -76,73 +136,113 @@ pub(super) enum Lookup {
 
 /// The mutable state of one shard; always accessed under its mutex.
 pub(super) struct Shard {
-    /// Nodes of both caches; vacant slots are chained from `free`.
-    slots: Vec<Slot>,
+    /// Nodes of both caches; `None` for vacant slots, chained from `free`
+    /// through `links[i].next`.
+    slots: Vec<Option<Node>>,
+    /// Recency links, parallel to `slots`.
+    links: Vec<Link>,
     /// First vacant slot, or `NIL`.
     free: u32,
     /// Index 0 is the main cache, 1 the hot cache (see `lane_of`).
     lanes: [Lane; 2],
+    /// The origin of the nodes' [`Expiry`] values.
+    epoch: Instant,
+    /// How hits are recorded and victims chosen.
+    eviction: Eviction,
 }
 
-fn node(slots: &[Slot], i: u32) -> &Node {
+#[inline(always)]
+fn node(slots: &[Option<Node>], i: u32) -> &Node {
     match &slots[i as usize] {
-        Slot::Occupied(n) => n,
-        Slot::Vacant { .. } => unreachable!("lru shard: link to a vacant slot"),
+        Some(n) => n,
+        None => unreachable!("lru shard: link to a vacant slot"),
     }
 }
 
-fn node_mut(slots: &mut [Slot], i: u32) -> &mut Node {
-    match &mut slots[i as usize] {
-        Slot::Occupied(n) => n,
-        Slot::Vacant { .. } => unreachable!("lru shard: link to a vacant slot"),
+/// The bytes charged for a node (`entry_size`, recomputed: it only depends
+/// on what the node holds).
+fn size_of_node(n: &Node) -> u64 {
+    entry_size(&n.key, n.data.len())
+}
+
+/// `a == b` for keys, inlined: most keys are short, and for them two
+/// overlapping 8-byte loads (or one 4-byte pair) beat a call to `memcmp`.
+#[inline(always)]
+fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| u64::from_ne_bytes(s[at..at + 8].try_into().expect("8 bytes"));
+    let half = |s: &[u8], at: usize| u32::from_ne_bytes(s[at..at + 4].try_into().expect("4 bytes"));
+    match n {
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        _ => a == b,
     }
 }
 
-/// Detaches node `i` from `lane`'s list (it stays in the slab and table).
-fn unlink(slots: &mut [Slot], lane: &mut Lane, i: u32) {
-    let (prev, next) = {
-        let n = node(slots, i);
-        (n.prev, n.next)
-    };
+/// Detaches node `i` from `lane`'s list (it stays in the slab and index).
+fn unlink(links: &mut [Link], lane: &mut Lane, i: u32) {
+    let (prev, next) = (links[i as usize].prev, links[i as usize].next);
     match prev {
         NIL => lane.head = next,
-        p => node_mut(slots, p).next = next,
+        p => links[p as usize].next = next,
     }
     match next {
         NIL => lane.tail = prev,
-        n => node_mut(slots, n).prev = prev,
+        n => links[n as usize].prev = prev,
     }
 }
 
-/// Attaches node `i` at the most recently used end of `lane`'s list.
-fn push_front(slots: &mut [Slot], lane: &mut Lane, i: u32) {
+/// Attaches node `i` at the head of `lane`'s list, not visited.
+fn push_front(links: &mut [Link], lane: &mut Lane, i: u32) {
     let old_head = lane.head;
-    {
-        let n = node_mut(slots, i);
-        n.prev = NIL;
-        n.next = old_head;
-    }
+    links[i as usize] = Link {
+        next: old_head,
+        ..Link::detached()
+    };
     match old_head {
         NIL => lane.tail = i,
-        h => node_mut(slots, h).prev = i,
+        h => links[h as usize].prev = i,
     }
     lane.head = i;
 }
 
 impl Shard {
     /// An empty shard.
-    pub(super) fn new() -> Self {
+    pub(super) fn new(eviction: Eviction) -> Self {
         Shard {
             slots: Vec::new(),
+            links: Vec::new(),
             free: NIL,
             lanes: [Lane::new(), Lane::new()],
+            epoch: Instant::now(),
+            eviction,
+        }
+    }
+
+    /// Switches the eviction policy (see [`LruStore::with_eviction`]).
+    ///
+    /// [`LruStore::with_eviction`]: super::LruStore::with_eviction
+    pub(super) fn set_eviction(&mut self, eviction: Eviction) {
+        self.eviction = eviction;
+        for lane in &mut self.lanes {
+            lane.hand = NIL;
+        }
+        for link in &mut self.links {
+            *link.visited.get_mut() = false;
         }
     }
 
     /// Looks `key` up in `lane`. A live entry becomes the most recently
-    /// used; an expired one is dropped. `now` is called only if the entry
+    /// used (LRU) or is marked visited (SIEVE, a write only the first time);
+    /// an expired one is dropped. `now` is called only if the entry
     /// found has an expiry, so hits on entries without one never read the
-    /// clock. (Gets and hits are counted by the store.)
+    /// clock. An empty lane (often the hot cache) costs no probe. (Gets and
+    /// hits are counted by the store.)
+    #[inline(always)]
     pub(super) fn get(
         &mut self,
         lane: usize,
@@ -150,37 +250,101 @@ impl Shard {
         key: &str,
         now: impl FnOnce() -> Instant,
     ) -> Lookup {
-        let Shard { slots, lanes, .. } = self;
+        let Shard {
+            slots,
+            links,
+            lanes,
+            epoch,
+            eviction,
+            ..
+        } = self;
         let l = &mut lanes[lane];
-        let Some(&i) = l.table.find(hash, |&i| &*node(slots, i).key == key) else {
+        if l.head == NIL {
+            return Lookup::Miss;
+        }
+        let Some(i) = l.table.find(hash, |i| same_key(&node(slots, i).key, key)) else {
             return Lookup::Miss;
         };
-        if node(slots, i)
-            .entry
-            .expires_at
-            .is_some_and(|at| at <= now())
+        let n = node(slots, i);
+        let expires_at = n.expires.decode(*epoch);
+        if let Some(at) = expires_at
+            && at <= now()
         {
-            let size = self.unlink_remove(lane, hash, i);
-            return Lookup::Expired(size);
+            return self.expire(lane, hash, i);
         }
-        if l.head != i {
-            unlink(slots, l, i);
-            push_front(slots, l, i);
+        let entry = Entry {
+            data: n.data.clone(),
+            expires_at,
+        };
+        match eviction {
+            Eviction::Lru => {
+                if l.head != i {
+                    unlink(links, l, i);
+                    push_front(links, l, i);
+                }
+            }
+            Eviction::Sieve => *links[i as usize].visited.get_mut() = true,
         }
-        Lookup::Hit(node(slots, i).entry.clone())
+        Lookup::Hit(entry)
+    }
+
+    /// A SIEVE hit under the read lock: `Some(Some(entry))` for a live entry
+    /// (marked visited: an atomic store, only the first time), `Some(None)`
+    /// for no entry, and `None` when the entry found has expired and must be
+    /// dropped under the write lock ([`get`](Self::get)).
+    #[inline(always)]
+    pub(super) fn peek(
+        &self,
+        lane: usize,
+        hash: u64,
+        key: &str,
+        now: impl FnOnce() -> Instant,
+    ) -> Option<Option<Entry>> {
+        let l = &self.lanes[lane];
+        if l.head == NIL {
+            return Some(None);
+        }
+        let Some(i) = l
+            .table
+            .find(hash, |i| same_key(&node(&self.slots, i).key, key))
+        else {
+            return Some(None);
+        };
+        let n = node(&self.slots, i);
+        let expires_at = n.expires.decode(self.epoch);
+        if let Some(at) = expires_at
+            && at <= now()
+        {
+            return None;
+        }
+        let visited = &self.links[i as usize].visited;
+        if !visited.load(Ordering::Relaxed) {
+            visited.store(true, Ordering::Relaxed);
+        }
+        Some(Some(Entry {
+            data: n.data.clone(),
+            expires_at,
+        }))
+    }
+
+    /// Drops node `i`, found expired by a lookup (off the hit path).
+    #[cold]
+    fn expire(&mut self, lane: usize, hash: u64, i: u32) -> Lookup {
+        Lookup::Expired(self.unlink_remove(lane, hash, i))
     }
 
     /// Removes `key` from `lane`; returns the size it was charged.
     pub(super) fn remove(&mut self, lane: usize, hash: u64, key: &str) -> Option<u64> {
-        let i = *self.lanes[lane]
+        let i = self.lanes[lane]
             .table
-            .find(hash, |&i| &*node(&self.slots, i).key == key)?;
+            .find(hash, |i| same_key(&node(&self.slots, i).key, key))?;
         Some(self.unlink_remove(lane, hash, i))
     }
 
-    /// Links a new entry as the most recently used of `lane`. If `key` is
-    /// already there (a concurrent insert won the race), the old entry is
-    /// replaced and its size returned, to be released by the caller.
+    /// Links a new entry as the most recently used of `lane`; `size` is its
+    /// `entry_size`. If `key` is already there (a concurrent insert won the
+    /// race), the old entry is replaced and its size returned, to be
+    /// released by the caller.
     pub(super) fn link(
         &mut self,
         lane: usize,
@@ -191,50 +355,66 @@ impl Shard {
     ) -> Option<u64> {
         let replaced = self.remove(lane, hash, key);
         let new = Node {
-            key: key.into(),
-            hash,
-            entry,
-            size,
-            prev: NIL,
-            next: NIL,
+            key: CompactString::new(key),
+            data: entry.data,
+            expires: Expiry::encode(entry.expires_at, self.epoch),
         };
+        debug_assert_eq!(size_of_node(&new), size, "size is entry_size");
         let i = match self.free {
             NIL => {
                 let i = u32::try_from(self.slots.len())
                     .ok()
                     .filter(|&i| i != NIL)
                     .expect("lru shard: more than u32::MAX - 1 entries in one shard");
-                self.slots.push(Slot::Occupied(new));
+                self.slots.push(Some(new));
+                self.links.push(Link::detached());
                 i
             }
             i => {
                 let slot = &mut self.slots[i as usize];
-                let Slot::Vacant { next_free } = *slot else {
-                    unreachable!("lru shard: free list points at an occupied slot")
-                };
-                self.free = next_free;
-                *slot = Slot::Occupied(new);
+                assert!(slot.is_none(), "lru shard: free list points at a node");
+                *slot = Some(new);
+                self.free = self.links[i as usize].next;
                 i
             }
         };
-        let Shard { slots, lanes, .. } = self;
+        let Shard { links, lanes, .. } = self;
         let l = &mut lanes[lane];
-        l.table.insert_unique(hash, i, |&j| node(slots, j).hash);
-        push_front(slots, l, i);
+        l.table.insert(hash, i);
+        push_front(links, l, i);
         l.stats.bytes += size;
         l.stats.items += 1;
         replaced
     }
 
-    /// Evicts the least recently used entry of `lane`, counting an eviction;
-    /// returns its size, or `None` if the lane is empty.
-    pub(super) fn pop_lru(&mut self, lane: usize) -> Option<u64> {
-        let i = self.lanes[lane].tail;
-        if i == NIL {
+    /// Evicts one entry of `lane`, counting an eviction: the least recently
+    /// used (LRU), or the first unvisited one from the hand towards the
+    /// head, clearing visited marks on the way and wrapping to the tail
+    /// (SIEVE). Returns its size, or `None` if the lane is empty.
+    pub(super) fn pop_victim(&mut self, lane: usize) -> Option<u64> {
+        let l = &self.lanes[lane];
+        if l.tail == NIL {
             return None;
         }
-        let hash = node(&self.slots, i).hash;
-        let size = self.unlink_remove(lane, hash, i);
+        let victim = match self.eviction {
+            Eviction::Lru => l.tail,
+            Eviction::Sieve => {
+                let mut i = if l.hand == NIL { l.tail } else { l.hand };
+                // Ends within two passes: every visited mark met is cleared.
+                while *self.links[i as usize].visited.get_mut() {
+                    *self.links[i as usize].visited.get_mut() = false;
+                    i = match self.links[i as usize].prev {
+                        NIL => l.tail,
+                        prev => prev,
+                    };
+                }
+                // Unlinking the victim moves the hand on to its `prev`.
+                self.lanes[lane].hand = i;
+                i
+            }
+        };
+        let hash = hash_key(&node(&self.slots, victim).key);
+        let size = self.unlink_remove(lane, hash, victim);
         self.lanes[lane].stats.evictions += 1;
         Some(size)
     }
@@ -255,29 +435,40 @@ impl Shard {
         let mut out = Vec::new();
         let mut i = self.lanes[lane].head;
         while i != NIL {
-            let n = node(&self.slots, i);
-            out.push(n.key.to_string());
-            i = n.next;
+            out.push(node(&self.slots, i).key.to_string());
+            i = self.links[i as usize].next;
         }
         out
     }
 
     /// Unlinks node `i` (known to be in `lane` with `hash`) from the list and
-    /// the table, frees its slot and returns its size.
+    /// the index, frees its slot and returns its size.
     fn unlink_remove(&mut self, lane: usize, hash: u64, i: u32) -> u64 {
-        let Shard { slots, lanes, free } = self;
+        let Shard {
+            slots,
+            links,
+            lanes,
+            free,
+            ..
+        } = self;
         let l = &mut lanes[lane];
-        unlink(slots, l, i);
-        if let Ok(found) = l.table.find_entry(hash, |&j| j == i) {
-            found.remove();
+        if l.hand == i {
+            // SIEVE: the hand moves on to the next node towards the head.
+            l.hand = links[i as usize].prev;
         }
-        let old = std::mem::replace(&mut slots[i as usize], Slot::Vacant { next_free: *free });
-        *free = i;
-        let Slot::Occupied(n) = old else {
-            unreachable!("lru shard: removed a vacant slot")
+        unlink(links, l, i);
+        l.table.remove(hash, i);
+        let n = slots[i as usize]
+            .take()
+            .expect("lru shard: removed a vacant slot");
+        links[i as usize] = Link {
+            next: *free,
+            ..Link::detached()
         };
-        l.stats.bytes -= n.size;
+        *free = i;
+        let size = size_of_node(&n);
+        l.stats.bytes -= size;
         l.stats.items -= 1;
-        n.size
+        size
     }
 }

@@ -3,7 +3,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-use super::LruStore;
+use super::{Eviction, LruStore};
 use crate::store::{CacheKind, Cached, ENTRY_OVERHEAD, Entry, Store, entry_size};
 
 const MAIN: CacheKind = CacheKind::Main;
@@ -19,11 +19,11 @@ fn keys(store: &LruStore, kind: CacheKind) -> Vec<String> {
     store.keys_mru(0, kind)
 }
 
-/// A get moves an entry to the front, and the least recently used entry is
-/// the one evicted when the budget is full.
+/// Under LRU a get moves an entry to the front, and the least recently used
+/// entry is the one evicted when the budget is full.
 #[test]
 fn lru_order_and_eviction() {
-    let s = LruStore::with_shards(3000, 0.0, 1);
+    let s = LruStore::with_shards(3000, 0.0, 1).with_eviction(Eviction::Lru);
     for k in ["a", "b", "c"] {
         s.insert(MAIN, k, sized(k, 1000));
     }
@@ -36,6 +36,30 @@ fn lru_order_and_eviction() {
     let st = s.stats(MAIN);
     assert_eq!((st.bytes, st.items, st.evictions), (3000, 3, 1));
     assert_eq!(s.charged_bytes(), 3000);
+}
+
+/// Under SIEVE (the default) a get only marks an entry: the list stays in
+/// insertion order, and the hand spares marked entries (clearing their
+/// marks) and evicts the oldest unmarked one, then moves on from there.
+#[test]
+fn sieve_marks_and_evicts() {
+    let s = LruStore::with_shards(3000, 0.0, 1);
+    for k in ["a", "b", "c"] {
+        s.insert(MAIN, k, sized(k, 1000));
+    }
+    assert!(s.get(MAIN, "a", Instant::now()).is_some());
+    assert_eq!(keys(&s, MAIN), ["c", "b", "a"], "a hit does not move");
+    // "a" is marked: the hand clears it and evicts "b".
+    s.insert(MAIN, "d", sized("d", 1000));
+    assert_eq!(keys(&s, MAIN), ["d", "c", "a"]);
+    // The hand went on from "b" towards the front: "c" is next, not "a".
+    s.insert(MAIN, "e", sized("e", 1000));
+    assert_eq!(keys(&s, MAIN), ["e", "d", "a"]);
+    // Then "d" (the hand keeps walking forward).
+    s.insert(MAIN, "f", sized("f", 1000));
+    assert_eq!(keys(&s, MAIN), ["f", "e", "a"]);
+    let st = s.stats(MAIN);
+    assert_eq!((st.items, st.evictions), (3, 3));
 }
 
 /// Replacing a key charges exactly the new size, and at a full budget a
