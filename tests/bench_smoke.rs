@@ -77,8 +77,9 @@ async fn bench_runs_against_one_node() {
     cluster.shutdown().await.expect("clean shutdown");
 }
 
-/// A zipf run over a key set with some missing keys counts NOT_FOUND by
-/// status code instead of failing.
+/// A run over a key set with some missing keys counts NOT_FOUND by status
+/// code instead of failing, and its timeline (`--timeline`) accounts for
+/// every request and error by send time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_counted_by_status() {
     let cluster = LocalCluster::start(1, |_i, pool| {
@@ -95,10 +96,16 @@ async fn errors_are_counted_by_status() {
     let mut cfg = config(cluster.addr(0).to_string(), 300);
     cfg.keys = KeySet::List(vec!["here-1".into(), "gone-1".into(), "here-2".into()]);
     cfg.dist = Distribution::Sequential;
+    cfg.timeline = Some(Duration::from_secs(5));
     let report = bench::run(&cfg).await.expect("run succeeds");
     assert_eq!(report.requests, 300);
     assert_eq!(report.error_codes.get("NOT_FOUND"), Some(&100));
     assert_eq!(report.ok, 200);
+    let slices = &report.timeline;
+    assert!(!slices.is_empty() && slices[0].t_s == 0.0);
+    assert_eq!(slices.iter().map(|p| p.requests).sum::<u64>(), 300);
+    assert_eq!(slices.iter().map(|p| p.errors).sum::<u64>(), 100);
+    assert!(report.to_table().contains("timeline"));
     cluster.shutdown().await.expect("clean shutdown");
 }
 

@@ -119,6 +119,9 @@ pub struct BenchConfig {
     pub seed: u64,
     /// Largest response accepted, in bytes; default 64 MiB.
     pub max_message_bytes: usize,
+    /// Also report requests, errors and latency per slice of this length
+    /// of the measured phase (by send time); default none.
+    pub timeline: Option<Duration>,
 }
 
 /// Value verification: the expected value of each key.
@@ -163,6 +166,7 @@ impl BenchConfig {
             progress: false,
             seed: 1,
             max_message_bytes: 64 << 20,
+            timeline: None,
         }
     }
 
@@ -204,6 +208,9 @@ impl BenchConfig {
         }
         if self.timeout.is_zero() {
             return bad("the timeout must be > 0");
+        }
+        if self.timeline.is_some_and(|t| t < Duration::from_millis(10)) {
+            return bad("the timeline slice must be at least 10ms");
         }
         if let KeySet::Range { count: 0, .. } = self.keys {
             return bad("the key count must be > 0");

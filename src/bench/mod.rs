@@ -41,6 +41,7 @@ mod run;
 mod stats;
 pub mod summary;
 mod svg;
+mod timeline;
 mod worker;
 
 pub use config::{BenchConfig, Distribution, KeySet, Stop, Verify};
@@ -50,3 +51,4 @@ pub use owned::owned_keys;
 pub use report::{Latency, Report};
 pub use run::run;
 pub use stats::StatsDelta;
+pub use timeline::TimelinePoint;

@@ -7,6 +7,7 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::stats::StatsDelta;
+use super::timeline::TimelinePoint;
 
 /// Latency percentiles of the measured requests, in microseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -78,6 +79,9 @@ pub struct Report {
     /// The cluster's counters over the measured phase, when the targets
     /// answer `Stats`.
     pub stats: Option<StatsDelta>,
+    /// Per-slice figures (`--timeline`); empty when not asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<TimelinePoint>,
 }
 
 /// Percentiles at which the CDF is sampled.
@@ -177,6 +181,19 @@ impl Report {
                 "  cluster   {} node(s): source loads {}, peer fetches {}, hot-cache hits {}, main-cache hits {}",
                 st.nodes, st.source_loads, st.peer_fetches, st.hot_cache_hits, st.main_cache_hits
             );
+        }
+        if !self.timeline.is_empty() {
+            let _ = writeln!(
+                s,
+                "  timeline  t(s)  requests  errors  p50(us)  p99(us)  max(us)"
+            );
+            for p in &self.timeline {
+                let _ = writeln!(
+                    s,
+                    "            {:>5.1} {:>9} {:>7} {:>8.0} {:>8.0} {:>8.0}",
+                    p.t_s, p.requests, p.errors, p.p50_us, p.p99_us, p.max_us
+                );
+            }
         }
         s.trim_end().to_string()
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use super::config::{BenchConfig, Distribution, Stop};
 use super::keys::KeyPicker;
 use super::report::{Report, latency_of};
+use super::timeline::Timeline;
 use super::worker::{Shared, new_histogram, run_worker};
 use super::{client, cpu, progress, stats};
 use crate::Error;
@@ -58,6 +59,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<Report, Error> {
             .map(|r| Duration::from_secs_f64(cfg.concurrency as f64 / r)),
         workers: cfg.concurrency,
         seed: cfg.seed,
+        timeline: cfg.timeline.map(Timeline::new),
     });
     let bar = cfg
         .progress
@@ -122,6 +124,9 @@ pub async fn run(cfg: &BenchConfig) -> Result<Report, Error> {
         0.0
     };
     (report.latency, report.cdf) = latency_of(&hist);
+    if let Some(tl) = &shared.timeline {
+        report.timeline = tl.points();
+    }
     if report.requests > 0 {
         let per_req = |secs: f64| (secs * 1e6 / report.requests as f64 * 100.0).round() / 100.0;
         if let (Some(c0), Some(c1)) = (before.server_cpu, after.server_cpu) {

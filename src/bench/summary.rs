@@ -69,6 +69,25 @@ pub struct SuiteInputs {
 }
 
 /// Median of the values (0 for none).
+/// The per-slice table of a run made with `--timeline`.
+fn timeline_table(md: &mut String, r: &Report) {
+    let _ = writeln!(
+        md,
+        "Timeline of `{}` (by send time; latency in µs):\n",
+        r.label
+    );
+    let _ = writeln!(md, "| t (s) | requests | errors | p50 | p99 | max |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|");
+    for p in &r.timeline {
+        let _ = writeln!(
+            md,
+            "| {:.1} | {} | {} | {:.0} | {:.0} | {:.0} |",
+            p.t_s, p.requests, p.errors, p.p50_us, p.p99_us, p.max_us
+        );
+    }
+    let _ = writeln!(md);
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return 0.0;
@@ -345,6 +364,9 @@ pub fn render(inp: &SuiteInputs) -> (String, Vec<(String, String)>) {
         );
     }
     let _ = writeln!(md);
+    for r in inp.ours.iter().filter(|r| !r.timeline.is_empty()) {
+        timeline_table(&mut md, r);
+    }
 
     // ---- plots
     let tput_labels: Vec<String> = inp.ours.iter().map(|r| r.label.clone()).collect();

@@ -15,6 +15,7 @@ use tonic::transport::Channel;
 
 use super::config::Verify;
 use super::keys::KeyPicker;
+use super::timeline::Timeline;
 use crate::error::code_name;
 
 /// Largest latency the histograms hold (one hour, in nanoseconds); longer
@@ -64,6 +65,8 @@ pub(crate) struct Shared {
     pub(crate) workers: usize,
     /// Seed of the random choices.
     pub(crate) seed: u64,
+    /// Per-slice figures, when asked for.
+    pub(crate) timeline: Option<Timeline>,
 }
 
 /// What one worker measured.
@@ -95,6 +98,7 @@ pub(crate) async fn run_worker(sh: Arc<Shared>, w: usize) -> WorkerResult {
         last: None,
     };
     // Open loop: worker w's sends are staggered by interval / workers.
+    let mut slice = None;
     let mut next_send = sh
         .interval
         .map(|iv| sh.start + iv.mul_f64(w as f64 / sh.workers as f64));
@@ -156,9 +160,9 @@ pub(crate) async fn run_worker(sh: Arc<Shared>, w: usize) -> WorkerResult {
         if !measured {
             continue;
         }
-        res.hist
-            .saturating_record(end.saturating_duration_since(send_at).as_nanos() as u64);
-        match answer {
+        let latency = end.saturating_duration_since(send_at);
+        res.hist.saturating_record(latency.as_nanos() as u64);
+        let failed = match answer {
             Ok(resp) => {
                 let value = resp.into_inner().value;
                 let good = match &sh.verify {
@@ -170,15 +174,24 @@ pub(crate) async fn run_worker(sh: Arc<Shared>, w: usize) -> WorkerResult {
                 } else {
                     *res.errors.entry("WRONG_VALUE".into()).or_default() += 1;
                 }
+                !good
             }
             Err(status) => {
                 *res.errors
                     .entry(code_name(status.code()).into())
-                    .or_default() += 1
+                    .or_default() += 1;
+                true
             }
+        };
+        if let Some(tl) = &sh.timeline {
+            let since = send_at.saturating_duration_since(sh.measure_start);
+            tl.record(&mut slice, since, latency.as_micros() as u64, failed);
         }
         sh.done.fetch_add(1, Ordering::Relaxed);
         res.last = Some(end);
+    }
+    if let Some(tl) = &sh.timeline {
+        tl.flush(&mut slice);
     }
     res
 }

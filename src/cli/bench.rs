@@ -87,6 +87,11 @@ pub struct BenchArgs {
     /// Per-request deadline (sent as grpc-timeout).
     #[arg(long, env = "GROUPCACHE_BENCH_TIMEOUT", default_value = "5s", value_parser = clap_parsers::duration)]
     pub timeout: Duration,
+    /// Also report requests, errors and p50/p99/max per slice of this length
+    /// (e.g. 1s): shows an event during the run (a peer killed) as a before
+    /// and an after. Off by default.
+    #[arg(long, env = "GROUPCACHE_BENCH_TIMELINE", value_name = "DURATION", value_parser = clap_parsers::duration)]
+    pub timeline: Option<Duration>,
     /// Print the report as one JSON line instead of a table.
     #[arg(long, env = "GROUPCACHE_BENCH_JSON")]
     pub json: bool,
@@ -159,6 +164,7 @@ impl BenchArgs {
         cfg.stats = !self.no_stats;
         cfg.progress = !self.no_progress && !self.json;
         cfg.seed = self.seed;
+        cfg.timeline = self.timeline;
         cfg.validate()?;
         Ok(cfg)
     }
