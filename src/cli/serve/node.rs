@@ -61,6 +61,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     server_opts.request_timeout = args.request_timeout;
     server_opts.drain_timeout = args.shutdown_timeout;
     server_opts.shutdown_grace = args.shutdown_grace;
+    server_opts.write_coalescing = !args.no_write_coalescing;
 
     tracing::info!(
         listen = %local,
