@@ -33,6 +33,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     let mut pool_opts = PoolOptions::default();
     pool_opts.max_value_bytes = max_value_bytes;
     pool_opts.peer_timeout = args.peer_timeout;
+    pool_opts.write_coalescing = !args.no_write_coalescing;
     let peers = if args.peers.is_empty() {
         vec![self_addr.clone()]
     } else {
