@@ -25,20 +25,28 @@
 //! queued. A write error is kept and returned by every later write, flush or
 //! shutdown. A shutdown waits until the writer has sent everything queued
 //! and shut the socket's write side. Dropping the connection lets the writer
-//! send what is queued, then stop.
+//! send what is queued, for at most [`DROP_LINGER`] (like the kernel's
+//! lingering of a closed socket's unsent bytes), then stop: a peer that
+//! stopped reading cannot keep the writer task alive.
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
 use bytes::BytesMut;
 use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::Notify;
 use tonic::transport::server::{Connected, TcpConnectInfo};
+
+/// After the connection is dropped, how long the writer may still try to
+/// send what was queued before it gives up and closes the socket.
+pub const DROP_LINGER: Duration = Duration::from_secs(5);
 
 /// A buffer the writer keeps between rounds is shrunk back to this size
 /// when a round made it larger (a large value passed through).
@@ -51,7 +59,7 @@ pub struct CoalescingIo {
     /// The socket's read side.
     read: OwnedReadHalf,
     /// The buffer and the state shared with the writer task.
-    shared: Arc<Mutex<State>>,
+    shared: Arc<Shared>,
     /// Queued bytes above which writes wait.
     max_buffer: usize,
     /// Addresses, captured before the socket was split.
@@ -59,6 +67,22 @@ pub struct CoalescingIo {
 }
 
 /// What the connection and its writer task share.
+#[derive(Debug, Default)]
+struct Shared {
+    /// The buffer and the flags.
+    state: Mutex<State>,
+    /// Signalled once, when the connection is dropped, to interrupt a
+    /// write that waits for a peer that does not read.
+    dropped: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> parking_lot::MutexGuard<'_, State> {
+        self.state.lock()
+    }
+}
+
+/// The buffer and the flags, under the lock.
 #[derive(Debug, Default)]
 struct State {
     /// Bytes written by the connection and not yet taken by the writer.
@@ -73,6 +97,9 @@ struct State {
     closing: bool,
     /// The writer sent everything and shut the write side down.
     closed: bool,
+    /// The connection was dropped: the writer's I/O is bounded by
+    /// [`DROP_LINGER`].
+    dropped: bool,
 }
 
 impl State {
@@ -94,7 +121,7 @@ impl CoalescingIo {
     pub fn new(stream: TcpStream, max_buffer: usize) -> CoalescingIo {
         let info = stream.connect_info();
         let (read, write) = stream.into_split();
-        let shared = Arc::new(Mutex::new(State::default()));
+        let shared = Arc::new(Shared::default());
         tokio::spawn(write_loop(shared.clone(), write));
         CoalescingIo {
             read,
@@ -213,8 +240,10 @@ impl Drop for CoalescingIo {
     fn drop(&mut self) {
         let mut st = self.shared.lock();
         st.closing = true;
+        st.dropped = true;
         let writer = st.writer.take();
         drop(st);
+        self.shared.dropped.notify_one();
         if let Some(w) = writer {
             w.wake();
         }
@@ -223,7 +252,7 @@ impl Drop for CoalescingIo {
 
 /// The writer task: takes the whole buffer whenever it is not empty and
 /// writes it; on close, sends what is left and shuts the write side down.
-async fn write_loop(shared: Arc<Mutex<State>>, mut socket: OwnedWriteHalf) {
+async fn write_loop(shared: Arc<Shared>, mut socket: OwnedWriteHalf) {
     let mut out = BytesMut::new();
     loop {
         let closing = poll_fn(|cx| {
@@ -245,9 +274,9 @@ async fn write_loop(shared: Arc<Mutex<State>>, mut socket: OwnedWriteHalf) {
         })
         .await;
         let result = if closing {
-            socket.shutdown().await
+            bounded(&shared, socket.shutdown()).await
         } else {
-            socket.write_all(&out).await
+            bounded(&shared, socket.write_all(&out)).await
         };
         out.clear();
         if out.capacity() > KEEP_CAPACITY {
@@ -267,6 +296,25 @@ async fn write_loop(shared: Arc<Mutex<State>>, mut socket: OwnedWriteHalf) {
             }
             return;
         }
+    }
+}
+
+/// Runs one write of the writer task: unbounded while the connection
+/// lives, at most [`DROP_LINGER`] from the moment it is dropped.
+async fn bounded(shared: &Shared, io: impl Future<Output = io::Result<()>>) -> io::Result<()> {
+    tokio::pin!(io);
+    if !shared.lock().dropped {
+        tokio::select! {
+            result = &mut io => return result,
+            () = shared.dropped.notified() => {}
+        }
+    }
+    match tokio::time::timeout(DROP_LINGER, io).await {
+        Ok(result) => result,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the peer did not read the last bytes of a closed connection",
+        )),
     }
 }
 
@@ -365,6 +413,37 @@ mod tests {
         })
         .await
         .unwrap();
+    }
+
+    /// A dropped connection whose peer never reads: the writer gives up
+    /// after [`DROP_LINGER`] and closes the socket (paused time).
+    #[tokio::test(start_paused = true)]
+    async fn a_peer_that_never_reads_cannot_hold_the_writer() {
+        let (mut io, peer) = pair(64 << 20).await;
+        // far more than the kernel buffers of a loopback pair hold
+        io.write_all(&vec![1u8; 32 << 20]).await.unwrap();
+        let shared = io.shared.clone();
+        drop(io);
+        let waited = tokio::time::timeout(DROP_LINGER * 2, async {
+            loop {
+                if shared.lock().closed {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        assert!(
+            waited.is_ok(),
+            "the writer must stop within the linger time"
+        );
+        let st = shared.lock();
+        assert_eq!(
+            st.error.as_ref().map(|e| e.0),
+            Some(io::ErrorKind::TimedOut)
+        );
+        drop(st);
+        drop(peer);
     }
 
     /// Once the peer is gone, writes end in an error instead of queueing
