@@ -105,6 +105,49 @@ async fn three_nodes_serve_and_load_each_key_once() {
     );
 }
 
+/// Both runtimes and both write paths (the default: one thread and
+/// coalesced writes; and `--threads 2 --no-write-coalescing`) serve the
+/// right bytes through every node, for values small enough to be copied
+/// into h2's buffer, large enough to be sent apart (>= 256 bytes), and
+/// spanning several DATA frames and flow-control windows; each key is
+/// loaded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtimes_and_write_paths_serve_the_same_bytes() {
+    const BIG: usize = 200_000;
+    for flags in [&[][..], &["--threads", "2", "--no-write-coalescing"][..]] {
+        let dir = TempDir::new("runtimes");
+        let mut args: Vec<String> = flags.iter().map(|f| (*f).to_owned()).collect();
+        for spec in [
+            format!("syn=synthetic:size={SIZE}"),
+            "mid=synthetic:size=1024".to_owned(),
+            format!("big=synthetic:size={BIG}"),
+        ] {
+            args.push("--group".into());
+            args.push(spec);
+        }
+        let cluster = start_cluster(3, &args, dir).await;
+        for (group, size) in [("syn", SIZE), ("mid", 1024), ("big", BIG)] {
+            for i in 0..4 {
+                let key = format!("k{i}");
+                for node in &cluster.nodes {
+                    let out = get(&node.addr, group, &key).await;
+                    assert_eq!(out.code, Some(0), "{flags:?} {group}/{key}: {}", out.stderr);
+                    assert_eq!(
+                        out.stdout,
+                        synthetic_value(&key, size),
+                        "{flags:?} {group}/{key}"
+                    );
+                }
+            }
+            let mut loads = 0;
+            for node in &cluster.nodes {
+                loads += counter(&node.addr, group, "local_loads").await;
+            }
+            assert_eq!(loads, 4, "{flags:?} {group}: each key loaded once");
+        }
+    }
+}
+
 /// Killing a key's owner (SIGKILL) leaves the survivors answering that key
 /// and every other key correctly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,10 @@ pub struct BenchEchoArgs {
     /// Size of every answer's value.
     #[arg(long, env = "GROUPCACHE_ECHO_SIZE", default_value = "1024", value_parser = clap_parsers::size)]
     pub size: u64,
+    /// Runtime threads, as `serve --threads` (so the limit runs on the same
+    /// runtime as the node it is compared with).
+    #[arg(long, env = "GROUPCACHE_ECHO_THREADS", default_value_t = crate::cli::runtime::DEFAULT_THREADS, value_name = "N", value_parser = clap_parsers::threads)]
+    pub threads: usize,
 }
 
 /// Serves until SIGINT or SIGTERM.

@@ -34,6 +34,7 @@ pub mod demo;
 pub mod get;
 pub mod logging;
 pub mod parse;
+pub mod runtime;
 pub mod serve;
 pub mod stats;
 
@@ -91,6 +92,17 @@ impl Command {
         }
     }
 
+    /// The `--threads` of the runtime this subcommand runs on (see
+    /// [`runtime`]): the flag for `serve` and `bench-echo`, one worker per
+    /// core for the others.
+    pub fn threads(&self) -> usize {
+        match self {
+            Command::Serve(args) => args.threads,
+            Command::BenchEcho(args) => args.threads,
+            _ => 0,
+        }
+    }
+
     /// The log filter used when `--log` is not given: `info` for a server,
     /// `warn` for the client commands and the demo (which print their own
     /// output).
@@ -116,10 +128,7 @@ pub fn main() -> ExitCode {
         eprintln!("{e}");
         return ExitCode::from(e.exit_code());
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime::build(cli.command.threads()) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");

@@ -140,6 +140,17 @@ pub(crate) mod clap_parsers {
             )),
         }
     }
+
+    /// `--threads`: 0 (one per core) up to [`MAX_THREADS`](crate::cli::runtime::MAX_THREADS).
+    pub(crate) fn threads(s: &str) -> Result<usize, String> {
+        let max = crate::cli::runtime::MAX_THREADS;
+        match s.trim().parse::<usize>() {
+            Ok(n) if n <= max => Ok(n),
+            _ => Err(format!(
+                "bad thread count {s:?}: expected 0 (one per core), 1 (a single thread) or up to {max}"
+            )),
+        }
+    }
 }
 
 #[cfg(test)]

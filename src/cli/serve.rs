@@ -121,6 +121,17 @@ pub struct ServeArgs {
     /// stop sending traffic before the listener closes (0s: close at once).
     #[arg(long, env = "GROUPCACHE_SHUTDOWN_GRACE", default_value = "0s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub shutdown_grace: Duration,
+    /// Threads serving requests: 1 runs every task on one thread (answers
+    /// that are ready together leave in one write; the least CPU per
+    /// request), N > 1 a multi-thread runtime with N workers (more
+    /// throughput when the node has cores to itself), 0 one worker per core.
+    #[arg(long, env = "GROUPCACHE_THREADS", default_value_t = crate::cli::runtime::DEFAULT_THREADS, value_name = "N", value_parser = clap_parsers::threads)]
+    pub threads: usize,
+    /// Write each answer with its own system call, as stock tonic does,
+    /// instead of gathering the answers that are ready together into one
+    /// write (on by default: less CPU per request; see docs/grpc.md).
+    #[arg(long, env = "GROUPCACHE_NO_WRITE_COALESCING")]
+    pub no_write_coalescing: bool,
 }
 
 /// A validated serve configuration, sources opened.

@@ -46,6 +46,8 @@ fn serve_defaults() {
     assert_eq!(a.store, serve::StoreArg::Sieve);
     assert_eq!(a.shutdown_timeout, Duration::from_secs(10));
     assert_eq!(a.shutdown_grace, Duration::ZERO);
+    assert_eq!(a.threads, 1);
+    assert!(!a.no_write_coalescing);
 }
 
 /// Every serve flag is read, repeated groups and comma-separated peers
@@ -74,6 +76,8 @@ fn serve_every_flag() {
         "--store=moka",
         "--shutdown-timeout=3s",
         "--shutdown-grace=500ms",
+        "--threads=4",
+        "--no-write-coalescing",
     ]);
     assert_eq!(a.listen.to_string(), "0.0.0.0:9000");
     assert_eq!(a.self_addr.as_deref(), Some("10.0.0.1:9000"));
@@ -97,6 +101,8 @@ fn serve_every_flag() {
     assert_eq!(a.store, serve::StoreArg::Moka);
     assert_eq!(a.shutdown_timeout, Duration::from_secs(3));
     assert_eq!(a.shutdown_grace, Duration::from_millis(500));
+    assert_eq!(a.threads, 4);
+    assert!(a.no_write_coalescing);
 }
 
 /// Bad flag values are usage errors whose message names the problem.
@@ -130,11 +136,72 @@ fn serve_bad_values() {
             &["serve", "--group=g=synthetic", "--store=redis"][..],
             "redis",
         ),
+        (
+            &["serve", "--group=g=synthetic", "--threads=-1"][..],
+            "bad thread count",
+        ),
+        (
+            &["serve", "--group=g=synthetic", "--threads=1025"][..],
+            "up to 1024",
+        ),
+        (
+            &["serve", "--group=g=synthetic", "--threads=many"][..],
+            "bad thread count",
+        ),
+        (&["bench-echo", "--threads=2000"][..], "bad thread count"),
     ] {
         let err = parse(args).unwrap_err();
         assert!(err.use_stderr(), "{args:?}");
         let text = err.to_string();
         assert!(text.contains(needle), "{args:?}: {text}");
+    }
+}
+
+/// `--threads` picks the runtime of `serve` and `bench-echo` (default 1);
+/// the client commands always get one worker per core.
+#[test]
+fn threads_choose_the_runtime() {
+    assert_eq!(
+        parse(&["serve", "--group=g=synthetic"])
+            .unwrap()
+            .command
+            .threads(),
+        1
+    );
+    assert_eq!(
+        parse(&["serve", "--group=g=synthetic", "--threads=0"])
+            .unwrap()
+            .command
+            .threads(),
+        0
+    );
+    assert_eq!(parse(&["bench-echo"]).unwrap().command.threads(), 1);
+    assert_eq!(
+        parse(&["bench-echo", "--threads=3"])
+            .unwrap()
+            .command
+            .threads(),
+        3
+    );
+    assert_eq!(parse(&["stats"]).unwrap().command.threads(), 0);
+}
+
+/// `runtime::build`: 1 is tokio's current-thread runtime, N > 1 has N
+/// workers, 0 one per core; each runs a spawned task to completion.
+#[test]
+fn runtime_shapes() {
+    use tokio::runtime::RuntimeFlavor;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for (threads, flavor, workers) in [
+        (1, RuntimeFlavor::CurrentThread, 1),
+        (3, RuntimeFlavor::MultiThread, 3),
+        (0, RuntimeFlavor::MultiThread, cores),
+    ] {
+        let rt = runtime::build(threads).unwrap();
+        assert_eq!(rt.handle().runtime_flavor(), flavor, "threads {threads}");
+        assert_eq!(rt.metrics().num_workers(), workers, "threads {threads}");
+        let got = rt.block_on(async { tokio::spawn(async { 6 * 7 }).await.unwrap() });
+        assert_eq!(got, 42);
     }
 }
 

@@ -51,6 +51,8 @@
 //! - [`shed`]: tower layer shedding load beyond the in-flight limit.
 //! - [`client`]: [`GrpcPeer`], a `PeerClient` over a tonic channel.
 //! - [`pool`]: [`PeerPool`], the ring and the clients, changeable at run time.
+//! - [`coalesce`]: [`CoalescingIo`](coalesce::CoalescingIo), server connections
+//!   whose answers leave in batches (one write for many).
 //! - [`limits`]: message size limits derived from `max_value_bytes`.
 //! - [`serve`](mod@serve): [`serve()`] and [`ServerOptions`].
 //! - [`cluster`]: [`LocalCluster`], an in-process N-node cluster.
@@ -58,6 +60,7 @@
 
 pub mod client;
 pub mod cluster;
+pub mod coalesce;
 pub mod deadline;
 pub mod error;
 pub mod limits;

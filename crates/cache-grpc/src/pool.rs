@@ -33,6 +33,10 @@ pub struct PoolOptions {
     /// HTTP/2 keep-alive ping interval on peer connections, to notice dead
     /// peers on idle connections. Default 30 s.
     pub keepalive_interval: Duration,
+    /// Gather each peer connection's writes and send them from a writer
+    /// task ([`CoalescingIo`](crate::coalesce::CoalescingIo)), so fetches
+    /// sent together leave in one system call. Default true.
+    pub write_coalescing: bool,
 }
 
 impl Default for PoolOptions {
@@ -43,6 +47,7 @@ impl Default for PoolOptions {
             connect_timeout: Duration::from_millis(500),
             peer_timeout: Duration::from_millis(300),
             keepalive_interval: Duration::from_secs(30),
+            write_coalescing: true,
         }
     }
 }

@@ -33,6 +33,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     let mut pool_opts = PoolOptions::default();
     pool_opts.max_value_bytes = max_value_bytes;
     pool_opts.peer_timeout = args.peer_timeout;
+    pool_opts.write_coalescing = !args.no_write_coalescing;
     let peers = if args.peers.is_empty() {
         vec![self_addr.clone()]
     } else {
@@ -61,6 +62,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     server_opts.request_timeout = args.request_timeout;
     server_opts.drain_timeout = args.shutdown_timeout;
     server_opts.shutdown_grace = args.shutdown_grace;
+    server_opts.write_coalescing = !args.no_write_coalescing;
 
     tracing::info!(
         listen = %local,
