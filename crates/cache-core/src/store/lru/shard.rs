@@ -123,6 +123,16 @@ impl Lane {
     }
 }
 
+/// What [`Shard::find_live`] found.
+enum Found {
+    /// A live entry at slot `.0`, cloned.
+    Live(u32, Entry),
+    /// An expired entry at this slot.
+    Expired(u32),
+    /// No entry.
+    Missing,
+}
+
 /// The result of [`Shard::get`].
 pub(super) enum Lookup {
     /// A live entry (a clone: a reference-count increment of the value).
@@ -236,12 +246,42 @@ impl Shard {
         }
     }
 
-    /// Looks `key` up in `lane`. A live entry becomes the most recently
-    /// used (LRU) or is marked visited (SIEVE, a write only the first time);
-    /// an expired one is dropped. `now` is called only if the entry
+    /// Finds `key` in `lane` and clones its entry if live, changing
+    /// nothing: the lookup shared by [`get`](Self::get) (write lock) and
+    /// [`peek`](Self::peek) (read lock). `now` is called only if the entry
     /// found has an expiry, so hits on entries without one never read the
-    /// clock. An empty lane (often the hot cache) costs no probe. (Gets and
-    /// hits are counted by the store.)
+    /// clock; an empty lane (often the hot cache) costs no probe.
+    #[inline(always)]
+    fn find_live(&self, lane: usize, hash: u64, key: &str, now: impl FnOnce() -> Instant) -> Found {
+        let l = &self.lanes[lane];
+        if l.head == NIL {
+            return Found::Missing;
+        }
+        let Some(i) = l
+            .table
+            .find(hash, |i| same_key(&node(&self.slots, i).key, key))
+        else {
+            return Found::Missing;
+        };
+        let n = node(&self.slots, i);
+        let expires_at = n.expires.decode(self.epoch);
+        if let Some(at) = expires_at
+            && at <= now()
+        {
+            return Found::Expired(i);
+        }
+        Found::Live(
+            i,
+            Entry {
+                data: n.data.clone(),
+                expires_at,
+            },
+        )
+    }
+
+    /// Looks `key` up in `lane`. A live entry becomes the most recently
+    /// used (LRU) or is marked visited (SIEVE); an expired one is dropped.
+    /// (Gets and hits are counted by the store.)
     #[inline(always)]
     pub(super) fn get(
         &mut self,
@@ -250,42 +290,29 @@ impl Shard {
         key: &str,
         now: impl FnOnce() -> Instant,
     ) -> Lookup {
-        let Shard {
-            slots,
-            links,
-            lanes,
-            epoch,
-            eviction,
-            ..
-        } = self;
-        let l = &mut lanes[lane];
-        if l.head == NIL {
-            return Lookup::Miss;
-        }
-        let Some(i) = l.table.find(hash, |i| same_key(&node(slots, i).key, key)) else {
-            return Lookup::Miss;
-        };
-        let n = node(slots, i);
-        let expires_at = n.expires.decode(*epoch);
-        if let Some(at) = expires_at
-            && at <= now()
-        {
-            return self.expire(lane, hash, i);
-        }
-        let entry = Entry {
-            data: n.data.clone(),
-            expires_at,
-        };
-        match eviction {
-            Eviction::Lru => {
-                if l.head != i {
-                    unlink(links, l, i);
-                    push_front(links, l, i);
+        match self.find_live(lane, hash, key, now) {
+            Found::Missing => Lookup::Miss,
+            Found::Expired(i) => self.expire(lane, hash, i),
+            Found::Live(i, entry) => {
+                let Shard {
+                    links,
+                    lanes,
+                    eviction,
+                    ..
+                } = self;
+                match eviction {
+                    Eviction::Lru => {
+                        let l = &mut lanes[lane];
+                        if l.head != i {
+                            unlink(links, l, i);
+                            push_front(links, l, i);
+                        }
+                    }
+                    Eviction::Sieve => *links[i as usize].visited.get_mut() = true,
                 }
+                Lookup::Hit(entry)
             }
-            Eviction::Sieve => *links[i as usize].visited.get_mut() = true,
         }
-        Lookup::Hit(entry)
     }
 
     /// A SIEVE hit under the read lock: `Some(Some(entry))` for a live entry
@@ -300,31 +327,17 @@ impl Shard {
         key: &str,
         now: impl FnOnce() -> Instant,
     ) -> Option<Option<Entry>> {
-        let l = &self.lanes[lane];
-        if l.head == NIL {
-            return Some(None);
+        match self.find_live(lane, hash, key, now) {
+            Found::Missing => Some(None),
+            Found::Expired(_) => None,
+            Found::Live(i, entry) => {
+                let visited = &self.links[i as usize].visited;
+                if !visited.load(Ordering::Relaxed) {
+                    visited.store(true, Ordering::Relaxed);
+                }
+                Some(Some(entry))
+            }
         }
-        let Some(i) = l
-            .table
-            .find(hash, |i| same_key(&node(&self.slots, i).key, key))
-        else {
-            return Some(None);
-        };
-        let n = node(&self.slots, i);
-        let expires_at = n.expires.decode(self.epoch);
-        if let Some(at) = expires_at
-            && at <= now()
-        {
-            return None;
-        }
-        let visited = &self.links[i as usize].visited;
-        if !visited.load(Ordering::Relaxed) {
-            visited.store(true, Ordering::Relaxed);
-        }
-        Some(Some(Entry {
-            data: n.data.clone(),
-            expires_at,
-        }))
     }
 
     /// Drops node `i`, found expired by a lookup (off the hit path).
