@@ -179,49 +179,38 @@ async fn shutdown_grace_keeps_serving_while_not_serving() {
     .await;
 }
 
-async fn list_services_v1(url: String) -> Result<Vec<String>, tonic::Status> {
-    use tonic_reflection::pb::v1::{
-        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
-        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-    };
-    let mut client = ServerReflectionClient::new(channel(url));
-    let req = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut stream = client
-        .server_reflection_info(futures::stream::iter([req]))
-        .await?
-        .into_inner();
-    match stream.next().await.unwrap()?.message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => {
-            Ok(list.service.into_iter().map(|s| s.name).collect())
+/// `list_services_v1` and `list_services_v1alpha`: the same ListServices
+/// call through each reflection version's generated client (distinct types,
+/// hence a macro).
+macro_rules! list_services {
+    ($name:ident, $version:ident) => {
+        async fn $name(url: String) -> Result<Vec<String>, tonic::Status> {
+            use tonic_reflection::pb::$version::{
+                ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+                server_reflection_request::MessageRequest,
+                server_reflection_response::MessageResponse,
+            };
+            let mut client = ServerReflectionClient::new(channel(url));
+            let req = ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            };
+            let mut stream = client
+                .server_reflection_info(futures::stream::iter([req]))
+                .await?
+                .into_inner();
+            match stream.next().await.unwrap()?.message_response {
+                Some(MessageResponse::ListServicesResponse(list)) => {
+                    Ok(list.service.into_iter().map(|s| s.name).collect())
+                }
+                other => panic!("unexpected reflection answer {other:?}"),
+            }
         }
-        other => panic!("unexpected reflection answer {other:?}"),
-    }
+    };
 }
 
-async fn list_services_v1alpha(url: String) -> Result<Vec<String>, tonic::Status> {
-    use tonic_reflection::pb::v1alpha::{
-        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
-        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
-    };
-    let mut client = ServerReflectionClient::new(channel(url));
-    let req = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut stream = client
-        .server_reflection_info(futures::stream::iter([req]))
-        .await?
-        .into_inner();
-    match stream.next().await.unwrap()?.message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => {
-            Ok(list.service.into_iter().map(|s| s.name).collect())
-        }
-        other => panic!("unexpected reflection answer {other:?}"),
-    }
-}
+list_services!(list_services_v1, v1);
+list_services!(list_services_v1alpha, v1alpha);
 
 /// Reflection v1 and v1alpha both list the groupcache and health services;
 /// with reflection off, both are UNIMPLEMENTED.

@@ -78,6 +78,15 @@ async fn get(src: &HttpSource, key: &str) -> Result<Bytes, CoreError> {
     src.get(key, &LoadContext::new()).await.map(|l| l.value)
 }
 
+/// A source for `{base}/v/{key}` with these limits.
+fn v_source(base: &str, max_value_bytes: u64, timeout: Duration) -> HttpSource {
+    HttpSource::new(
+        &format!("{base}/v/{{key}}"),
+        &SourceOptions::new(max_value_bytes, timeout),
+    )
+    .unwrap()
+}
+
 /// 2xx bodies are values; the key is percent-encoded in place of `{key}`
 /// (a `/` cannot add a path segment).
 #[tokio::test]
@@ -101,11 +110,7 @@ async fn fetches_and_encodes_keys() {
 #[tokio::test]
 async fn maps_statuses() {
     let o = origin().await;
-    let src = HttpSource::new(
-        &format!("{}/v/{{key}}", o.base),
-        &SourceOptions::new(1024, Duration::from_secs(5)),
-    )
-    .unwrap();
+    let src = v_source(&o.base, 1024, Duration::from_secs(5));
     assert_eq!(get(&src, "missing").await, Err(CoreError::NotFound));
     match get(&src, "boom").await {
         Err(CoreError::SourceFailed(msg)) => {
@@ -120,11 +125,7 @@ async fn maps_statuses() {
 #[tokio::test]
 async fn refuses_big_bodies() {
     let o = origin().await;
-    let src = HttpSource::new(
-        &format!("{}/v/{{key}}", o.base),
-        &SourceOptions::new(99, Duration::from_secs(5)),
-    )
-    .unwrap();
+    let src = v_source(&o.base, 99, Duration::from_secs(5));
     assert!(matches!(
         get(&src, "big").await,
         Err(CoreError::SourceFailed(_))
@@ -136,11 +137,7 @@ async fn refuses_big_bodies() {
 #[tokio::test]
 async fn origin_timeout() {
     let o = origin().await;
-    let src = HttpSource::new(
-        &format!("{}/v/{{key}}", o.base),
-        &SourceOptions::new(99, Duration::from_millis(200)),
-    )
-    .unwrap();
+    let src = v_source(&o.base, 99, Duration::from_millis(200));
     let got = tokio::time::timeout(Duration::from_secs(3), get(&src, "slow"))
         .await
         .expect("the origin timeout did not fire");
@@ -152,11 +149,7 @@ async fn origin_timeout() {
 #[tokio::test]
 async fn context_deadline() {
     let o = origin().await;
-    let src = HttpSource::new(
-        &format!("{}/v/{{key}}", o.base),
-        &SourceOptions::new(99, Duration::from_secs(30)),
-    )
-    .unwrap();
+    let src = v_source(&o.base, 99, Duration::from_secs(30));
     let ctx = LoadContext::with_timeout(Duration::from_millis(200));
     let got = tokio::time::timeout(Duration::from_secs(3), src.get("slow", &ctx))
         .await
@@ -177,11 +170,7 @@ async fn context_deadline() {
 async fn https_uses_tls() {
     let o = origin().await;
     let base = o.base.replace("http://", "https://");
-    let src = HttpSource::new(
-        &format!("{base}/v/{{key}}"),
-        &SourceOptions::new(99, Duration::from_secs(5)),
-    )
-    .unwrap();
+    let src = v_source(&base, 99, Duration::from_secs(5));
     match get(&src, "k").await {
         Err(CoreError::SourceFailed(msg)) => {
             assert!(!msg.to_lowercase().contains("scheme"), "{msg}");
