@@ -5,7 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use cache_core::StoreKind;
+use cache_core::promotion::{Always, CoinFlip, Never, PromotionPolicy, QpsThreshold};
 use clap::{Args, ValueEnum};
 
 use crate::Error;
@@ -33,6 +36,35 @@ impl From<StoreArg> for StoreKind {
             StoreArg::Sieve => StoreKind::Sieve,
             StoreArg::Lru => StoreKind::Lru,
             StoreArg::Moka => StoreKind::Moka,
+        }
+    }
+}
+
+/// `--promotion`: which values fetched from a peer get a hot-cache copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PromotionArg {
+    /// Every value while the hot cache has free room, then the busiest
+    /// tenth of the fetched keys by the owner's reported rate (default).
+    Busy,
+    /// Only the busiest tenth, even into an empty hot cache.
+    BusyOnly,
+    /// One value in ten at random, as golang/groupcache does.
+    Coin,
+    /// Every fetched value.
+    Always,
+    /// None: every get of a key owned elsewhere is a peer fetch.
+    Never,
+}
+
+impl PromotionArg {
+    /// The policy this flag stands for.
+    pub fn policy(self) -> Arc<dyn PromotionPolicy> {
+        match self {
+            PromotionArg::Busy => Arc::new(QpsThreshold::default()),
+            PromotionArg::BusyOnly => Arc::new(QpsThreshold::default().with_fill_free_room(false)),
+            PromotionArg::Coin => Arc::new(CoinFlip::new(10)),
+            PromotionArg::Always => Arc::new(Always),
+            PromotionArg::Never => Arc::new(Never),
         }
     }
 }
@@ -73,6 +105,9 @@ pub struct ServeArgs {
     /// keys owned by other nodes), in [0, 1).
     #[arg(long, env = "GROUPCACHE_HOT_FRACTION", default_value = "0.125", value_name = "FRACTION", value_parser = clap_parsers::fraction)]
     pub hot_fraction: f64,
+    /// Which values fetched from a peer get a copy in the hot cache.
+    #[arg(long, env = "GROUPCACHE_PROMOTION", value_enum, default_value_t = PromotionArg::Busy, value_name = "POLICY")]
+    pub promotion: PromotionArg,
     /// Longest key accepted; longer keys are INVALID_ARGUMENT.
     #[arg(long, env = "GROUPCACHE_MAX_KEY_BYTES", default_value = "1KiB", value_name = "SIZE", value_parser = clap_parsers::size)]
     pub max_key_bytes: u64,

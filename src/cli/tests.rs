@@ -34,6 +34,7 @@ fn serve_defaults() {
     assert!(a.peers.is_empty());
     assert_eq!(a.cache_bytes, 64 << 20);
     assert_eq!(a.hot_fraction, 0.125);
+    assert_eq!(a.promotion, serve::PromotionArg::Busy);
     assert_eq!(a.max_key_bytes, 1024);
     assert_eq!(a.max_value_bytes, 8 << 20);
     assert_eq!(a.request_timeout, Duration::from_secs(30));
@@ -64,6 +65,7 @@ fn serve_every_flag() {
         "b=dir:/srv/b",
         "--cache-bytes=1GB",
         "--hot-fraction=0.25",
+        "--promotion=coin",
         "--max-key-bytes=256",
         "--max-value-bytes=1MiB",
         "--peer-timeout=150ms",
@@ -86,6 +88,7 @@ fn serve_every_flag() {
     assert_eq!(a.groups[1].source, SourceSpec::Dir("/srv/b".into()));
     assert_eq!(a.cache_bytes, 1_000_000_000);
     assert_eq!(a.hot_fraction, 0.25);
+    assert_eq!(a.promotion, serve::PromotionArg::Coin);
     assert_eq!(a.max_key_bytes, 256);
     assert_eq!(a.max_value_bytes, 1 << 20);
     assert_eq!(a.peer_timeout, Duration::from_millis(150));

@@ -1,11 +1,12 @@
 //! Hot-cache promotion: which values fetched from a peer are worth a copy
 //! here.
 //!
-//! Policies: [`QpsThreshold`] (the default: the busiest tenth of the fetched
-//! keys, by the owner's reported rate), [`CoinFlip`] (golang/groupcache's
-//! 1 in 10 at random), [`Always`] and [`Never`]. The default gets more hot
-//! hits and fewer peer fetches than the coin for the same memory on zipf
-//! traffic; see `docs/benchmarks-promotion.md`.
+//! Policies: [`QpsThreshold`] (the default: every value while the hot cache
+//! has free room, then the busiest tenth of the fetched keys, by the owner's
+//! reported rate), [`CoinFlip`] (golang/groupcache's 1 in 10 at random),
+//! [`Always`] and [`Never`]. The default gets more hot hits and fewer peer
+//! fetches than the coin for the same memory; see
+//! `docs/benchmarks-promotion.md`.
 
 use tokio::time::Instant;
 
@@ -19,6 +20,9 @@ pub struct PromotionInput<'a> {
     pub owner_qps: Option<f64>,
     /// Now, from the group's clock.
     pub now: Instant,
+    /// The hot cache has free room for the value: keeping it would evict
+    /// nothing ([`Store::has_room`](crate::store::Store::has_room)).
+    pub hot_has_room: bool,
 }
 
 /// Decides whether a value fetched from a peer goes into the hot cache.

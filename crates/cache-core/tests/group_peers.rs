@@ -314,21 +314,28 @@ async fn mesh_reports_ttl_and_passes_errors() {
     assert_eq!(m.a.stats().peer_errors, 2);
 }
 
-/// The default policy (`QpsThreshold`) promotes a value whose owner reports
-/// a busy key and not one requested about once a minute.
+/// The default policy (`QpsThreshold`) keeps every fetched value while the
+/// hot cache has free room; once it is full, it promotes a value whose owner
+/// reports a busy key (evicting a copy) and not one requested about once a
+/// minute.
 #[tokio::test(start_paused = true)]
-async fn default_policy_promotes_busy_keys_only() {
-    for (qps, promoted) in [(50.0, 1), (1.0 / 60.0, 0)] {
+async fn default_policy_fills_free_room_then_promotes_busy_keys_only() {
+    // A hot cache of exactly one entry: "b:1" and "b:2" have the same size.
+    let entry = cache_core::store::entry_size("b:1", "remote:b:1".len());
+    for (qps, promoted, evicted) in [(50.0, 2, 1), (1.0 / 60.0, 1, 0)] {
         let peer = FakePeer::new("b", Behaviour::Up { qps });
-        let g = GroupBuilder::new("g", MB, counting_getter("local", counter()))
+        let g = GroupBuilder::new("g", entry * 8, counting_getter("local", counter()))
             .peers(PrefixPicker::new("a", &[&peer]))
+            .hot_fraction(0.125)
             .build()
             .unwrap();
         assert_eq!(g.get("b:1").await.unwrap(), "remote:b:1");
+        assert_eq!(g.stats().promotions, 1, "free room is filled, qps {qps}");
+        assert_eq!(g.get("b:2").await.unwrap(), "remote:b:2");
         let s = g.stats();
         assert_eq!(
-            (s.promotions, s.hot_cache.items),
-            (promoted, promoted),
+            (s.promotions, s.hot_cache.items, s.hot_cache.evictions),
+            (promoted, 1, evicted),
             "qps {qps}"
         );
     }

@@ -47,6 +47,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         let group = GroupBuilder::new(name, args.cache_bytes, source)
             .peers(Arc::new(pool.clone()))
             .hot_fraction(args.hot_fraction)
+            .promotion(args.promotion.policy())
             .store_kind(args.store.into())
             .negative_ttl(negative_ttl)
             .peer_timeout(args.peer_timeout)

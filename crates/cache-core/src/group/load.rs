@@ -159,10 +159,12 @@ impl Inner {
 
     /// Puts a fetched value in the hot cache if the promotion policy says so.
     fn maybe_promote(&self, key: &str, generation: u64, owner_qps: Option<f64>, found: &Found) {
+        let size = crate::store::entry_size(key, found.value.len());
         let input = PromotionInput {
             key,
             owner_qps,
             now: Instant::now(),
+            hot_has_room: self.store.has_room(CacheKind::Hot, size),
         };
         if !self.promotion.should_promote(&input) {
             return;

@@ -1,13 +1,24 @@
-//! The default promotion policy: promote the busiest of the fetched keys.
+//! The default promotion policy: fill free room, then promote the busiest of
+//! the fetched keys.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::{PromotionInput, PromotionPolicy};
 use crate::KeyRates;
 
-/// The default policy: promote a fetched value when its key is busy, that
-/// is when its request rate is at or above a threshold that adapts to the
-/// traffic.
+/// The default policy: keep every fetched value while the hot cache has
+/// free room, and once it is full, promote a fetched value when its key is
+/// busy, that is when its request rate is at or above a threshold that
+/// adapts to the traffic.
+///
+/// Free room first: an empty byte of the hot cache saves no peer hop, and
+/// filling it evicts nothing, so there is nothing to choose between. This
+/// is the rule Caffeine's TinyLFU follows too (its admission filter only
+/// runs when admitting would evict). Once the hot cache is full, every
+/// further promotion evicts a copy, and the threshold below decides; the
+/// store's eviction (SIEVE by default) drops the copies that were never
+/// asked for again first. [`QpsThreshold::with_fill_free_room`]`(false)`
+/// turns the first rule off.
 ///
 /// The rate is the one the owner reports with the value (its requests for
 /// the key per second over the last minute). When the owner reports none,
@@ -47,11 +58,15 @@ use crate::KeyRates;
 ///
 /// let policy = QpsThreshold::default();
 /// let now = tokio::time::Instant::now();
-/// let busy = PromotionInput { key: "a", owner_qps: Some(50.0), now };
+/// let full = false; // the hot cache has no free room
+/// let busy = PromotionInput { key: "a", owner_qps: Some(50.0), now, hot_has_room: full };
 /// assert!(policy.should_promote(&busy));
 /// // Requested once in the last minute: below the floor.
-/// let once = PromotionInput { key: "b", owner_qps: Some(1.0 / 60.0), now };
+/// let once = PromotionInput { key: "b", owner_qps: Some(1.0 / 60.0), now, hot_has_room: full };
 /// assert!(!policy.should_promote(&once));
+/// // The same key while the hot cache has free room: kept.
+/// let room = PromotionInput { hot_has_room: true, ..once };
+/// assert!(policy.should_promote(&room));
 /// ```
 #[derive(Debug)]
 pub struct QpsThreshold {
@@ -61,6 +76,8 @@ pub struct QpsThreshold {
     local_min_qps: f64,
     /// The share of fetched values to promote; in (0, 1].
     promote_fraction: f64,
+    /// Promote every value while the hot cache has free room.
+    fill_free_room: bool,
     /// The adaptive threshold for owner-reported rates.
     owner: Threshold,
     /// The adaptive threshold for local fetch rates.
@@ -98,6 +115,7 @@ impl QpsThreshold {
             min_qps,
             local_min_qps,
             promote_fraction: QpsThreshold::DEFAULT_PROMOTE_FRACTION,
+            fill_free_room: true,
             owner: Threshold::starting_at(min_qps),
             local: Threshold::starting_at(local_min_qps),
             local_rates: KeyRates::new(),
@@ -117,12 +135,25 @@ impl QpsThreshold {
         self
     }
 
+    /// The same policy with free-room filling on (the default) or off. Off,
+    /// only busy keys are promoted even into an empty hot cache.
+    #[must_use]
+    pub fn with_fill_free_room(mut self, fill: bool) -> Self {
+        self.fill_free_room = fill;
+        self
+    }
+
     /// The same policy counting local fetches in `rates` (to choose its
     /// width or window).
     #[must_use]
     pub fn with_local_rates(mut self, rates: KeyRates) -> Self {
         self.local_rates = rates;
         self
+    }
+
+    /// Whether every value is promoted while the hot cache has free room.
+    pub fn fills_free_room(&self) -> bool {
+        self.fill_free_room
     }
 
     /// The floor of the owner-rate threshold.
@@ -155,14 +186,17 @@ impl QpsThreshold {
 
 impl PromotionPolicy for QpsThreshold {
     fn should_promote(&self, input: &PromotionInput<'_>) -> bool {
-        match input.owner_qps {
+        // The rate is observed either way, so the threshold keeps tuning
+        // while the hot cache fills.
+        let busy = match input.owner_qps {
             Some(qps) => self.owner.observe(qps, self.min_qps, self.promote_fraction),
             None => {
                 let qps = self.local_rates.record(input.key, input.now);
                 self.local
                     .observe(qps, self.local_min_qps, self.promote_fraction)
             }
-        }
+        };
+        busy || (self.fill_free_room && input.hot_has_room)
     }
 }
 

@@ -11,6 +11,7 @@ fn input(key: &str, owner_qps: Option<f64>, now: Instant) -> PromotionInput<'_> 
         key,
         owner_qps,
         now,
+        hot_has_room: false,
     }
 }
 
@@ -177,4 +178,41 @@ async fn always_and_never() {
         assert!(Always.should_promote(&input("k", qps, now)));
         assert!(!Never.should_promote(&input("k", qps, now)));
     }
+}
+
+/// While the hot cache has free room every fetched value is kept, even one
+/// below the floor; the rate is still observed, so the threshold keeps
+/// tuning. `with_fill_free_room(false)` leaves only the threshold, and the
+/// coin ignores the room (golang/groupcache's behaviour).
+#[tokio::test(start_paused = true)]
+async fn free_room_is_filled_unless_turned_off() {
+    let now = Instant::now();
+    let room = |key, qps| PromotionInput {
+        hot_has_room: true,
+        ..input(key, qps, now)
+    };
+    let policy = QpsThreshold::default();
+    assert!(policy.fills_free_room());
+    assert!(policy.should_promote(&room("once", Some(1.0 / 60.0))));
+    assert!(policy.should_promote(&room("local", None)));
+    assert!(!policy.should_promote(&input("once", Some(1.0 / 60.0), now)));
+    let before = policy.threshold();
+    for _ in 0..100 {
+        assert!(policy.should_promote(&room("busy", Some(10.0))));
+    }
+    assert!(
+        policy.threshold() > before,
+        "the threshold tuned while filling"
+    );
+
+    let off = QpsThreshold::default().with_fill_free_room(false);
+    assert!(!off.fills_free_room());
+    assert!(!off.should_promote(&room("once", Some(1.0 / 60.0))));
+    assert!(off.should_promote(&room("busy", Some(10.0))));
+
+    let coin = CoinFlip::with_seed(1_000_000, 7);
+    let kept = (0..1000)
+        .filter(|_| coin.should_promote(&room("k", Some(1e6))))
+        .count();
+    assert!(kept < 5, "the coin ignores free room: {kept}");
 }

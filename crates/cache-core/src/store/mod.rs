@@ -130,6 +130,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// The byte budget shared by both caches.
     fn budget(&self) -> u64;
+
+    /// True if an entry of `size` bytes (as [`entry_size`] charges it) would
+    /// fit in `kind` right now without evicting anything: free room, which
+    /// a promotion policy may fill at no cost to what is cached. A hint,
+    /// read without locks: a concurrent insert may take the room first.
+    /// The default says false (never a reason to insert).
+    fn has_room(&self, kind: CacheKind, size: u64) -> bool {
+        let _ = (kind, size);
+        false
+    }
 }
 
 /// Makes a value's `Bytes` use the shared (reference-counted) representation

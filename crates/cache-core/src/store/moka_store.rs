@@ -296,6 +296,17 @@ impl Store for MokaStore {
     fn budget(&self) -> u64 {
         self.budget
     }
+
+    /// Read from the bytes moka has accepted so far (its own weighted size
+    /// lags behind until its maintenance runs).
+    fn has_room(&self, kind: CacheKind, size: u64) -> bool {
+        let side = self.side(kind);
+        side.counters
+            .bytes
+            .load(Ordering::Acquire)
+            .checked_add(size)
+            .is_some_and(|total| total <= side.capacity)
+    }
 }
 
 #[cfg(test)]

@@ -96,6 +96,11 @@ impl Lru {
         }
     }
 
+    /// True if one more entry fits without evicting.
+    fn has_room(&self) -> bool {
+        self.stamps.len() < self.capacity
+    }
+
     /// Caches `key` (not yet cached), evicting the least recently used.
     fn insert(&mut self, key: u32) {
         if self.capacity == 0 {
@@ -160,6 +165,7 @@ pub(crate) fn run<P: PromotionPolicy>(
                 key: name,
                 owner_qps: owner_reports.then_some(qps),
                 now,
+                hot_has_room: hot[node].has_room(),
             };
             if policies[node].should_promote(&input) {
                 result.promotions += 1;

@@ -463,6 +463,17 @@ impl Store for LruStore {
         }
     }
 
+    fn has_room(&self, kind: CacheKind, size: u64) -> bool {
+        let fits = |counter: &AtomicU64, limit: u64| {
+            counter
+                .load(Ordering::Acquire)
+                .checked_add(size)
+                .is_some_and(|total| total <= limit)
+        };
+        let hot_fits = kind == CacheKind::Main || fits(&self.hot_used, self.hot_cap);
+        size <= self.cap(kind) && hot_fits && fits(&self.used, self.budget)
+    }
+
     fn remove(&self, key: &str) -> bool {
         let hash = hash_key(key);
         let cell = &self.shards[self.shard_index(hash)];

@@ -122,6 +122,31 @@ fn hot_cache_is_capped() {
     assert_eq!(s.stats(MAIN).bytes, 0);
 }
 
+/// `has_room` is true exactly when an insert would evict nothing: the hot
+/// cache against both its cap and the total budget, the main cache against
+/// the budget.
+#[test]
+fn has_room_means_no_eviction() {
+    let s = LruStore::with_shards(4000, 0.5, 1);
+    assert!(s.has_room(HOT, 2000));
+    assert!(!s.has_room(HOT, 2001), "over the hot cap");
+    assert!(s.has_room(MAIN, 4000));
+    assert!(!s.has_room(MAIN, 4001));
+    s.insert(HOT, "h1", sized("h1", 1500));
+    assert!(s.has_room(HOT, 500));
+    assert!(!s.has_room(HOT, 501));
+    // Main fills the rest of the budget: no room for hot either.
+    s.insert(MAIN, "m1", sized("m1", 2500));
+    assert!(!s.has_room(HOT, 1));
+    assert!(!s.has_room(MAIN, 1));
+    let evictions = s.stats(HOT).evictions + s.stats(MAIN).evictions;
+    assert_eq!(evictions, 0);
+    // Where it said no, an insert does evict.
+    s.insert(MAIN, "m2", sized("m2", 500));
+    assert_eq!(s.stats(HOT).evictions + s.stats(MAIN).evictions, 1);
+    assert!(!s.has_room(HOT, u64::MAX), "no overflow");
+}
+
 /// The main cache may use the whole budget while the hot cache is empty,
 /// and a hot insert into a full store then evicts main entries.
 #[test]

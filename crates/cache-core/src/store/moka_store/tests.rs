@@ -124,3 +124,16 @@ fn eager_maintenance_bounds_the_overshoot() {
     assert!(s.peak_bytes().0 <= cap + 1000);
     assert!(s.stats(MAIN).evictions >= 2_000 - cap / 1000);
 }
+
+/// `has_room` compares the bytes each cache has accepted with its share.
+#[test]
+fn has_room_per_cache() {
+    let s = MokaStore::new(10_000, 0.25);
+    assert!(s.has_room(HOT, 2500));
+    assert!(!s.has_room(HOT, 2501));
+    s.insert(HOT, "h", sized("h", 2000));
+    assert!(s.has_room(HOT, 500));
+    assert!(!s.has_room(HOT, 501));
+    assert!(s.has_room(MAIN, 7500), "the main share is separate");
+    assert!(!s.has_room(MAIN, u64::MAX));
+}
