@@ -60,6 +60,12 @@ async fn main() {
             &run(&config, false, |_| QpsThreshold::default()),
         );
         row(
+            "QpsThreshold, no free-room filling",
+            &run(&config, true, |_| {
+                QpsThreshold::default().with_fill_free_room(false)
+            }),
+        );
+        row(
             "CoinFlip 1 in 10 (golang)",
             &run(&config, true, |n| CoinFlip::with_seed(10, n as u64)),
         );
