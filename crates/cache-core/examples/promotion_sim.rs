@@ -22,6 +22,7 @@ const BASE: SimConfig = SimConfig {
     cluster_qps: 6_000.0,
     hot_entries: 1_000,
     seed: 7,
+    scan_share: 0.0,
 };
 
 fn row(name: &str, r: &SimResult) {
@@ -37,10 +38,19 @@ fn row(name: &str, r: &SimResult) {
 
 #[tokio::main(flavor = "current_thread", start_paused = true)]
 async fn main() {
-    for zipf_s in [1.1, 0.9] {
-        let config = SimConfig { zipf_s, ..BASE };
+    for (zipf_s, scan_share) in [(1.1, 0.0), (0.9, 0.0), (0.9, 0.2)] {
+        let config = SimConfig {
+            zipf_s,
+            scan_share,
+            ..BASE
+        };
+        let scans = if scan_share > 0.0 {
+            format!(" + {:.0}% one-time scan keys", 100.0 * scan_share)
+        } else {
+            String::new()
+        };
         println!(
-            "\nzipf s={zipf_s}, {} keys, {} requests at {} qps over {} nodes, hot cache {} entries per node\n",
+            "\nzipf s={zipf_s}{scans}, {} keys, {} requests at {} qps over {} nodes, hot cache {} entries per node\n",
             config.keys, config.requests, config.cluster_qps, config.nodes, config.hot_entries
         );
         println!(

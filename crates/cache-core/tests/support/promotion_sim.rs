@@ -10,8 +10,13 @@
 //! to keep a copy. Time is simulated: request `i` happens `i / cluster_qps`
 //! seconds after the start, so runs are exactly reproducible (the caller
 //! must pause tokio's clock so that `Instant::now()` does not move).
+//!
+//! With `scan_share > 0` that share of the requests is a scan instead: keys
+//! `scan-0`, `scan-1`, ... in order, each requested once (a batch job or a
+//! crawler walking the key space), the classic polluter of a cache.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 use std::time::Duration;
 
 use cache_core::promotion::{PromotionInput, PromotionPolicy};
@@ -38,6 +43,9 @@ pub(crate) struct SimConfig {
     pub(crate) hot_entries: usize,
     /// Seed of the request trace (same seed, same trace for every policy).
     pub(crate) seed: u64,
+    /// Share of the requests that are one-time scan keys, in [0, 1]; 0 is
+    /// the pure zipf trace (and draws no extra random numbers).
+    pub(crate) scan_share: f64,
 }
 
 /// What one run counted, summed over the nodes.
@@ -146,13 +154,26 @@ pub(crate) fn run<P: PromotionPolicy>(
     let start = Instant::now();
     let step = Duration::from_secs_f64(1.0 / config.cluster_qps);
     let mut result = SimResult::default();
+    let scan_share = config.scan_share.clamp(0.0, 1.0);
+    let mut scans: u32 = 0;
+    let mut scan_name = String::new();
     for i in 0..config.requests {
         let now = start + step * u32::try_from(i).expect("fewer than 4 billion requests");
-        let rank = zipf.sample(&mut rng) as u32;
+        let is_scan = scan_share > 0.0 && rng.random_bool(scan_share);
+        let (key, name, owner) = if is_scan {
+            let id = scans;
+            scans += 1;
+            scan_name.clear();
+            write!(scan_name, "scan-{id}").expect("writing to a String");
+            let owner = ring.owner(&scan_name).expect("the ring has peers");
+            let owner = ids.iter().position(|id| id == owner).expect("a known peer");
+            let key = u32::try_from(config.keys).expect("keys fit u32") + id;
+            (key, scan_name.as_str(), owner)
+        } else {
+            let key = zipf.sample(&mut rng) as u32 - 1;
+            (key, names[key as usize].as_str(), owner_of[key as usize])
+        };
         let node = rng.random_range(0..config.nodes);
-        let key = rank - 1;
-        let name = &names[key as usize];
-        let owner = owner_of[key as usize];
         if owner == node {
             rates[owner].record(name, now);
             result.at_owner += 1;
