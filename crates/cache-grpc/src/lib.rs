@@ -47,6 +47,9 @@
 //!   because Cargo runs a build script only for its own package).
 //! - [`server`]: the `Groupcache` service (`Get`, `Fetch`, `Stats`).
 //! - [`status`]: the one mapping between core errors and gRPC statuses.
+//! - [`fastpath`]: [`FastGroupcache`](fastpath::FastGroupcache), `Get` and
+//!   `Fetch` answered without tonic's generic codec (everything else passes
+//!   through to the generated server).
 //! - [`deadline`]: tower layer capturing and enforcing `grpc-timeout`.
 //! - [`shed`]: tower layer shedding load beyond the in-flight limit.
 //! - [`client`]: [`GrpcPeer`], a `PeerClient` over a tonic channel.
@@ -63,6 +66,7 @@ pub mod cluster;
 pub mod coalesce;
 pub mod deadline;
 pub mod error;
+pub mod fastpath;
 pub mod limits;
 pub mod pb;
 pub mod pool;
