@@ -14,7 +14,7 @@ use tonic_health::ServingStatus;
 
 use crate::coalesce::CoalescingIo;
 use crate::deadline::DeadlineLayer;
-use crate::fastpath::FastGroupcache;
+use crate::fastpath::{FastGroupcache, FastPathLayer};
 use crate::pb::groupcache_server::GroupcacheServer;
 use crate::server::GroupcacheService;
 use crate::shed::ShedLayer;
@@ -132,9 +132,16 @@ pub async fn serve(
     let limit = limits::message_limit(opts.max_value_bytes);
 
     let service = GroupcacheService::new(registry.clone(), pool.clone(), opts.max_value_bytes);
+    // One shedding budget for both ways in: clones of a ShedLayer share it.
     let layers = tower::ServiceBuilder::new()
         .layer(ShedLayer::new(opts.max_concurrent_requests))
         .layer(DeadlineLayer::new(Some(opts.request_timeout)));
+    let fast = opts
+        .fast_path
+        .then(|| layers.service(FastGroupcache::new(service.clone(), limit, limit)));
+    let generated = GroupcacheServer::new(service)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     set_health(&health, ServingStatus::NotServing).await;
@@ -167,22 +174,12 @@ pub async fn serve(
         (None, None)
     };
 
-    let mut builder = Server::builder()
+    let router = Server::builder()
         .max_concurrent_streams(opts.max_concurrent_streams)
         .http2_keepalive_interval(Some(opts.keepalive_interval))
-        .trace_fn(|req| tracing::debug_span!("grpc", path = %req.uri().path()));
-    let router = if opts.fast_path {
-        builder.add_service(layers.service(FastGroupcache::new(service, limit, limit)))
-    } else {
-        builder.add_service(
-            layers.service(
-                GroupcacheServer::new(service)
-                    .max_decoding_message_size(limit)
-                    .max_encoding_message_size(limit),
-            ),
-        )
-    };
-    let router = router
+        .trace_fn(|req| tracing::debug_span!("grpc", path = %req.uri().path()))
+        .layer(FastPathLayer::new(fast))
+        .add_service(layers.service(generated))
         .add_service(health_service)
         .add_optional_service(reflection_v1)
         .add_optional_service(reflection_v1alpha);

@@ -136,7 +136,11 @@ fn header_list(map: &http::HeaderMap) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-async fn seen(res: http::Response<Body>) -> Seen {
+async fn seen<B>(res: http::Response<B>) -> Seen
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Debug,
+{
     let (parts, body) = res.into_parts();
     let collected = body.collect().await.expect("response body");
     Seen {

@@ -166,6 +166,7 @@ impl HttpBody for Replay {
 /// A unary gRPC response body: at most one data frame, then the trailers.
 /// Its size hint is left unknown, as tonic's is, so no `content-length` is
 /// added.
+#[derive(Debug)]
 pub(super) struct UnaryBody {
     data: Option<Bytes>,
     trailers: Option<HeaderMap>,
@@ -197,5 +198,69 @@ impl HttpBody for UnaryBody {
 
     fn is_end_stream(&self) -> bool {
         self.data.is_none() && self.trailers.is_none()
+    }
+}
+
+/// The response body of the fast path: its own [`UnaryBody`], or a body
+/// from tonic (fallbacks, other methods, statuses). Its default is tonic's
+/// empty body, as a trailers-only status response has.
+#[derive(Debug, Default)]
+pub struct FastBody(Kind);
+
+#[derive(Debug)]
+enum Kind {
+    Unary(UnaryBody),
+    Tonic(Body),
+}
+
+impl Default for Kind {
+    fn default() -> Self {
+        Kind::Tonic(Body::empty())
+    }
+}
+
+impl FastBody {
+    /// A fast-path body: `data` (if any), then `trailers`.
+    pub(super) fn unary(data: Option<Bytes>, trailers: HeaderMap) -> Self {
+        FastBody(Kind::Unary(UnaryBody::new(data, trailers)))
+    }
+
+    /// A body from tonic, passed on as it is.
+    pub fn tonic(body: Body) -> Self {
+        FastBody(Kind::Tonic(body))
+    }
+}
+
+impl HttpBody for FastBody {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+        match &mut self.0 {
+            Kind::Unary(body) => match Pin::new(body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
+                Poll::Ready(Some(Err(never))) => match never {},
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            },
+            Kind::Tonic(body) => Pin::new(body).poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.0 {
+            Kind::Unary(body) => body.is_end_stream(),
+            Kind::Tonic(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        match &self.0 {
+            Kind::Unary(body) => body.size_hint(),
+            Kind::Tonic(body) => body.size_hint(),
+        }
     }
 }

@@ -25,6 +25,7 @@
 //! body, so its answer is exactly tonic's.
 
 mod body;
+mod layer;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -40,7 +41,10 @@ use tonic::body::Body;
 use tonic::server::NamedService;
 use tower::Service;
 
-use self::body::{FRAME_HEADER, Read, UnaryBody, read_message};
+pub use self::body::FastBody;
+pub use self::layer::{FastPath, FastPathLayer};
+
+use self::body::{FRAME_HEADER, Read, read_message};
 use crate::deadline::Deadline;
 use crate::pb::groupcache_server::GroupcacheServer;
 use crate::pb::{FetchRequest, GetRequest};
@@ -54,7 +58,7 @@ const FETCH_PATH: &str = "/groupcache.v1.Groupcache/Fetch";
 /// The response future of [`FastGroupcache`] (the same shape as the
 /// generated server's).
 pub type ResponseFuture =
-    Pin<Box<dyn Future<Output = Result<http::Response<Body>, Infallible>> + Send + 'static>>;
+    Pin<Box<dyn Future<Output = Result<http::Response<FastBody>, Infallible>> + Send + 'static>>;
 
 /// The `groupcache.v1.Groupcache` service with `Get` and `Fetch` on a
 /// direct path; see the [module docs](self). Cheap to clone.
@@ -95,7 +99,7 @@ enum Method {
 }
 
 impl Service<http::Request<Body>> for FastGroupcache {
-    type Response = http::Response<Body>;
+    type Response = http::Response<FastBody>;
     type Error = Infallible;
     type Future = ResponseFuture;
 
@@ -107,20 +111,23 @@ impl Service<http::Request<Body>> for FastGroupcache {
         let method = match req.uri().path() {
             GET_PATH => Method::Get,
             FETCH_PATH => Method::Fetch,
-            _ => return self.generated.call(req),
+            _ => return Box::pin(tonic_response(self.generated.call(req))),
         };
         // Compression (even `identity`) is the generated server's business.
         if req.headers().contains_key("grpc-encoding") {
-            return self.generated.call(req);
+            return Box::pin(tonic_response(self.generated.call(req)));
         }
-        let this = self.clone();
-        Box::pin(async move { Ok(this.unary(method, req).await) })
+        Box::pin(self.clone().unary(method, req))
     }
 }
 
 impl FastGroupcache {
     /// Answers one `Get` or `Fetch`.
-    async fn unary(mut self, method: Method, req: http::Request<Body>) -> http::Response<Body> {
+    async fn unary(
+        mut self,
+        method: Method,
+        req: http::Request<Body>,
+    ) -> Result<http::Response<FastBody>, Infallible> {
         let (parts, body) = req.into_parts();
         let read = read_message(body, self.max_decoding).await;
         let Read::Message { frame } = &read else {
@@ -146,24 +153,25 @@ impl FastGroupcache {
                 Err(_) => return self.fall_back(parts, read).await,
             },
         };
-        match answer {
+        Ok(match answer {
             Ok(frame) => self.respond(frame),
             Err(status) => status.into_http(),
-        }
+        })
     }
 
     /// Hands the request, with its body as it was, to the generated server.
-    async fn fall_back(&mut self, parts: http::request::Parts, read: Read) -> http::Response<Body> {
+    async fn fall_back(
+        &mut self,
+        parts: http::request::Parts,
+        read: Read,
+    ) -> Result<http::Response<FastBody>, Infallible> {
         let req = http::Request::from_parts(parts, Body::new(read.into_replay()));
-        match self.generated.call(req).await {
-            Ok(res) => res,
-            Err(never) => match never {},
-        }
+        tonic_response(self.generated.call(req)).await
     }
 
     /// The response carrying `frame` (a framed message), with the headers
     /// and trailers tonic sends.
-    fn respond(&self, frame: Bytes) -> http::Response<Body> {
+    fn respond(&self, frame: Bytes) -> http::Response<FastBody> {
         let len = frame.len() - FRAME_HEADER;
         let (data, trailers) = if len > self.max_encoding {
             // Unreachable while values are capped by `max_value_bytes` well
@@ -174,9 +182,9 @@ impl FastGroupcache {
             ));
             (None, status_trailers(&status))
         } else {
-            (Some(frame), status_trailers(&Status::ok("")))
+            (Some(frame), ok_trailers())
         };
-        let mut res = http::Response::new(Body::new(UnaryBody::new(data, trailers)));
+        let mut res = http::Response::new(FastBody::unary(data, trailers));
         *res.version_mut() = http::Version::HTTP_2;
         res.headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
@@ -184,16 +192,31 @@ impl FastGroupcache {
     }
 }
 
+/// A response of the generated server, its body passed on as it is.
+async fn tonic_response(
+    res: impl Future<Output = Result<http::Response<Body>, Infallible>>,
+) -> Result<http::Response<FastBody>, Infallible> {
+    Ok(res.await?.map(FastBody::tonic))
+}
+
+/// The trailers of a successful call: `grpc-status: 0` (what tonic's
+/// `Status::ok("")` writes: no message, no metadata).
+fn ok_trailers() -> HeaderMap {
+    let mut trailers = HeaderMap::with_capacity(1);
+    trailers.insert(GRPC_STATUS, HeaderValue::from_static("0"));
+    trailers
+}
+
+/// The name of the status trailer.
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+
 /// The trailers announcing `status`, as tonic writes them.
 fn status_trailers(status: &Status) -> HeaderMap {
     let mut trailers = HeaderMap::with_capacity(3);
     if status.add_header(&mut trailers).is_err() {
         // Only a message that is no valid header value fails; keep the code.
         trailers.clear();
-        trailers.insert(
-            HeaderName::from_static("grpc-status"),
-            HeaderValue::from(status.code() as i32),
-        );
+        trailers.insert(GRPC_STATUS, HeaderValue::from(status.code() as i32));
     }
     trailers
 }
