@@ -10,7 +10,7 @@ use cache_grpc::deadline::Deadline;
 use cache_grpc::fastpath::FastGroupcache;
 use cache_grpc::pb::groupcache_server::GroupcacheServer;
 use cache_grpc::pb::{FetchRequest, GetRequest, StatsRequest, StatsResponse};
-use cache_grpc::{GroupcacheService, PeerPool, limits};
+use cache_grpc::{GroupcacheService, PeerPool, ServerOptions, limits, serve};
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
 use prost::Message;
@@ -294,4 +294,80 @@ async fn stats_passes_through() {
     assert_eq!(stats.node, "127.0.0.1:1");
     assert_eq!(stats.groups.len(), 1);
     assert_eq!(stats.groups[0].name, "g");
+}
+
+/// Starts a node serving [`service`]'s group with the fast path on or off;
+/// returns its address and the sender that stops it.
+async fn node(fast_path: bool) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let getter = getter_fn(|key: String, _ctx: LoadContext| async move {
+        if key.starts_with("missing-") {
+            return Err(Error::NotFound);
+        }
+        Ok(Loaded::new(Bytes::from(format!("value of {key}"))))
+    });
+    let registry = Registry::new();
+    registry
+        .add(GroupBuilder::new("g", 1 << 20, getter).build().unwrap())
+        .unwrap();
+    let me = addr.to_string();
+    let pool = PeerPool::new(&me, [me.as_str()], Default::default()).unwrap();
+    let mut opts = ServerOptions::default();
+    opts.max_value_bytes = MAX_VALUE;
+    opts.fast_path = fast_path;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, registry, pool, opts, async {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+/// Sends one HTTP/2 request to `addr` and returns what the client sees,
+/// without the `date` header.
+async fn on_the_wire(addr: std::net::SocketAddr, case: &Case) -> Seen {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let mut req = request(case);
+    *req.uri_mut() = format!("http://{addr}{}", case.path).parse().unwrap();
+    let mut s = seen(client.request(req).await.unwrap()).await;
+    s.headers.retain(|(k, _)| k != "date");
+    s
+}
+
+/// Through real HTTP/2 connections, nodes with and without the fast path
+/// answer byte for byte alike (headers, `content-length`, data, trailers).
+#[tokio::test]
+async fn wire_answers_match_tonic() {
+    let (fast, stop_fast) = node(true).await;
+    let (stock, stop_stock) = node(false).await;
+    let good = get("g", "a");
+    let mut timed = case("grpc-timeout", GET, vec![get("g", "b")]);
+    timed.headers.push(("grpc-timeout", "5S"));
+    let cases = [
+        case("get", GET, vec![good.clone()]),
+        case("fetch", FETCH, vec![fetch("g", "a")]),
+        case("missing", GET, vec![get("g", "missing-1")]),
+        case("unknown group", FETCH, vec![fetch("nope", "a")]),
+        case("malformed", GET, vec![frame(0, &[0xff, 0xff])]),
+        case("compressed", GET, vec![frame(1, &good[5..])]),
+        case("empty", FETCH, vec![]),
+        case("unknown method", "/groupcache.v1.Groupcache/Nope", vec![good]),
+        timed,
+    ];
+    for case in &cases {
+        let check = async {
+            let want = on_the_wire(stock, case).await;
+            let got = on_the_wire(fast, case).await;
+            assert_eq!(got, want, "case {}", case.name);
+        };
+        tokio::time::timeout(Duration::from_secs(10), check)
+            .await
+            .unwrap();
+    }
+    let _ = stop_fast.send(());
+    let _ = stop_stock.send(());
 }
