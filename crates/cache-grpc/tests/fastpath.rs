@@ -194,8 +194,14 @@ async fn answers_match_tonic() {
             case("unknown group", GET, vec![get("nope", "a")]),
             "3 unknown group \"nope\"",
         ),
-        (case("missing", GET, vec![get("g", "missing-1")]), "5 key not found"),
-        (case("missing fetch", FETCH, vec![fetch("g", "missing-2")]), "5 key not found"),
+        (
+            case("missing", GET, vec![get("g", "missing-1")]),
+            "5 key not found",
+        ),
+        (
+            case("missing fetch", FETCH, vec![fetch("g", "missing-2")]),
+            "5 key not found",
+        ),
         (
             case("source failed", GET, vec![get("g", "fail-1")]),
             "14 the source failed to load the key",
@@ -243,7 +249,9 @@ async fn odd_requests_get_tonics_answers() {
         .frames
         .push(Ok(Frame::trailers(http::HeaderMap::new())));
     let mut errored = case("body error", GET, vec![good.slice(..4)]);
-    errored.frames.push(Err(Status::cancelled("client went away")));
+    errored
+        .frames
+        .push(Err(Status::cancelled("client went away")));
     let mut gzip = case("gzip", GET, vec![good.clone()]);
     gzip.headers.push(("grpc-encoding", "gzip"));
     let mut identity = case("identity", GET, vec![good.clone()]);
@@ -251,7 +259,10 @@ async fn odd_requests_get_tonics_answers() {
     let cases = [
         (case("split", GET, split), "0 "),
         (case("malformed", GET, vec![frame(0, &[0xff, 0xff])]), "13 "),
-        (case("truncated", GET, vec![good.slice(..good.len() - 1)]), "13 "),
+        (
+            case("truncated", GET, vec![good.slice(..good.len() - 1)]),
+            "13 ",
+        ),
         (case("short header", FETCH, vec![good.slice(..3)]), "13 "),
         (case("empty", GET, vec![]), "13 Missing request message."),
         (case("compressed", GET, vec![frame(1, &good[5..])]), "13 "),
@@ -262,7 +273,14 @@ async fn odd_requests_get_tonics_answers() {
         (errored, "13 "),
         (gzip, "12 "),
         (identity, "0 "),
-        (case("unknown method", "/groupcache.v1.Groupcache/Nope", vec![good]), "12 "),
+        (
+            case(
+                "unknown method",
+                "/groupcache.v1.Groupcache/Nope",
+                vec![good],
+            ),
+            "12 ",
+        ),
     ];
     for (case, status) in cases {
         let s = tokio::time::timeout(Duration::from_secs(10), both(&case))
@@ -355,7 +373,11 @@ async fn wire_answers_match_tonic() {
         case("malformed", GET, vec![frame(0, &[0xff, 0xff])]),
         case("compressed", GET, vec![frame(1, &good[5..])]),
         case("empty", FETCH, vec![]),
-        case("unknown method", "/groupcache.v1.Groupcache/Nope", vec![good]),
+        case(
+            "unknown method",
+            "/groupcache.v1.Groupcache/Nope",
+            vec![good],
+        ),
         timed,
     ];
     for case in &cases {

@@ -201,7 +201,7 @@ impl HttpBody for UnaryBody {
     }
 }
 
-/// The response body of the fast path: its own [`UnaryBody`], or a body
+/// The response body of the fast path: its own one-message body, or a body
 /// from tonic (fallbacks, other methods, statuses). Its default is tonic's
 /// empty body, as a trailers-only status response has.
 #[derive(Debug, Default)]
