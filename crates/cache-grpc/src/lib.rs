@@ -17,7 +17,9 @@
 //! 3. [`server`]'s `Get` looks the group up in the
 //!    [`Registry`](cache_core::Registry) (`INVALID_ARGUMENT` if unknown),
 //!    builds a [`LoadContext`](cache_core::LoadContext) with the deadline and
-//!    calls [`Group::get_with`](cache_core::Group::get_with).
+//!    calls [`Group::get_with`](cache_core::Group::get_with). (`Get` and
+//!    `Fetch` reach it through the [`fastpath`], which decodes and encodes
+//!    them directly instead of through tonic's codec and router.)
 //! 4. The group answers from its caches, or, on a miss, asks its
 //!    [`PeerPool`] who owns the key (the consistent hash ring of
 //!    `cache_core::consistent_hash`, over canonical peer ids).
