@@ -167,6 +167,11 @@ pub struct ServeArgs {
     /// write (on by default: less CPU per request; see docs/grpc.md).
     #[arg(long, env = "GROUPCACHE_NO_WRITE_COALESCING")]
     pub no_write_coalescing: bool,
+    /// Answer `Get` and `Fetch` through tonic's generic codec, as stock
+    /// tonic does, instead of the fast path (on by default: the same
+    /// answers for less CPU per request; see docs/grpc.md).
+    #[arg(long, env = "GROUPCACHE_NO_FAST_PATH")]
+    pub no_fast_path: bool,
 }
 
 /// A validated serve configuration, sources opened.

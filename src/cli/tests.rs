@@ -49,6 +49,7 @@ fn serve_defaults() {
     assert_eq!(a.shutdown_grace, Duration::ZERO);
     assert_eq!(a.threads, 1);
     assert!(!a.no_write_coalescing);
+    assert!(!a.no_fast_path);
 }
 
 /// Every serve flag is read, repeated groups and comma-separated peers
@@ -80,6 +81,7 @@ fn serve_every_flag() {
         "--shutdown-grace=500ms",
         "--threads=4",
         "--no-write-coalescing",
+        "--no-fast-path",
     ]);
     assert_eq!(a.listen.to_string(), "0.0.0.0:9000");
     assert_eq!(a.self_addr.as_deref(), Some("10.0.0.1:9000"));
@@ -106,6 +108,7 @@ fn serve_every_flag() {
     assert_eq!(a.shutdown_grace, Duration::from_millis(500));
     assert_eq!(a.threads, 4);
     assert!(a.no_write_coalescing);
+    assert!(a.no_fast_path);
 }
 
 /// Bad flag values are usage errors whose message names the problem.

@@ -17,7 +17,9 @@
 //! 3. [`server`]'s `Get` looks the group up in the
 //!    [`Registry`](cache_core::Registry) (`INVALID_ARGUMENT` if unknown),
 //!    builds a [`LoadContext`](cache_core::LoadContext) with the deadline and
-//!    calls [`Group::get_with`](cache_core::Group::get_with).
+//!    calls [`Group::get_with`](cache_core::Group::get_with). (`Get` and
+//!    `Fetch` reach it through the [`fastpath`], which decodes and encodes
+//!    them directly instead of through tonic's codec and router.)
 //! 4. The group answers from its caches, or, on a miss, asks its
 //!    [`PeerPool`] who owns the key (the consistent hash ring of
 //!    `cache_core::consistent_hash`, over canonical peer ids).
@@ -47,6 +49,9 @@
 //!   because Cargo runs a build script only for its own package).
 //! - [`server`]: the `Groupcache` service (`Get`, `Fetch`, `Stats`).
 //! - [`status`]: the one mapping between core errors and gRPC statuses.
+//! - [`fastpath`]: [`FastGroupcache`](fastpath::FastGroupcache), `Get` and
+//!   `Fetch` answered without tonic's generic codec (everything else passes
+//!   through to the generated server).
 //! - [`deadline`]: tower layer capturing and enforcing `grpc-timeout`.
 //! - [`shed`]: tower layer shedding load beyond the in-flight limit.
 //! - [`client`]: [`GrpcPeer`], a `PeerClient` over a tonic channel.
@@ -63,6 +68,7 @@ pub mod cluster;
 pub mod coalesce;
 pub mod deadline;
 pub mod error;
+pub mod fastpath;
 pub mod limits;
 pub mod pb;
 pub mod pool;

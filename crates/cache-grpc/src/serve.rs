@@ -11,10 +11,10 @@ use tonic::server::NamedService;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
-use tower::Layer;
 
 use crate::coalesce::CoalescingIo;
 use crate::deadline::DeadlineLayer;
+use crate::fastpath::{FastGroupcache, FastPathLayer};
 use crate::pb::groupcache_server::GroupcacheServer;
 use crate::server::GroupcacheService;
 use crate::shed::ShedLayer;
@@ -52,6 +52,10 @@ pub struct ServerOptions {
     /// ([`CoalescingIo`]), so answers that are ready together leave in one
     /// system call instead of one each. Default true.
     pub write_coalescing: bool,
+    /// Answer `Get` and `Fetch` on the [fast path](crate::fastpath) (one
+    /// body read, prost, one response frame) rather than through tonic's
+    /// generic codec; the answers are the same. Default true.
+    pub fast_path: bool,
     /// With `write_coalescing`, the bytes a connection may queue before
     /// its writes wait for the writer task. Default 256 KiB.
     pub write_buffer_bytes: usize,
@@ -69,6 +73,7 @@ impl Default for ServerOptions {
             drain_timeout: Duration::from_secs(10),
             keepalive_interval: Duration::from_secs(30),
             write_coalescing: true,
+            fast_path: true,
             write_buffer_bytes: 256 * 1024,
         }
     }
@@ -126,15 +131,17 @@ pub async fn serve(
     let local = listener.local_addr()?;
     let limit = limits::message_limit(opts.max_value_bytes);
 
-    let service = GroupcacheServer::new(GroupcacheService::new(
-        registry.clone(),
-        pool.clone(),
-        opts.max_value_bytes,
-    ))
-    .max_decoding_message_size(limit)
-    .max_encoding_message_size(limit);
-    let service = ShedLayer::new(opts.max_concurrent_requests)
-        .layer(DeadlineLayer::new(Some(opts.request_timeout)).layer(service));
+    let service = GroupcacheService::new(registry.clone(), pool.clone(), opts.max_value_bytes);
+    // One shedding budget for both ways in: clones of a ShedLayer share it.
+    let layers = tower::ServiceBuilder::new()
+        .layer(ShedLayer::new(opts.max_concurrent_requests))
+        .layer(DeadlineLayer::new(Some(opts.request_timeout)));
+    let fast = opts
+        .fast_path
+        .then(|| layers.service(FastGroupcache::new(service.clone(), limit, limit)));
+    let generated = GroupcacheServer::new(service)
+        .max_decoding_message_size(limit)
+        .max_encoding_message_size(limit);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     set_health(&health, ServingStatus::NotServing).await;
@@ -171,7 +178,8 @@ pub async fn serve(
         .max_concurrent_streams(opts.max_concurrent_streams)
         .http2_keepalive_interval(Some(opts.keepalive_interval))
         .trace_fn(|req| tracing::debug_span!("grpc", path = %req.uri().path()))
-        .add_service(service)
+        .layer(FastPathLayer::new(fast))
+        .add_service(layers.service(generated))
         .add_service(health_service)
         .add_optional_service(reflection_v1)
         .add_optional_service(reflection_v1alpha);

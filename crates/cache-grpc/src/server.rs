@@ -52,9 +52,9 @@ impl GroupcacheService {
 }
 
 /// The load context of a request: the deadline captured by the deadline
-/// layer, if any.
-fn context<T>(req: &Request<T>) -> LoadContext {
-    match req.extensions().get::<Deadline>() {
+/// layer (found in the request's extensions), if any.
+pub(crate) fn context(deadline: Option<&Deadline>) -> LoadContext {
+    match deadline {
         Some(Deadline(at)) => LoadContext::new().deadline(*at),
         None => LoadContext::new(),
     }
@@ -70,40 +70,66 @@ fn ttl_ms(ttl: Option<Duration>) -> u64 {
     })
 }
 
-#[tonic::async_trait]
-impl Groupcache for GroupcacheService {
-    async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
-        let ctx = context(&request);
-        let GetRequest { group, key } = request.into_inner();
+impl GroupcacheService {
+    /// `Get`: the answer to `request` under `ctx`. Shared by the tonic
+    /// handler and the [fast path](crate::fastpath).
+    pub(crate) async fn get_message(
+        &self,
+        ctx: LoadContext,
+        request: GetRequest,
+    ) -> Result<GetResponse, Status> {
+        let GetRequest { group, key } = request;
         let g = self.group(&group)?;
         let loaded = g.get_with_ttl(&key, ctx).await.map_err(|e| {
             tracing::debug!(%group, %key, error = %e, "get failed");
             status::to_status(&e)
         })?;
         self.check_size(&loaded.value)?;
-        Ok(Response::new(GetResponse {
+        Ok(GetResponse {
             value: loaded.value,
             ttl_ms: ttl_ms(loaded.ttl),
-        }))
+        })
     }
 
-    async fn fetch(
+    /// `Fetch`: the answer to `request` under `ctx`. Shared by the tonic
+    /// handler and the [fast path](crate::fastpath).
+    pub(crate) async fn fetch_message(
         &self,
-        request: Request<FetchRequest>,
-    ) -> Result<Response<FetchResponse>, Status> {
-        let ctx = context(&request);
-        let FetchRequest { group, key } = request.into_inner();
+        ctx: LoadContext,
+        request: FetchRequest,
+    ) -> Result<FetchResponse, Status> {
+        let FetchRequest { group, key } = request;
         let g = self.group(&group)?;
         let fetched = g.fetch_for_peer(&key, ctx).await.map_err(|e| {
             tracing::debug!(%group, %key, error = %e, "fetch failed");
             status::to_status(&e)
         })?;
         self.check_size(&fetched.value)?;
-        Ok(Response::new(FetchResponse {
+        Ok(FetchResponse {
             value: fetched.value,
             minute_qps: fetched.minute_qps.unwrap_or(0.0),
             ttl_ms: ttl_ms(fetched.ttl),
-        }))
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl Groupcache for GroupcacheService {
+    async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
+        let ctx = context(request.extensions().get::<Deadline>());
+        self.get_message(ctx, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn fetch(
+        &self,
+        request: Request<FetchRequest>,
+    ) -> Result<Response<FetchResponse>, Status> {
+        let ctx = context(request.extensions().get::<Deadline>());
+        self.fetch_message(ctx, request.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn stats(

@@ -64,6 +64,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     server_opts.drain_timeout = args.shutdown_timeout;
     server_opts.shutdown_grace = args.shutdown_grace;
     server_opts.write_coalescing = !args.no_write_coalescing;
+    server_opts.fast_path = !args.no_fast_path;
 
     tracing::info!(
         listen = %local,

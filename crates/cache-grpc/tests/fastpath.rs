@@ -1,0 +1,395 @@
+//! The fast path answers every request exactly as the generated tonic
+//! server does: same HTTP status, headers, body bytes and trailers, for
+//! good requests, every error, and every malformed body.
+
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use cache_core::{Error, GroupBuilder, LoadContext, Loaded, Registry, getter_fn};
+use cache_grpc::deadline::Deadline;
+use cache_grpc::fastpath::FastGroupcache;
+use cache_grpc::pb::groupcache_server::GroupcacheServer;
+use cache_grpc::pb::{FetchRequest, GetRequest, StatsRequest, StatsResponse};
+use cache_grpc::{GroupcacheService, PeerPool, ServerOptions, limits, serve};
+use http_body::Frame;
+use http_body_util::{BodyExt, StreamBody};
+use prost::Message;
+use tonic::Status;
+use tonic::body::Body;
+use tower::ServiceExt;
+
+/// The largest value served in these tests.
+const MAX_VALUE: usize = 1024;
+/// The gRPC message limit that follows from [`MAX_VALUE`].
+const LIMIT: usize = limits::message_limit(MAX_VALUE);
+const GET: &str = "/groupcache.v1.Groupcache/Get";
+const FETCH: &str = "/groupcache.v1.Groupcache/Fetch";
+
+/// A one-node service whose group `g` answers by key: `missing-*` not
+/// found, `fail-*` a source failure, `big-*` a value above [`MAX_VALUE`],
+/// `slow-*` after a second, anything else `value of KEY`.
+fn service() -> GroupcacheService {
+    let getter = getter_fn(|key: String, _ctx: LoadContext| async move {
+        if key.starts_with("missing-") {
+            return Err(Error::NotFound);
+        }
+        if key.starts_with("fail-") {
+            return Err(Error::source_failed("secret detail"));
+        }
+        if key.starts_with("slow-") {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        if key.starts_with("big-") {
+            return Ok(Loaded::new(Bytes::from(vec![b'x'; MAX_VALUE + 1])));
+        }
+        Ok(Loaded::new(Bytes::from(format!("value of {key}"))))
+    });
+    let registry = Registry::new();
+    registry
+        .add(GroupBuilder::new("g", 1 << 20, getter).build().unwrap())
+        .unwrap();
+    let pool = PeerPool::new("127.0.0.1:1", ["127.0.0.1:1"], Default::default()).unwrap();
+    GroupcacheService::new(registry, pool, MAX_VALUE)
+}
+
+/// `message` framed: flag, big-endian length, bytes.
+fn frame(flag: u8, message: &[u8]) -> Bytes {
+    let mut buf = BytesMut::new();
+    buf.put_u8(flag);
+    buf.put_u32(message.len() as u32);
+    buf.put_slice(message);
+    buf.freeze()
+}
+
+fn get(group: &str, key: &str) -> Bytes {
+    let req = GetRequest {
+        group: group.into(),
+        key: key.into(),
+    };
+    frame(0, &req.encode_to_vec())
+}
+
+fn fetch(group: &str, key: &str) -> Bytes {
+    let req = FetchRequest {
+        group: group.into(),
+        key: key.into(),
+    };
+    frame(0, &req.encode_to_vec())
+}
+
+/// One request of a case: path, extra headers, body frames, a deadline.
+struct Case {
+    name: &'static str,
+    path: &'static str,
+    headers: Vec<(&'static str, &'static str)>,
+    frames: Vec<Result<Frame<Bytes>, Status>>,
+    deadline: Option<Duration>,
+}
+
+fn case(name: &'static str, path: &'static str, chunks: Vec<Bytes>) -> Case {
+    Case {
+        name,
+        path,
+        headers: Vec::new(),
+        frames: chunks.into_iter().map(|c| Ok(Frame::data(c))).collect(),
+        deadline: None,
+    }
+}
+
+fn request(case: &Case) -> http::Request<Body> {
+    let frames: Vec<_> = case
+        .frames
+        .iter()
+        .map(|f| match f {
+            Ok(f) if f.is_data() => Ok(Frame::data(f.data_ref().unwrap().clone())),
+            Ok(f) => Ok(Frame::trailers(f.trailers_ref().unwrap().clone())),
+            Err(s) => Err(s.clone()),
+        })
+        .collect();
+    let body = Body::new(StreamBody::new(futures::stream::iter(frames)));
+    let mut req = http::Request::post(case.path)
+        .header("content-type", "application/grpc")
+        .header("te", "trailers");
+    for (k, v) in &case.headers {
+        req = req.header(*k, *v);
+    }
+    let mut req = req.body(body).unwrap();
+    if let Some(d) = case.deadline {
+        let at = tokio::time::Instant::now() + d;
+        req.extensions_mut().insert(Deadline(at));
+    }
+    req
+}
+
+/// Everything a client can see of a response.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    status: http::StatusCode,
+    headers: Vec<(String, Vec<u8>)>,
+    data: Bytes,
+    trailers: Vec<(String, Vec<u8>)>,
+}
+
+fn header_list(map: &http::HeaderMap) -> Vec<(String, Vec<u8>)> {
+    map.iter()
+        .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+        .collect()
+}
+
+async fn seen<B>(res: http::Response<B>) -> Seen
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Debug,
+{
+    let (parts, body) = res.into_parts();
+    let collected = body.collect().await.expect("response body");
+    Seen {
+        status: parts.status,
+        headers: header_list(&parts.headers),
+        trailers: collected.trailers().map(header_list).unwrap_or_default(),
+        data: collected.to_bytes(),
+    }
+}
+
+/// The gRPC status a response carries (in its headers or trailers).
+fn grpc_status(s: &Seen) -> String {
+    let all = s.headers.iter().chain(&s.trailers);
+    let find = |name: &str| {
+        all.clone()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    };
+    // Messages are percent-encoded; these tests' messages only need spaces
+    // and quotes decoded.
+    let message = find("grpc-message")
+        .unwrap_or_default()
+        .replace("%20", " ")
+        .replace("%22", "\"");
+    format!("{} {message}", find("grpc-status").unwrap_or_default())
+}
+
+/// Sends `case` to the generated server and to the fast path; both must
+/// answer byte for byte alike. Returns the answer.
+async fn both(case: &Case) -> Seen {
+    // Separate nodes, so that the first request's load or per-key rate
+    // does not change the second's answer.
+    let generated = GroupcacheServer::new(service())
+        .max_decoding_message_size(LIMIT)
+        .max_encoding_message_size(LIMIT);
+    let fast = FastGroupcache::new(service(), LIMIT, LIMIT);
+    let want = seen(generated.oneshot(request(case)).await.unwrap()).await;
+    let got = seen(fast.oneshot(request(case)).await.unwrap()).await;
+    assert_eq!(got, want, "case {}", case.name);
+    got
+}
+
+/// Good requests and every error the service maps: identical answers, with
+/// the documented gRPC status.
+#[tokio::test]
+async fn answers_match_tonic() {
+    let cases = [
+        (case("get", GET, vec![get("g", "a")]), "0 "),
+        (case("fetch", FETCH, vec![fetch("g", "b")]), "0 "),
+        (
+            case("unknown group", GET, vec![get("nope", "a")]),
+            "3 unknown group \"nope\"",
+        ),
+        (
+            case("missing", GET, vec![get("g", "missing-1")]),
+            "5 key not found",
+        ),
+        (
+            case("missing fetch", FETCH, vec![fetch("g", "missing-2")]),
+            "5 key not found",
+        ),
+        (
+            case("source failed", GET, vec![get("g", "fail-1")]),
+            "14 the source failed to load the key",
+        ),
+        (
+            case("too big", FETCH, vec![fetch("g", "big-1")]),
+            "8 value of 1025 bytes exceeds max_value_bytes (1024)",
+        ),
+    ];
+    for (case, status) in cases {
+        let s = tokio::time::timeout(Duration::from_secs(10), both(&case))
+            .await
+            .unwrap();
+        assert_eq!(grpc_status(&s), status, "case {}", case.name);
+        if status == "0 " {
+            assert_eq!(s.data.len(), 5 + usize::from(s.data[4]));
+        }
+    }
+}
+
+/// A deadline in the extensions reaches the loader exactly as through
+/// tonic: a slow load ends in DEADLINE_EXCEEDED on both.
+#[tokio::test(start_paused = true)]
+async fn deadline_from_extensions() {
+    let mut c = case("deadline", GET, vec![get("g", "slow-1")]);
+    c.deadline = Some(Duration::from_millis(100));
+    let s = both(&c).await;
+    assert_eq!(grpc_status(&s), "4 deadline exceeded");
+}
+
+/// Bodies the fast path declines (malformed, truncated, compressed,
+/// oversized, several messages, trailers, errors, compression headers) and
+/// other methods get tonic's own answers.
+#[tokio::test]
+async fn odd_requests_get_tonics_answers() {
+    let good = get("g", "a");
+    let mut two = BytesMut::from(&good[..]);
+    two.extend_from_slice(&good);
+    let mut oversized = BytesMut::new();
+    oversized.put_u8(0);
+    oversized.put_u32(LIMIT as u32 + 1);
+    let split: Vec<Bytes> = good.chunks(3).map(Bytes::copy_from_slice).collect();
+    let mut with_trailers = case("trailers", GET, vec![good.clone()]);
+    with_trailers
+        .frames
+        .push(Ok(Frame::trailers(http::HeaderMap::new())));
+    let mut errored = case("body error", GET, vec![good.slice(..4)]);
+    errored
+        .frames
+        .push(Err(Status::cancelled("client went away")));
+    let mut gzip = case("gzip", GET, vec![good.clone()]);
+    gzip.headers.push(("grpc-encoding", "gzip"));
+    let mut identity = case("identity", GET, vec![good.clone()]);
+    identity.headers.push(("grpc-encoding", "identity"));
+    let cases = [
+        (case("split", GET, split), "0 "),
+        (case("malformed", GET, vec![frame(0, &[0xff, 0xff])]), "13 "),
+        (
+            case("truncated", GET, vec![good.slice(..good.len() - 1)]),
+            "13 ",
+        ),
+        (case("short header", FETCH, vec![good.slice(..3)]), "13 "),
+        (case("empty", GET, vec![]), "13 Missing request message."),
+        (case("compressed", GET, vec![frame(1, &good[5..])]), "13 "),
+        (case("bad flag", FETCH, vec![frame(2, &good[5..])]), "13 "),
+        (case("oversized", GET, vec![oversized.freeze()]), "11 "),
+        (case("two messages", GET, vec![two.freeze()]), "0 "),
+        (with_trailers, "0 "),
+        (errored, "13 "),
+        (gzip, "12 "),
+        (identity, "0 "),
+        (
+            case(
+                "unknown method",
+                "/groupcache.v1.Groupcache/Nope",
+                vec![good],
+            ),
+            "12 ",
+        ),
+    ];
+    for (case, status) in cases {
+        let s = tokio::time::timeout(Duration::from_secs(10), both(&case))
+            .await
+            .unwrap();
+        assert!(
+            grpc_status(&s).starts_with(status),
+            "case {}: {}",
+            case.name,
+            grpc_status(&s)
+        );
+    }
+}
+
+/// `Stats` passes through the fast path to the generated server.
+#[tokio::test]
+async fn stats_passes_through() {
+    let svc = service();
+    let fast = FastGroupcache::new(svc, LIMIT, LIMIT);
+    let req = StatsRequest { group: "g".into() };
+    let c = case(
+        "stats",
+        "/groupcache.v1.Groupcache/Stats",
+        vec![frame(0, &req.encode_to_vec())],
+    );
+    let s = seen(fast.oneshot(request(&c)).await.unwrap()).await;
+    assert_eq!(grpc_status(&s), "0 ");
+    let stats = StatsResponse::decode(&s.data[5..]).unwrap();
+    assert_eq!(stats.node, "127.0.0.1:1");
+    assert_eq!(stats.groups.len(), 1);
+    assert_eq!(stats.groups[0].name, "g");
+}
+
+/// Starts a node serving [`service`]'s group with the fast path on or off;
+/// returns its address and the sender that stops it.
+async fn node(fast_path: bool) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let getter = getter_fn(|key: String, _ctx: LoadContext| async move {
+        if key.starts_with("missing-") {
+            return Err(Error::NotFound);
+        }
+        Ok(Loaded::new(Bytes::from(format!("value of {key}"))))
+    });
+    let registry = Registry::new();
+    registry
+        .add(GroupBuilder::new("g", 1 << 20, getter).build().unwrap())
+        .unwrap();
+    let me = addr.to_string();
+    let pool = PeerPool::new(&me, [me.as_str()], Default::default()).unwrap();
+    let mut opts = ServerOptions::default();
+    opts.max_value_bytes = MAX_VALUE;
+    opts.fast_path = fast_path;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, registry, pool, opts, async {
+        let _ = stopped.await;
+    }));
+    (addr, stop)
+}
+
+/// Sends one HTTP/2 request to `addr` and returns what the client sees,
+/// without the `date` header.
+async fn on_the_wire(addr: std::net::SocketAddr, case: &Case) -> Seen {
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    let client = Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http();
+    let mut req = request(case);
+    *req.uri_mut() = format!("http://{addr}{}", case.path).parse().unwrap();
+    let mut s = seen(client.request(req).await.unwrap()).await;
+    s.headers.retain(|(k, _)| k != "date");
+    s
+}
+
+/// Through real HTTP/2 connections, nodes with and without the fast path
+/// answer byte for byte alike (headers, `content-length`, data, trailers).
+#[tokio::test]
+async fn wire_answers_match_tonic() {
+    let (fast, stop_fast) = node(true).await;
+    let (stock, stop_stock) = node(false).await;
+    let good = get("g", "a");
+    let mut timed = case("grpc-timeout", GET, vec![get("g", "b")]);
+    timed.headers.push(("grpc-timeout", "5S"));
+    let cases = [
+        case("get", GET, vec![good.clone()]),
+        case("fetch", FETCH, vec![fetch("g", "a")]),
+        case("missing", GET, vec![get("g", "missing-1")]),
+        case("unknown group", FETCH, vec![fetch("nope", "a")]),
+        case("malformed", GET, vec![frame(0, &[0xff, 0xff])]),
+        case("compressed", GET, vec![frame(1, &good[5..])]),
+        case("empty", FETCH, vec![]),
+        case(
+            "unknown method",
+            "/groupcache.v1.Groupcache/Nope",
+            vec![good],
+        ),
+        timed,
+    ];
+    for case in &cases {
+        let check = async {
+            let want = on_the_wire(stock, case).await;
+            let got = on_the_wire(fast, case).await;
+            assert_eq!(got, want, "case {}", case.name);
+        };
+        tokio::time::timeout(Duration::from_secs(10), check)
+            .await
+            .unwrap();
+    }
+    let _ = stop_fast.send(());
+    let _ = stop_stock.send(());
+}
