@@ -29,7 +29,8 @@
 //!    `min(peer_timeout, remaining × (1 − fallback_reserve))`.
 //!    - Success: the value is returned, and copied into the hot cache if the
 //!      [promotion policy](promotion) says so (given the owner's reported
-//!      request rate).
+//!      request rate and whether the hot cache has free room; the default
+//!      keeps every value while it has).
 //!    - Unavailable, timeout or overload ([`Error::is_peer_fallback`]): load
 //!      locally with the [`Getter`] and put the value in the hot cache only,
 //!      never the main cache.
