@@ -10,6 +10,19 @@ mod sim;
 use cache_core::{CoinFlip, QpsThreshold};
 use sim::{SimConfig, run};
 
+/// The trace of every test: 3 nodes, 300 000 requests over 100 000 keys,
+/// 1000 hot entries per node, zipf s=1.1 at 6000 qps, no scans.
+const BASE: SimConfig = SimConfig {
+    nodes: 3,
+    keys: 100_000,
+    requests: 300_000,
+    zipf_s: 1.1,
+    cluster_qps: 6_000.0,
+    hot_entries: 1_000,
+    seed: 7,
+    scan_share: 0.0,
+};
+
 /// For zipf s=1.1 and s=0.9 and two cluster loads, 300 000 requests over
 /// 100 000 keys, 1000 hot entries per node: `QpsThreshold::default()` gets
 /// strictly more hot hits and fewer peer fetches than `CoinFlip` (1 in 10),
@@ -19,14 +32,9 @@ async fn qps_threshold_beats_the_coin() {
     for zipf_s in [1.1, 0.9] {
         for cluster_qps in [600.0, 6_000.0] {
             let config = SimConfig {
-                nodes: 3,
-                keys: 100_000,
-                requests: 300_000,
                 zipf_s,
                 cluster_qps,
-                hot_entries: 1_000,
-                seed: 7,
-                scan_share: 0.0,
+                ..BASE
             };
             let qps = run(&config, true, |_| QpsThreshold::default());
             let coin = run(&config, true, |n| CoinFlip::with_seed(10, n as u64));
@@ -61,16 +69,7 @@ async fn qps_threshold_beats_the_coin() {
 /// and still beats the coin on the s=1.1 trace.
 #[tokio::test(start_paused = true)]
 async fn local_counts_also_beat_the_coin() {
-    let config = SimConfig {
-        nodes: 3,
-        keys: 100_000,
-        requests: 300_000,
-        zipf_s: 1.1,
-        cluster_qps: 6_000.0,
-        hot_entries: 1_000,
-        seed: 7,
-        scan_share: 0.0,
-    };
+    let config = BASE;
     let local = run(&config, false, |_| QpsThreshold::default());
     let coin = run(&config, true, |n| CoinFlip::with_seed(10, n as u64));
     println!("local {local:?}, coin {coin:?}");
@@ -84,14 +83,9 @@ async fn local_counts_also_beat_the_coin() {
 #[tokio::test(start_paused = true)]
 async fn scans_do_not_sink_the_default() {
     let config = SimConfig {
-        nodes: 3,
-        keys: 100_000,
-        requests: 300_000,
         zipf_s: 0.9,
-        cluster_qps: 6_000.0,
-        hot_entries: 1_000,
-        seed: 7,
         scan_share: 0.2,
+        ..BASE
     };
     let qps = run(&config, true, |_| QpsThreshold::default());
     let coin = run(&config, true, |n| CoinFlip::with_seed(10, n as u64));
