@@ -2,7 +2,6 @@
 //! frame, giving it back unread when the fast path declines it, and the
 //! one-message response body.
 
-use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -106,6 +105,10 @@ fn fits(head: &[u8], limit: usize) -> bool {
 
 /// A request body given back: the bytes already read, then the trailers or
 /// the error already received (if any), then the rest of the original body.
+/// Also the fast path's own response body (its frame and trailers, nothing
+/// after); its size hint is left unknown, as tonic's is, so no
+/// `content-length` is added.
+#[derive(Debug)]
 pub(super) struct Replay {
     seen: Option<Bytes>,
     trailers: Option<HeaderMap>,
@@ -163,44 +166,6 @@ impl HttpBody for Replay {
     }
 }
 
-/// A unary gRPC response body: at most one data frame, then the trailers.
-/// Its size hint is left unknown, as tonic's is, so no `content-length` is
-/// added.
-#[derive(Debug)]
-pub(super) struct UnaryBody {
-    data: Option<Bytes>,
-    trailers: Option<HeaderMap>,
-}
-
-impl UnaryBody {
-    /// A body sending `data` (if any), then `trailers`.
-    pub(super) fn new(data: Option<Bytes>, trailers: HeaderMap) -> Self {
-        UnaryBody {
-            data,
-            trailers: Some(trailers),
-        }
-    }
-}
-
-impl HttpBody for UnaryBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        if let Some(data) = self.data.take() {
-            return Poll::Ready(Some(Ok(Frame::data(data))));
-        }
-        Poll::Ready(self.trailers.take().map(|t| Ok(Frame::trailers(t))))
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.data.is_none() && self.trailers.is_none()
-    }
-}
-
 /// The response body of the fast path: its own one-message body, or a body
 /// from tonic (fallbacks, other methods, statuses). Its default is tonic's
 /// empty body, as a trailers-only status response has.
@@ -209,7 +174,9 @@ pub struct FastBody(Kind);
 
 #[derive(Debug)]
 enum Kind {
-    Unary(UnaryBody),
+    /// The fast path's answer: its one frame, then its trailers (a
+    /// [`Replay`] of them, with nothing after).
+    Unary(Replay),
     Tonic(Body),
 }
 
@@ -222,7 +189,13 @@ impl Default for Kind {
 impl FastBody {
     /// A fast-path body: `data` (if any), then `trailers`.
     pub(super) fn unary(data: Option<Bytes>, trailers: HeaderMap) -> Self {
-        FastBody(Kind::Unary(UnaryBody::new(data, trailers)))
+        let data = data.unwrap_or_default();
+        FastBody(Kind::Unary(Replay::new(
+            data,
+            Some(trailers),
+            None,
+            Body::empty(),
+        )))
     }
 
     /// A body from tonic, passed on as it is.
@@ -240,12 +213,7 @@ impl HttpBody for FastBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
         match &mut self.0 {
-            Kind::Unary(body) => match Pin::new(body).poll_frame(cx) {
-                Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
-                Poll::Ready(Some(Err(never))) => match never {},
-                Poll::Ready(None) => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
-            },
+            Kind::Unary(body) => Pin::new(body).poll_frame(cx),
             Kind::Tonic(body) => Pin::new(body).poll_frame(cx),
         }
     }
