@@ -1,6 +1,6 @@
-//! The bodies of the fast path: reading a unary request body into one
-//! frame, giving it back unread when the fast path declines it, and the
-//! one-message response body.
+//! The fast path's body work: reading a unary request body into one frame,
+//! and [`FastBody`], which gives a declined request body back unread, carries
+//! the one-message answer, and passes tonic's responses on.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -28,7 +28,7 @@ pub(super) enum Read {
     /// Anything else. The body, with what was read of it put back in front,
     /// to be handed to the generated server, which answers it exactly as it
     /// always does.
-    Other(Replay),
+    Other(FastBody),
 }
 
 /// Reads `body` while it can still be one uncompressed message of at most
@@ -47,14 +47,14 @@ pub(super) async fn read_message(mut body: Body, limit: usize) -> Read {
             Some(Ok(frame)) => frame,
             Some(Err(status)) => {
                 let seen = joined.map_or(seen, BytesMut::freeze);
-                return Read::Other(Replay::new(seen, None, Some(status), body));
+                return Read::Other(FastBody::new(seen, None, Some(status), body));
             }
         };
         let chunk = match frame.into_data() {
             Ok(chunk) => chunk,
             Err(frame) => {
                 let seen = joined.map_or(seen, BytesMut::freeze);
-                return Read::Other(Replay::new(seen, frame.into_trailers().ok(), None, body));
+                return Read::Other(FastBody::new(seen, frame.into_trailers().ok(), None, body));
             }
         };
         // The usual request is one chunk: keep it without copying.
@@ -79,14 +79,14 @@ pub(super) async fn read_message(mut body: Body, limit: usize) -> Read {
         let head = joined.as_deref().unwrap_or(&seen);
         if len >= FRAME_HEADER && !fits(head, limit) {
             let seen = joined.map_or(seen, BytesMut::freeze);
-            return Read::Other(Replay::new(seen, None, None, body));
+            return Read::Other(FastBody::new(seen, None, None, body));
         }
     }
     let frame = joined.map_or(seen, BytesMut::freeze);
     if frame.len() >= FRAME_HEADER && message_len(&frame) + FRAME_HEADER == frame.len() {
         Read::Message { frame }
     } else {
-        Read::Other(Replay::new(frame, None, None, body))
+        Read::Other(FastBody::new(frame, None, None, body))
     }
 }
 
@@ -103,42 +103,68 @@ fn fits(head: &[u8], limit: usize) -> bool {
     head[0] == 0 && len <= limit && head.len() <= FRAME_HEADER + len
 }
 
-/// A request body given back: the bytes already read, then the trailers or
-/// the error already received (if any), then the rest of the original body.
-/// Also the fast path's own response body (its frame and trailers, nothing
-/// after); its size hint is left unknown, as tonic's is, so no
-/// `content-length` is added.
-#[derive(Debug)]
-pub(super) struct Replay {
+/// A body made of frames already in hand (data, then trailers or an error)
+/// followed by the rest of another body. One type serves three uses:
+/// - a request body given back to the generated server: the bytes the fast
+///   path read, then what it had received, then the unread rest;
+/// - the fast path's own answer: its one frame and its trailers, nothing
+///   after (size hint unknown, as tonic's is, so no `content-length`);
+/// - a tonic response body passed on as it is (nothing in front; size hint
+///   and end of stream are then the tonic body's own).
+///
+/// Its default is tonic's empty body, as a trailers-only status response
+/// has.
+#[derive(Debug, Default)]
+pub struct FastBody {
     seen: Option<Bytes>,
     trailers: Option<HeaderMap>,
     error: Option<Status>,
     rest: Body,
 }
 
-impl Replay {
+impl FastBody {
     fn new(seen: Bytes, trailers: Option<HeaderMap>, error: Option<Status>, rest: Body) -> Self {
-        Replay {
+        FastBody {
             seen: (!seen.is_empty()).then_some(seen),
             trailers,
             error,
             rest,
         }
     }
+
+    /// A fast-path answer: `data` (if any), then `trailers`.
+    pub(super) fn unary(data: Option<Bytes>, trailers: HeaderMap) -> Self {
+        FastBody::new(
+            data.unwrap_or_default(),
+            Some(trailers),
+            None,
+            Body::empty(),
+        )
+    }
+
+    /// A body from tonic, passed on as it is.
+    pub fn tonic(body: Body) -> Self {
+        FastBody::new(Bytes::new(), None, None, body)
+    }
+
+    /// Nothing is left in front of the rest.
+    fn only_rest(&self) -> bool {
+        self.seen.is_none() && self.trailers.is_none() && self.error.is_none()
+    }
 }
 
 impl Read {
     /// The body as it was, for the generated server.
-    pub(super) fn into_replay(self) -> Replay {
+    pub(super) fn into_replay(self) -> FastBody {
         match self {
             // The whole body was read: nothing follows the frame.
-            Read::Message { frame } => Replay::new(frame, None, None, Body::empty()),
+            Read::Message { frame } => FastBody::new(frame, None, None, Body::empty()),
             Read::Other(replay) => replay,
         }
     }
 }
 
-impl HttpBody for Replay {
+impl HttpBody for FastBody {
     type Data = Bytes;
     type Error = Status;
 
@@ -159,76 +185,14 @@ impl HttpBody for Replay {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.seen.is_none()
-            && self.trailers.is_none()
-            && self.error.is_none()
-            && self.rest.is_end_stream()
-    }
-}
-
-/// The response body of the fast path: its own one-message body, or a body
-/// from tonic (fallbacks, other methods, statuses). Its default is tonic's
-/// empty body, as a trailers-only status response has.
-#[derive(Debug, Default)]
-pub struct FastBody(Kind);
-
-#[derive(Debug)]
-enum Kind {
-    /// The fast path's answer: its one frame, then its trailers (a
-    /// [`Replay`] of them, with nothing after).
-    Unary(Replay),
-    Tonic(Body),
-}
-
-impl Default for Kind {
-    fn default() -> Self {
-        Kind::Tonic(Body::empty())
-    }
-}
-
-impl FastBody {
-    /// A fast-path body: `data` (if any), then `trailers`.
-    pub(super) fn unary(data: Option<Bytes>, trailers: HeaderMap) -> Self {
-        let data = data.unwrap_or_default();
-        FastBody(Kind::Unary(Replay::new(
-            data,
-            Some(trailers),
-            None,
-            Body::empty(),
-        )))
-    }
-
-    /// A body from tonic, passed on as it is.
-    pub fn tonic(body: Body) -> Self {
-        FastBody(Kind::Tonic(body))
-    }
-}
-
-impl HttpBody for FastBody {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        match &mut self.0 {
-            Kind::Unary(body) => Pin::new(body).poll_frame(cx),
-            Kind::Tonic(body) => Pin::new(body).poll_frame(cx),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match &self.0 {
-            Kind::Unary(body) => body.is_end_stream(),
-            Kind::Tonic(body) => body.is_end_stream(),
-        }
+        self.only_rest() && self.rest.is_end_stream()
     }
 
     fn size_hint(&self) -> http_body::SizeHint {
-        match &self.0 {
-            Kind::Unary(body) => body.size_hint(),
-            Kind::Tonic(body) => body.size_hint(),
+        if self.only_rest() {
+            self.rest.size_hint()
+        } else {
+            http_body::SizeHint::default()
         }
     }
 }
