@@ -28,7 +28,9 @@
 //! - `report`: the result, as a table or JSON
 //! - [`echo`]: the limit server
 //! - [`summary`], `svg`: the suite's Markdown report and plots
+//! - [`ceiling`]: what 2x Go's throughput would leave our node on the rig
 
+pub mod ceiling;
 mod client;
 mod config;
 mod cpu;

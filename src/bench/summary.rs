@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use serde::Deserialize;
 
 use super::report::Report;
-use super::svg;
+use super::{ceiling, svg};
 
 /// Latency percentiles as the Go harness's loadgen writes them (µs).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -45,6 +45,10 @@ pub struct HarnessRun {
     pub latency_us: HarnessLatency,
     /// Server CPU µs per request.
     pub server_cpu_us_per_req: f64,
+    /// The load generator's own CPU µs per request.
+    pub loadgen_cpu_us_per_req: f64,
+    /// Requests in the run.
+    pub requests: f64,
 }
 
 /// Everything the report is made of.
@@ -68,7 +72,6 @@ pub struct SuiteInputs {
     pub results_dir: String,
 }
 
-/// Median of the values (0 for none).
 /// The per-slice table of a run made with `--timeline`.
 fn timeline_table(md: &mut String, r: &Report) {
     let _ = writeln!(
@@ -88,6 +91,7 @@ fn timeline_table(md: &mut String, r: &Report) {
     let _ = writeln!(md);
 }
 
+/// Median of the values (0 for none).
 fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return 0.0;
@@ -108,8 +112,21 @@ struct Agg {
     rps: f64,
     p99: f64,
     cpu: f64,
+    loadgen_cpu: f64,
+    requests: f64,
     errors: u64,
     cdf: Vec<(f64, f64)>,
+}
+
+impl Agg {
+    fn side(&self) -> ceiling::Side {
+        ceiling::Side {
+            rps: self.rps,
+            node_cpu_us: self.cpu,
+            loadgen_cpu_us: self.loadgen_cpu,
+            requests: self.requests,
+        }
+    }
 }
 
 fn aggregate(runs: &[HarnessRun]) -> BTreeMap<(String, String), Agg> {
@@ -132,6 +149,8 @@ fn aggregate(runs: &[HarnessRun]) -> BTreeMap<(String, String), Agg> {
                 rps: m(|r| r.rps),
                 p99: lat(|l| l.p99),
                 cpu: m(|r| r.server_cpu_us_per_req),
+                loadgen_cpu: m(|r| r.loadgen_cpu_us_per_req),
+                requests: m(|r| r.requests),
                 errors: rs.iter().map(|r| r.errors).sum(),
                 cdf: vec![
                     (0.0, lat(|l| l.min)),
@@ -489,6 +508,23 @@ pub fn render(inp: &SuiteInputs) -> (String, Vec<(String, String)>) {
             );
         }
         let _ = writeln!(md);
+        let cores: f64 = env.get("nproc").and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        let delay: Option<f64> = env.get("source_delay_ms").and_then(|v| v.parse().ok());
+        let rows: Vec<(String, ceiling::Side, ceiling::Side)> = both
+            .iter()
+            .map(|(l, r, g)| ((*l).clone(), r.side(), g.side()))
+            .collect();
+        let bounds = ceiling::table(&rows, cores, delay);
+        if bounds.lines().count() > 2 {
+            let _ = writeln!(
+                md,
+                "### What 2x Go's throughput would take on this rig
+
+The load generator shares the cores with the nodes, a single client waits for each answer, and a stampede waits for its one load; so each scenario's 2x leaves our node a budget that can be computed from the same run (see `src/bench/ceiling.rs` for the arithmetic):
+
+{bounds}"
+            );
+        }
         if !inp.harness_summary.trim().is_empty() {
             let _ = writeln!(
                 md,
@@ -533,12 +569,11 @@ mod tests {
             server_cpu_us_per_req: cpu,
             ..Default::default()
         };
+        let mut ours_run = run(RUST, "local-hit", 300.0, 10.0);
+        ours_run.loadgen_cpu_us_per_req = 20.0;
         let inp = SuiteInputs {
             ours: vec![mk("owner-hit", 900.0), mk("echo-limit", 1000.0)],
-            harness: vec![
-                run(RUST, "local-hit", 300.0, 10.0),
-                run(GO, "local-hit", 100.0, 40.0),
-            ],
+            harness: vec![ours_run, run(GO, "local-hit", 100.0, 40.0)],
             env: "nproc=2\nmode=quick duration=3s".into(),
             ..Default::default()
         };
@@ -547,6 +582,10 @@ mod tests {
         assert!(md.contains("local-hit 3.00x"), "{md}");
         assert!(md.contains("local-hit 0.25x"), "{md}");
         assert!(md.contains("(quick mode)"));
+        assert!(
+            md.contains("| local-hit | 2 cores | 100 | 200 | 10000.0 µs CPU/req in all, 20.0 of it the load generator's: **9980.0 µs** | 10.0 µs |"),
+            "{md}"
+        );
         let names: Vec<&str> = svgs.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["throughput-scenarios.svg", "throughput-vs-go.svg"]);
     }
