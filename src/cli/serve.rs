@@ -172,6 +172,12 @@ pub struct ServeArgs {
     /// answers for less CPU per request; see docs/grpc.md).
     #[arg(long, env = "GROUPCACHE_NO_FAST_PATH")]
     pub no_fast_path: bool,
+    /// Serve HTTP/2 through tonic's own server (hyper: a task per request
+    /// and a `date` header on every answer) instead of driving `h2`
+    /// directly (the default: the same answers for less CPU per request;
+    /// see docs/grpc.md).
+    #[arg(long, env = "GROUPCACHE_TONIC_TRANSPORT")]
+    pub tonic_transport: bool,
 }
 
 /// A validated serve configuration, sources opened.

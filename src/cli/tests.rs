@@ -50,6 +50,7 @@ fn serve_defaults() {
     assert_eq!(a.threads, 1);
     assert!(!a.no_write_coalescing);
     assert!(!a.no_fast_path);
+    assert!(!a.tonic_transport);
 }
 
 /// Every serve flag is read, repeated groups and comma-separated peers
@@ -82,6 +83,7 @@ fn serve_every_flag() {
         "--threads=4",
         "--no-write-coalescing",
         "--no-fast-path",
+        "--tonic-transport",
     ]);
     assert_eq!(a.listen.to_string(), "0.0.0.0:9000");
     assert_eq!(a.self_addr.as_deref(), Some("10.0.0.1:9000"));
@@ -109,6 +111,7 @@ fn serve_every_flag() {
     assert_eq!(a.threads, 4);
     assert!(a.no_write_coalescing);
     assert!(a.no_fast_path);
+    assert!(a.tonic_transport);
 }
 
 /// Bad flag values are usage errors whose message names the problem.

@@ -58,6 +58,8 @@
 //! - [`pool`]: [`PeerPool`], the ring and the clients, changeable at run time.
 //! - [`coalesce`]: [`CoalescingIo`](coalesce::CoalescingIo), server connections
 //!   whose answers leave in batches (one write for many).
+//! - [`h2serve`]: the server's HTTP/2 connections on `h2` directly: each
+//!   request a future inside its connection's task, no `date` header.
 //! - [`limits`]: message size limits derived from `max_value_bytes`.
 //! - [`serve`](mod@serve): [`serve()`] and [`ServerOptions`].
 //! - [`cluster`]: [`LocalCluster`], an in-process N-node cluster.
@@ -69,6 +71,7 @@ pub mod coalesce;
 pub mod deadline;
 pub mod error;
 pub mod fastpath;
+pub mod h2serve;
 pub mod limits;
 pub mod pb;
 pub mod pool;

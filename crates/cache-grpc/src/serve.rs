@@ -7,14 +7,18 @@ use std::time::Duration;
 use cache_core::Registry;
 use futures::{FutureExt, StreamExt};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
+use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
+use tower::Layer;
 
 use crate::coalesce::CoalescingIo;
 use crate::deadline::DeadlineLayer;
 use crate::fastpath::{FastGroupcache, FastPathLayer};
+use crate::h2serve::{self, H2Config};
 use crate::pb::groupcache_server::GroupcacheServer;
 use crate::server::GroupcacheService;
 use crate::shed::ShedLayer;
@@ -59,6 +63,10 @@ pub struct ServerOptions {
     /// With `write_coalescing`, the bytes a connection may queue before
     /// its writes wait for the writer task. Default 256 KiB.
     pub write_buffer_bytes: usize,
+    /// Serve through tonic's own server (hyper: a task per request, a
+    /// `date` header on every answer) instead of driving HTTP/2 with `h2`
+    /// directly ([`h2serve`]). Default false.
+    pub tonic_transport: bool,
 }
 
 impl Default for ServerOptions {
@@ -75,6 +83,7 @@ impl Default for ServerOptions {
             write_coalescing: true,
             fast_path: true,
             write_buffer_bytes: 256 * 1024,
+            tonic_transport: false,
         }
     }
 }
@@ -174,27 +183,55 @@ pub async fn serve(
         (None, None)
     };
 
-    let router = Server::builder()
-        .max_concurrent_streams(opts.max_concurrent_streams)
-        .http2_keepalive_interval(Some(opts.keepalive_interval))
-        .trace_fn(|req| tracing::debug_span!("grpc", path = %req.uri().path()))
-        .layer(FastPathLayer::new(fast))
-        .add_service(layers.service(generated))
-        .add_service(health_service)
-        .add_optional_service(reflection_v1)
-        .add_optional_service(reflection_v1alpha);
-
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let stop = async {
         let _ = stop_rx.await;
     };
-    let server = if opts.write_coalescing {
-        let max = opts.write_buffer_bytes;
-        let incoming = incoming.map(move |conn| conn.map(|s| CoalescingIo::new(s, max)));
-        router.serve_with_incoming_shutdown(incoming, stop).boxed()
+    let server = if opts.tonic_transport {
+        let router = Server::builder()
+            .max_concurrent_streams(opts.max_concurrent_streams)
+            .http2_keepalive_interval(Some(opts.keepalive_interval))
+            .trace_fn(|req| tracing::debug_span!("grpc", path = %req.uri().path()))
+            .layer(FastPathLayer::new(fast))
+            .add_service(layers.service(generated))
+            .add_service(health_service)
+            .add_optional_service(reflection_v1)
+            .add_optional_service(reflection_v1alpha);
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        if opts.write_coalescing {
+            let max = opts.write_buffer_bytes;
+            let incoming = incoming.map(move |conn| conn.map(|s| CoalescingIo::new(s, max)));
+            router
+                .serve_with_incoming_shutdown(incoming, stop)
+                .map(|r| r.map_err(Error::from))
+                .boxed()
+        } else {
+            router
+                .serve_with_incoming_shutdown(incoming, stop)
+                .map(|r| r.map_err(Error::from))
+                .boxed()
+        }
     } else {
-        router.serve_with_incoming_shutdown(incoming, stop).boxed()
+        let mut routes = Routes::new(layers.service(generated)).add_service(health_service);
+        if let Some(r) = reflection_v1 {
+            routes = routes.add_service(r);
+        }
+        if let Some(r) = reflection_v1alpha {
+            routes = routes.add_service(r);
+        }
+        let svc = FastPathLayer::new(fast).layer(routes.prepare());
+        let cfg = H2Config {
+            max_concurrent_streams: opts.max_concurrent_streams,
+            keepalive_interval: opts.keepalive_interval,
+            write_buffer: opts.write_coalescing.then_some(opts.write_buffer_bytes),
+        };
+        let token = CancellationToken::new();
+        let cancel = token.clone();
+        tokio::spawn(async move {
+            stop.await;
+            cancel.cancel();
+        });
+        h2serve::serve(listener, svc, cfg, token).map(Ok).boxed()
     };
     tokio::pin!(server);
 
@@ -204,7 +241,7 @@ pub async fn serve(
     tokio::select! {
         result = &mut server => {
             tracing::error!(addr = %local, "server stopped before shutdown was requested");
-            return result.map_err(Error::from);
+            return result;
         }
         () = shutdown => {}
     }
@@ -214,14 +251,14 @@ pub async fn serve(
     if !opts.shutdown_grace.is_zero() {
         // Keep accepting while load balancers see NOT_SERVING.
         if let Ok(result) = tokio::time::timeout(opts.shutdown_grace, &mut server).await {
-            return result.map_err(Error::from);
+            return result;
         }
     }
     let _ = stop_tx.send(());
     match tokio::time::timeout(opts.drain_timeout, &mut server).await {
         Ok(result) => {
             tracing::info!(addr = %local, "drained; stopped");
-            result.map_err(Error::from)
+            result
         }
         Err(_) => {
             tracing::warn!(addr = %local, drain_timeout = ?opts.drain_timeout, "drain timed out; closing remaining connections");

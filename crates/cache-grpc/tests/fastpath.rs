@@ -314,9 +314,13 @@ async fn stats_passes_through() {
     assert_eq!(stats.groups[0].name, "g");
 }
 
-/// Starts a node serving [`service`]'s group with the fast path on or off;
-/// returns its address and the sender that stops it.
-async fn node(fast_path: bool) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+/// Starts a node serving [`service`]'s group with the fast path on or off,
+/// on our HTTP/2 driver or tonic's server; returns its address and the
+/// sender that stops it.
+async fn node(
+    fast_path: bool,
+    tonic_transport: bool,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let getter = getter_fn(|key: String, _ctx: LoadContext| async move {
@@ -334,6 +338,7 @@ async fn node(fast_path: bool) -> (std::net::SocketAddr, tokio::sync::oneshot::S
     let mut opts = ServerOptions::default();
     opts.max_value_bytes = MAX_VALUE;
     opts.fast_path = fast_path;
+    opts.tonic_transport = tonic_transport;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(serve(listener, registry, pool, opts, async {
         let _ = stopped.await;
@@ -342,8 +347,9 @@ async fn node(fast_path: bool) -> (std::net::SocketAddr, tokio::sync::oneshot::S
 }
 
 /// Sends one HTTP/2 request to `addr` and returns what the client sees,
-/// without the `date` header.
-async fn on_the_wire(addr: std::net::SocketAddr, case: &Case) -> Seen {
+/// without the `date` header (which only tonic's server sends), and
+/// whether there was one.
+async fn on_the_wire(addr: std::net::SocketAddr, case: &Case) -> (Seen, bool) {
     use hyper_util::client::legacy::Client;
     use hyper_util::rt::TokioExecutor;
     let client = Client::builder(TokioExecutor::new())
@@ -352,16 +358,20 @@ async fn on_the_wire(addr: std::net::SocketAddr, case: &Case) -> Seen {
     let mut req = request(case);
     *req.uri_mut() = format!("http://{addr}{}", case.path).parse().unwrap();
     let mut s = seen(client.request(req).await.unwrap()).await;
+    let dated = s.headers.iter().any(|(k, _)| k == "date");
     s.headers.retain(|(k, _)| k != "date");
-    s
+    (s, dated)
 }
 
-/// Through real HTTP/2 connections, nodes with and without the fast path
-/// answer byte for byte alike (headers, `content-length`, data, trailers).
+/// Through real HTTP/2 connections, nodes with and without the fast path,
+/// on our HTTP/2 driver and on tonic's server, answer byte for byte alike
+/// (headers, `content-length`, data, trailers); only tonic's server adds
+/// a `date` header.
 #[tokio::test]
 async fn wire_answers_match_tonic() {
-    let (fast, stop_fast) = node(true).await;
-    let (stock, stop_stock) = node(false).await;
+    let (fast, stop_fast) = node(true, false).await;
+    let (slow, stop_slow) = node(false, false).await;
+    let (stock, stop_stock) = node(false, true).await;
     let good = get("g", "a");
     let mut timed = case("grpc-timeout", GET, vec![get("g", "b")]);
     timed.headers.push(("grpc-timeout", "5S"));
@@ -382,14 +392,23 @@ async fn wire_answers_match_tonic() {
     ];
     for case in &cases {
         let check = async {
-            let want = on_the_wire(stock, case).await;
-            let got = on_the_wire(fast, case).await;
-            assert_eq!(got, want, "case {}", case.name);
+            let (want, dated) = on_the_wire(stock, case).await;
+            assert!(
+                dated,
+                "case {}: tonic's server dates its answers",
+                case.name
+            );
+            for node in [fast, slow] {
+                let (got, dated) = on_the_wire(node, case).await;
+                assert_eq!(got, want, "case {}", case.name);
+                assert!(!dated, "case {}: no date header", case.name);
+            }
         };
         tokio::time::timeout(Duration::from_secs(10), check)
             .await
             .unwrap();
     }
     let _ = stop_fast.send(());
+    let _ = stop_slow.send(());
     let _ = stop_stock.send(());
 }

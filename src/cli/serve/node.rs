@@ -65,6 +65,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     server_opts.shutdown_grace = args.shutdown_grace;
     server_opts.write_coalescing = !args.no_write_coalescing;
     server_opts.fast_path = !args.no_fast_path;
+    server_opts.tonic_transport = args.tonic_transport;
 
     tracing::info!(
         listen = %local,

@@ -1,0 +1,90 @@
+//! One HTTP/2 connection: its requests run as futures inside its task.
+
+use std::convert::Infallible;
+use std::future::poll_fn;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+use tonic::body::Body;
+use tower::Service;
+
+use super::{
+    CONNECTION_WINDOW, H2Config, MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE, MAX_SEND_BUFFER,
+    STREAM_WINDOW, stream,
+};
+use crate::fastpath::FastBody;
+
+/// Serves one connection until the client closes it, it fails, its
+/// keep-alive ping goes unanswered, or (after `stop`) its last stream ends.
+pub(super) async fn run<IO, S>(
+    io: IO,
+    svc: S,
+    cfg: &H2Config,
+    stop: CancellationToken,
+) -> Result<(), h2::Error>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+    S: Service<http::Request<Body>, Response = http::Response<FastBody>, Error = Infallible>
+        + Clone,
+{
+    let handshake = h2::server::Builder::new()
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_frame_size(MAX_FRAME_SIZE)
+        .max_header_list_size(MAX_HEADER_LIST_SIZE)
+        .max_send_buffer_size(MAX_SEND_BUFFER)
+        .max_concurrent_streams(cfg.max_concurrent_streams)
+        .handshake::<_, Bytes>(io);
+    let mut conn = tokio::select! {
+        () = stop.cancelled() => return Ok(()),
+        done = tokio::time::timeout(cfg.keepalive_interval, handshake) => match done {
+            Ok(conn) => conn?,
+            Err(_) => return Ok(()), // no preface in time: drop the socket
+        },
+    };
+    let mut pings = conn.ping_pong();
+    let mut keepalive = tokio::time::interval_at(
+        Instant::now() + cfg.keepalive_interval,
+        cfg.keepalive_interval,
+    );
+    keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut awaiting_pong = false;
+    let mut closing = false;
+    let mut streams = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            // Drives the connection (reads, writes, flow control) and yields
+            // each new request.
+            accepted = conn.accept() => match accepted {
+                Some(Ok((req, respond))) => streams.push(stream::serve(svc.clone(), req, respond)),
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            },
+            Some(()) = streams.next(), if !streams.is_empty() => {}
+            () = stop.cancelled(), if !closing => {
+                closing = true;
+                conn.graceful_shutdown();
+            }
+            _ = keepalive.tick(), if pings.is_some() => {
+                if awaiting_pong {
+                    tracing::debug!("keep-alive ping unanswered: closing the connection");
+                    return Ok(());
+                }
+                if let Some(p) = pings.as_mut() {
+                    awaiting_pong = p.send_ping(h2::Ping::opaque()).is_ok();
+                }
+            }
+            pong = poll_fn(|cx| match pings.as_mut() {
+                Some(p) => p.poll_pong(cx),
+                None => std::task::Poll::Pending,
+            }), if awaiting_pong => {
+                awaiting_pong = false;
+                pong?;
+            }
+        }
+    }
+}
