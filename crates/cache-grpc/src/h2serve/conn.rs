@@ -4,6 +4,9 @@ use std::convert::Infallible;
 use std::future::poll_fn;
 
 use bytes::Bytes;
+use std::future::Future;
+use std::task::Poll;
+
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -54,37 +57,52 @@ where
     keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut awaiting_pong = false;
     let mut closing = false;
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     let mut streams = FuturesUnordered::new();
-    loop {
-        tokio::select! {
-            // Drives the connection (reads, writes, flow control) and yields
-            // each new request.
-            accepted = conn.accept() => match accepted {
-                Some(Ok((req, respond))) => streams.push(stream::serve(svc.clone(), req, respond)),
-                Some(Err(e)) => return Err(e),
-                None => return Ok(()),
-            },
-            Some(()) = streams.next(), if !streams.is_empty() => {}
-            () = stop.cancelled(), if !closing => {
+    // One pass takes every request that is ready, then runs every stream
+    // that can make progress, and repeats until neither can: the
+    // connection is polled (and its writes flushed) once per batch, not
+    // once per request.
+    poll_fn(move |cx| {
+        loop {
+            let mut progress = false;
+            while let Poll::Ready(accepted) = conn.poll_accept(cx) {
+                match accepted {
+                    Some(Ok((req, respond))) => {
+                        streams.push(stream::serve(svc.clone(), req, respond));
+                        progress = true;
+                    }
+                    Some(Err(e)) => return Poll::Ready(Err(e)),
+                    None => return Poll::Ready(Ok(())),
+                }
+            }
+            while let Poll::Ready(Some(())) = streams.poll_next_unpin(cx) {
+                progress = true;
+            }
+            if !closing && stopped.as_mut().poll(cx).is_ready() {
                 closing = true;
                 conn.graceful_shutdown();
+                progress = true;
             }
-            _ = keepalive.tick(), if pings.is_some() => {
-                if awaiting_pong {
-                    tracing::debug!("keep-alive ping unanswered: closing the connection");
-                    return Ok(());
+            if let Some(p) = pings.as_mut() {
+                if awaiting_pong && let Poll::Ready(pong) = p.poll_pong(cx) {
+                    awaiting_pong = false;
+                    pong?;
                 }
-                if let Some(p) = pings.as_mut() {
+                if keepalive.poll_tick(cx).is_ready() {
+                    if awaiting_pong {
+                        tracing::debug!("keep-alive ping unanswered: closing the connection");
+                        return Poll::Ready(Ok(()));
+                    }
                     awaiting_pong = p.send_ping(h2::Ping::opaque()).is_ok();
+                    progress = true;
                 }
             }
-            pong = poll_fn(|cx| match pings.as_mut() {
-                Some(p) => p.poll_pong(cx),
-                None => std::task::Poll::Pending,
-            }), if awaiting_pong => {
-                awaiting_pong = false;
-                pong?;
+            if !progress {
+                return Poll::Pending;
             }
         }
-    }
+    })
+    .await
 }
