@@ -6,20 +6,21 @@
 //!
 //! hyper spawns a task per request, wraps every request and response in
 //! its own types and adds a `date` header to every answer (which gRPC
-//! clients then parse and keep as metadata). For a cache whose typical
-//! request is a microsecond lookup, that is most of a request's cost:
-//! measured side by side (`scripts/ab-node`, a floor spike answering from
-//! `h2` directly against the node on tonic's server), 45.7 against 68.8
-//! CPU-µs per request at one client and 8.0 against 11.0 at 32.
+//! clients then parse and keep as metadata). Driving `h2` here saves that
+//! work: measured side by side with `scripts/ab-node` (one node on tonic's
+//! server, one on this driver, the Go load generator), 68.0 against 59.0
+//! CPU-µs per request at one client and 9.8 against 9.3 at 32.
 //!
 //! # How
 //!
 //! - `serve` accepts connections and runs each in its own task (a
 //!   `JoinSet`: dropping the server closes every connection).
 //! - `conn`: one connection. Each request becomes a future in the
-//!   connection's own set of streams (no task per request), polled
-//!   together with the connection itself; keep-alive pings; on shutdown a
-//!   GOAWAY, then the streams in flight finish.
+//!   connection's own set of streams (no task per request). One pass takes
+//!   every request that is ready, then runs every stream that can make
+//!   progress, so the connection is polled and flushed once per batch.
+//!   Keep-alive pings; on shutdown a GOAWAY, then the streams in flight
+//!   finish.
 //! - `stream`: one request: the service is called with the request body
 //!   adapted to `http_body`, and the response body is piped to h2 with
 //!   flow control, as hyper does (at most one frame buffered beyond the
