@@ -183,10 +183,8 @@ pub async fn serve(
         (None, None)
     };
 
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let stop = async {
-        let _ = stop_rx.await;
-    };
+    // Cancelled when the server is to stop accepting and drain.
+    let stop = CancellationToken::new();
     let server = if opts.tonic_transport {
         let router = Server::builder()
             .max_concurrent_streams(opts.max_concurrent_streams)
@@ -202,12 +200,12 @@ pub async fn serve(
             let max = opts.write_buffer_bytes;
             let incoming = incoming.map(move |conn| conn.map(|s| CoalescingIo::new(s, max)));
             router
-                .serve_with_incoming_shutdown(incoming, stop)
+                .serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned())
                 .map(|r| r.map_err(Error::from))
                 .boxed()
         } else {
             router
-                .serve_with_incoming_shutdown(incoming, stop)
+                .serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned())
                 .map(|r| r.map_err(Error::from))
                 .boxed()
         }
@@ -225,13 +223,9 @@ pub async fn serve(
             keepalive_interval: opts.keepalive_interval,
             write_buffer: opts.write_coalescing.then_some(opts.write_buffer_bytes),
         };
-        let token = CancellationToken::new();
-        let cancel = token.clone();
-        tokio::spawn(async move {
-            stop.await;
-            cancel.cancel();
-        });
-        h2serve::serve(listener, svc, cfg, token).map(Ok).boxed()
+        h2serve::serve(listener, svc, cfg, stop.clone())
+            .map(Ok)
+            .boxed()
     };
     tokio::pin!(server);
 
@@ -254,7 +248,7 @@ pub async fn serve(
             return result;
         }
     }
-    let _ = stop_tx.send(());
+    stop.cancel();
     match tokio::time::timeout(opts.drain_timeout, &mut server).await {
         Ok(result) => {
             tracing::info!(addr = %local, "drained; stopped");
