@@ -1,14 +1,17 @@
 //! # cache-grpc: the groupcache gRPC service, peer pool and middleware
 //!
-//! The network half of groupcache, on top of [`cache_core`]: a tonic server
-//! for the `groupcache.v1.Groupcache` service (`proto/groupcache/v1`), a
+//! The network half of groupcache, on top of [`cache_core`]: a gRPC server
+//! (tonic services on an HTTP/2 driver of our own) for the
+//! `groupcache.v1.Groupcache` service (`proto/groupcache/v1`), a
 //! [`PeerPool`] that implements core's [`PeerPicker`](cache_core::PeerPicker)
 //! over gRPC, and the middleware between them.
 //!
 //! ## The network get path
 //!
 //! 1. A client calls `Get(group, key)` on any node, usually with a
-//!    `grpc-timeout`.
+//!    `grpc-timeout`. The node's [`h2serve`] driver reads it off the
+//!    HTTP/2 connection and runs it as a future inside that connection's
+//!    task.
 //! 2. The [`deadline`] layer turns `grpc-timeout` (capped by
 //!    [`ServerOptions::request_timeout`]) into a [`deadline::Deadline`] in
 //!    the request's extensions, and answers `DEADLINE_EXCEEDED` itself if the
@@ -37,7 +40,8 @@
 //!    client; any unmarked failure (refused, reset, timed out, shed) makes
 //!    the requesting group load the key locally.
 //! 8. The value, a [`Bytes`](bytes::Bytes) from cache to socket, goes back to
-//!    the client.
+//!    the client: one response frame, then the trailers, written by the
+//!    connection's [`coalesce`] writer together with whatever else is ready.
 //!
 //! [`serve()`] wires it up with health (`grpc.health.v1`), reflection (v1 and
 //! v1alpha) and a graceful drain; [`LocalCluster`] runs N such nodes in one
