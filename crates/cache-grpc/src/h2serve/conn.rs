@@ -1,25 +1,19 @@
 //! One HTTP/2 connection: its requests run as futures inside its task.
 
-use std::convert::Infallible;
-use std::future::poll_fn;
-
-use bytes::Bytes;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::task::Poll;
 
+use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
-use tonic::body::Body;
-use tower::Service;
 
 use super::{
-    CONNECTION_WINDOW, H2Config, MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE, MAX_SEND_BUFFER,
-    STREAM_WINDOW, stream,
+    CONNECTION_WINDOW, GrpcService, H2Config, MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE,
+    MAX_SEND_BUFFER, STREAM_WINDOW, stream,
 };
-use crate::fastpath::FastBody;
 
 /// Serves one connection until the client closes it, it fails, its
 /// keep-alive ping goes unanswered, or (after `stop`) its last stream ends.
@@ -31,8 +25,7 @@ pub(super) async fn run<IO, S>(
 ) -> Result<(), h2::Error>
 where
     IO: AsyncRead + AsyncWrite + Unpin,
-    S: Service<http::Request<Body>, Response = http::Response<FastBody>, Error = Infallible>
-        + Clone,
+    S: GrpcService,
 {
     let handshake = h2::server::Builder::new()
         .initial_window_size(STREAM_WINDOW)

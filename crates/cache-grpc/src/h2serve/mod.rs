@@ -60,6 +60,32 @@ pub(crate) struct H2Config {
     pub write_buffer: Option<usize>,
 }
 
+/// The service a connection runs: the fast path in front of tonic's
+/// router, or anything with the same request and response types.
+pub(crate) trait GrpcService:
+    Service<
+        http::Request<Body>,
+        Response = http::Response<FastBody>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static
+{
+}
+
+impl<S> GrpcService for S where
+    S: Service<
+            http::Request<Body>,
+            Response = http::Response<FastBody>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static
+{
+}
+
 /// hyper's defaults for an HTTP/2 server, kept here so a switch of driver
 /// changes nothing a client can see but the missing `date` header.
 const STREAM_WINDOW: u32 = 1024 * 1024;
@@ -74,11 +100,7 @@ const MAX_SEND_BUFFER: usize = 400 * 1024;
 /// future closes all connections at once.
 pub(crate) async fn serve<S>(listener: TcpListener, svc: S, cfg: H2Config, stop: CancellationToken)
 where
-    S: Service<http::Request<Body>, Response = http::Response<FastBody>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: GrpcService,
 {
     let cfg = Arc::new(cfg);
     let mut conns = JoinSet::new();
@@ -111,11 +133,7 @@ where
 async fn run<IO, S>(io: IO, svc: S, cfg: Arc<H2Config>, stop: CancellationToken)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    S: Service<http::Request<Body>, Response = http::Response<FastBody>, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
+    S: GrpcService,
 {
     if let Err(e) = conn::run(io, svc, &cfg, stop).await {
         tracing::debug!(error = %e, "connection ended with an error");

@@ -1,6 +1,5 @@
 //! One request: call the service, pipe the response to h2.
 
-use std::convert::Infallible;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -8,10 +7,11 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::{RecvStream, SendStream};
-use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body::{Body as HttpBody, Frame};
 use tonic::body::Body;
-use tower::{Service, ServiceExt};
+use tower::ServiceExt;
 
+use super::GrpcService;
 use crate::fastpath::FastBody;
 
 /// Answers one request; ends early when the client resets the stream.
@@ -20,7 +20,7 @@ pub(super) async fn serve<S>(
     req: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
 ) where
-    S: Service<http::Request<Body>, Response = http::Response<FastBody>, Error = Infallible>,
+    S: GrpcService,
 {
     let req = req.map(|b| Body::new(RecvBody::new(b)));
     let call = svc.oneshot(req);
@@ -144,9 +144,5 @@ impl HttpBody for RecvBody {
 
     fn is_end_stream(&self) -> bool {
         self.done
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        SizeHint::default()
     }
 }
