@@ -55,8 +55,7 @@ impl Groupcache for EchoService {
     async fn stats(&self, _req: Request<StatsRequest>) -> Result<Response<StatsResponse>, Status> {
         Ok(Response::new(StatsResponse {
             node: "echo".into(),
-            peers: Vec::new(),
-            groups: Vec::new(),
+            ..StatsResponse::default()
         }))
     }
 }

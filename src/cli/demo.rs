@@ -113,11 +113,7 @@ impl Demo {
 /// Runs the demo and stops every node before returning.
 pub async fn run(args: DemoArgs) -> Result<(), Error> {
     let delay = args.delay;
-    // Peers wait longer than a load takes, so a slow load is never
-    // duplicated by a fallback on the asking node.
-    let peer_timeout = delay * 2 + Duration::from_secs(1);
-    let mut opts = ClusterOptions::default();
-    opts.pool.peer_timeout = peer_timeout;
+    let opts = ClusterOptions::default();
     let cluster = LocalCluster::start_with(3, opts, |_index, pool| {
         let db: HashMap<&'static str, &'static str> = COLORS.iter().copied().collect();
         let db = Arc::new(db);
@@ -134,7 +130,6 @@ pub async fn run(args: DemoArgs) -> Result<(), Error> {
             GroupBuilder::new(GROUP, 1 << 20, getter)
                 .peers(Arc::new(pool.clone()))
                 .promotion(Arc::new(SecondFetch::default()))
-                .peer_timeout(peer_timeout)
                 .build()
                 .expect("the demo group is valid"),
         ]

@@ -1,7 +1,7 @@
 //! `groupcache stats --addr ADDR [--json]`: every counter of every group.
 
 use cache_core::StatsSnapshot;
-use cache_grpc::pb::{CacheStats, GroupStats, StatsRequest, StatsResponse};
+use cache_grpc::pb::{CacheStats, GroupStats, PeerHealth, StatsRequest, StatsResponse};
 use clap::Args;
 use serde_json::{Map, Value, json};
 
@@ -94,7 +94,47 @@ pub fn render_table(stats: &StatsResponse) -> String {
     let columns: Vec<(String, &GroupStats)> =
         stats.groups.iter().map(|g| (g.name.clone(), g)).collect();
     out.push_str(&render_columns("group", &columns));
+    if !stats.peer_health.is_empty() {
+        out.push('\n');
+        out.push_str(&render_peer_health(&stats.peer_health));
+    }
     out
+}
+
+/// One row per other peer: its breaker state and counters.
+fn render_peer_health(peers: &[PeerHealth]) -> String {
+    let width = peers
+        .iter()
+        .map(|p| p.peer.len())
+        .chain([4])
+        .max()
+        .unwrap_or(4);
+    let mut out = format!(
+        "{:<width$}  {:>7}  {:>13}  {:>15}  {:>8}\n",
+        "peer", "state", "breaker_opens", "skipped_fetches", "failures"
+    );
+    out.push_str(&"-".repeat(width + 53));
+    out.push('\n');
+    for p in peers {
+        out.push_str(&format!(
+            "{:<width$}  {:>7}  {:>13}  {:>15}  {:>8}\n",
+            p.peer, p.state, p.breaker_opens, p.skipped_fetches, p.failures
+        ));
+    }
+    out
+}
+
+/// The load limiter's figures as `(row name, value)`.
+fn load_rows(group: &GroupStats) -> Vec<(&'static str, u64)> {
+    let l = group.loads.unwrap_or_default();
+    vec![
+        ("max_concurrent", l.max_concurrent),
+        ("max_queued", l.max_queued),
+        ("running", l.running),
+        ("queued", l.queued),
+        ("peak_running", l.peak_running),
+        ("rejected", l.rejected),
+    ]
 }
 
 /// A table with one column per `(title, group stats)` and one row per
@@ -120,13 +160,19 @@ pub fn render_columns(corner: &str, columns: &[(String, &GroupStats)]) -> String
             push(format!("main_cache.{name}"), col, main);
             push(format!("hot_cache.{name}"), col, hot);
         }
+        for (name, value) in load_rows(group) {
+            push(format!("loads.{name}"), col, value);
+        }
     }
-    // Group counters first, then the main cache rows, then the hot ones.
+    // Group counters first, then the main cache rows, the hot ones, and
+    // the load limiter's.
     rows.sort_by_key(|(name, _)| {
         if name.starts_with("main_cache.") {
             1
         } else if name.starts_with("hot_cache.") {
             2
+        } else if name.starts_with("loads.") {
+            3
         } else {
             0
         }
@@ -177,7 +223,9 @@ fn cache_json(c: Option<CacheStats>) -> Value {
 }
 
 /// The stats as JSON: `{"node", "peers", "groups": [{"name", "cache_bytes",
-/// "counters": {..}, "main_cache": {..}, "hot_cache": {..}}]}`.
+/// "counters": {..}, "main_cache": {..}, "hot_cache": {..}, "loads": {..}}],
+/// "peer_health": [{"peer", "state", "breaker_opens", "skipped_fetches",
+/// "failures", "consecutive_failures"}]}`.
 pub fn to_json(stats: &StatsResponse) -> Value {
     let groups: Vec<Value> = stats
         .groups
@@ -193,15 +241,31 @@ pub fn to_json(stats: &StatsResponse) -> Value {
                 "counters": counters,
                 "main_cache": cache_json(g.main_cache),
                 "hot_cache": cache_json(g.hot_cache),
+                "loads": Value::Object(load_rows(g).into_iter().map(|(k, v)| (k.to_owned(), Value::from(v))).collect()),
             })
         })
         .collect();
-    json!({ "node": stats.node, "peers": stats.peers, "groups": groups })
+    let peer_health: Vec<Value> = stats
+        .peer_health
+        .iter()
+        .map(|p| {
+            json!({
+                "peer": p.peer,
+                "state": p.state,
+                "breaker_opens": p.breaker_opens,
+                "skipped_fetches": p.skipped_fetches,
+                "failures": p.failures,
+                "consecutive_failures": p.consecutive_failures,
+            })
+        })
+        .collect();
+    json!({ "node": stats.node, "peers": stats.peers, "groups": groups, "peer_health": peer_health })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cache_grpc::pb::LoadLimiterStats;
 
     fn sample() -> StatsResponse {
         let group = |name: &str, gets: u64| GroupStats {
@@ -222,11 +286,24 @@ mod tests {
             }),
             hot_cache: None,
             cache_bytes: 1024,
+            loads: Some(LoadLimiterStats {
+                max_concurrent: 256,
+                running: 3,
+                ..LoadLimiterStats::default()
+            }),
         };
         StatsResponse {
             node: "127.0.0.1:7001".into(),
             peers: vec!["127.0.0.1:7001".into(), "127.0.0.1:7002".into()],
             groups: vec![group("colors", 12345), group("b", 7)],
+            peer_health: vec![PeerHealth {
+                peer: "127.0.0.1:7002".into(),
+                state: "open".into(),
+                breaker_opens: 2,
+                skipped_fetches: 40,
+                failures: 11,
+                consecutive_failures: 0,
+            }],
         }
     }
 
@@ -251,6 +328,20 @@ mod tests {
             .unwrap();
         assert!(gets < loads && loads < extra && extra < main, "{t}");
         assert!(lines[gets].contains("12345") && lines[gets].trim_end().ends_with(" 7"));
+        let running = lines
+            .iter()
+            .position(|l| l.starts_with("loads.running"))
+            .unwrap();
+        assert!(
+            running > main && lines[running].trim_end().ends_with(" 3"),
+            "{t}"
+        );
+        let peer = lines
+            .iter()
+            .find(|l| l.starts_with("127.0.0.1:7002"))
+            .unwrap();
+        let cells: Vec<&str> = peer.split_whitespace().collect();
+        assert_eq!(cells, ["127.0.0.1:7002", "open", "2", "40", "11"], "{t}");
     }
 
     /// The JSON holds every counter and cache field with its number.
@@ -263,5 +354,9 @@ mod tests {
         assert_eq!(j["groups"][1]["main_cache"]["hits"], 3);
         assert_eq!(j["groups"][1]["hot_cache"]["bytes"], 0);
         assert_eq!(j["groups"][0]["cache_bytes"], 1024);
+        assert_eq!(j["groups"][0]["loads"]["max_concurrent"], 256);
+        assert_eq!(j["groups"][0]["loads"]["running"], 3);
+        assert_eq!(j["peer_health"][0]["state"], "open");
+        assert_eq!(j["peer_health"][0]["skipped_fetches"], 40);
     }
 }

@@ -31,6 +31,12 @@ pub enum Error {
     /// The node (or the peer) refused the request to protect itself.
     #[error("overloaded")]
     Overloaded,
+    /// The key's load was refused because the node already runs as many
+    /// source loads as its [`LoadLimiter`](crate::LoadLimiter) allows and
+    /// as many more wait. An answer about the source's capacity: a requester
+    /// passes it on rather than loading the key itself.
+    #[error("too many loads in progress")]
+    TooManyLoads,
     /// The key is empty or longer than the group's key limit.
     #[error("invalid key: {0}")]
     InvalidKey(&'static str),
@@ -61,14 +67,13 @@ impl Error {
     }
 
     /// True when a failed peer fetch should be answered by loading the key
-    /// locally: the transport failed, the peer was too slow, or it shed load.
-    /// `NotFound` and `SourceFailed` are answers from the owner's source and
-    /// are passed on instead (reloading would only fail again and double the
-    /// load on the source).
+    /// locally: the peer could not answer (its client found it dead, hung
+    /// or skipped by its breaker), or it shed the request. `NotFound`,
+    /// `SourceFailed` and `TooManyLoads` are answers about the owner's
+    /// source and are passed on instead (reloading would only fail again and
+    /// double the load on the source); so is `DeadlineExceeded`, the load
+    /// timeout passing while a live owner loads.
     pub fn is_peer_fallback(&self) -> bool {
-        matches!(
-            self,
-            Error::Unavailable(_) | Error::DeadlineExceeded | Error::Overloaded
-        )
+        matches!(self, Error::Unavailable(_) | Error::Overloaded)
     }
 }

@@ -21,24 +21,38 @@
 //!    only its thread's read lock, so hits on many threads do not contend.
 //! 4. **Singleflight**: join the flight of this key if one is running, else
 //!    start one in a spawned task. Each caller waits with its own deadline;
-//!    dropping a caller does not stop the flight.
+//!    dropping a caller does not stop the flight. The flight serves all of
+//!    its callers, so no caller's deadline bounds it: it runs until it is
+//!    done, until the group's load timeout (30 s by default), or until no
+//!    caller waits any more, when it is dropped with its loader call or
+//!    peer fetch.
 //! 5. **Re-check both caches** inside the flight: a previous flight may have
 //!    filled them after this caller missed and before it joined.
 //! 6. **Pick the owner** with the [`PeerPicker`].
-//! 7. **Remote owner**: fetch from it with a deadline of
-//!    `min(peer_timeout, remaining × (1 − fallback_reserve))`.
+//! 7. **Remote owner**: fetch from it, waiting as long as the flight lives:
+//!    a live owner that is still loading is waited for, however slow its
+//!    source. Telling a dead or hung owner from a slow one is the
+//!    [`PeerClient`]'s job (`cache-grpc` judges the connection by HTTP/2
+//!    PINGs within the peer timeout, and skips a peer whose breaker is
+//!    open).
 //!    - Success: the value is returned, and copied into the hot cache if the
 //!      [promotion policy](promotion) says so (given the owner's reported
 //!      request rate and whether the hot cache has free room; the default
 //!      keeps every value while it has).
-//!    - Unavailable, timeout or overload ([`Error::is_peer_fallback`]): load
-//!      locally with the [`Getter`] and put the value in the hot cache only,
-//!      never the main cache.
-//!    - NotFound or SourceFailed: returned as is; the key is not loaded
-//!      locally (that would only ask the failed source again).
+//!    - The peer could not answer (unavailable, or it shed the request:
+//!      [`Error::is_peer_fallback`]): load locally with the [`Getter`] and
+//!      put the value in the hot cache only, never the main cache.
+//!    - NotFound, SourceFailed or TooManyLoads: returned as is; the key is
+//!      not loaded locally (that would only ask the failed or saturated
+//!      source again). So is the load timeout passing.
 //! 8. **This node owns the key**: run the [`Getter`] (one load per key at a
 //!    time, shared with peers' fetches of it) and put the value in the main
 //!    cache until its TTL, or a `NotFound` for `negative_ttl` when enabled.
+//!    Every loader call (fallbacks too) first takes a permit of the
+//!    [`LoadLimiter`], which bounds the loads running at once and queues a
+//!    bounded number more; past the queue the load fails at once with
+//!    [`Error::TooManyLoads`]. A failed load is logged once, with the
+//!    number of callers waiting for it.
 //!
 //! A peer's fetch ([`Group::fetch_for_peer`]) runs steps 1, 3 and 8 only: it
 //! is never forwarded to another node.
@@ -105,6 +119,7 @@
 //! - [`store`]: the main and hot caches under one byte budget
 //!   ([`store::LruStore`], [`store::MokaStore`]).
 //! - [`promotion`]: which values fetched from peers enter the hot cache.
+//! - [`load_limit`] ([`LoadLimiter`]): the bound on loads running at once.
 //! - `peers` ([`PeerPicker`], [`PeerClient`], [`NoPeers`]): the seam to the
 //!   network.
 //! - `consistent_hash` ([`HashRing`]): which node owns a key.
@@ -125,6 +140,7 @@ mod error;
 mod getter;
 mod group;
 pub mod key_rate;
+pub mod load_limit;
 mod peers;
 pub mod promotion;
 mod registry;
@@ -136,8 +152,9 @@ pub use consistent_hash::{HashRing, canonical_peer_id};
 pub use context::LoadContext;
 pub use error::Error;
 pub use getter::{Getter, GetterFn, Loaded, getter_fn};
-pub use group::{Get, Group, GroupBuilder, StoreKind};
+pub use group::{DEFAULT_LOAD_TIMEOUT, Get, Group, GroupBuilder, StoreKind};
 pub use key_rate::KeyRates;
+pub use load_limit::{LoadLimiter, LoadLimiterStats};
 pub use peers::{Fetched, NoPeers, PeerClient, PeerPicker};
 pub use promotion::{CoinFlip, PromotionPolicy, QpsThreshold};
 pub use registry::Registry;

@@ -39,12 +39,19 @@ impl Fetched {
 
 /// A remote peer that can be asked for a key of a group.
 ///
-/// Errors must be classified: [`Error::NotFound`] and
-/// [`Error::SourceFailed`] when the owner answered that its source has no
-/// such key or failed (passed on to the caller), and
+/// Errors must be classified: [`Error::NotFound`], [`Error::SourceFailed`]
+/// and [`Error::TooManyLoads`] when the owner answered that its source has
+/// no such key, failed or is saturated (passed on to the caller), and
 /// [`Error::Unavailable`], [`Error::DeadlineExceeded`] or
 /// [`Error::Overloaded`] when the peer could not answer (the group then loads
 /// the key locally).
+///
+/// **Liveness is the client's job.** The group waits for a fetch as long as
+/// any of its callers waits (an owner's load may rightly take seconds), so
+/// an implementation must itself notice a peer that is dead, unreachable or
+/// hung, and fail with [`Error::Unavailable`] within about its peer timeout,
+/// without bounding a live owner's answer by it. (`cache-grpc` does this
+/// with HTTP/2 PINGs on the peer connection and a per-peer breaker.)
 #[async_trait]
 pub trait PeerClient: Send + Sync + Debug + 'static {
     /// The peer's canonical id (for example `127.0.0.1:7001`).
@@ -52,7 +59,9 @@ pub trait PeerClient: Send + Sync + Debug + 'static {
 
     /// Fetches `key` of `group` from this peer. The peer must answer from its
     /// own caches or its own loader and never forward the request.
-    /// `ctx`'s deadline is the time the caller is prepared to wait.
+    /// `ctx`'s deadline is the longest the group will wait (its load
+    /// timeout); its token fires when no caller waits any more, and the
+    /// future is then dropped.
     async fn fetch(&self, group: &str, key: &str, ctx: &LoadContext) -> Result<Fetched, Error>;
 }
 

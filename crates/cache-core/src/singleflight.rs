@@ -14,12 +14,14 @@
 //! - the task removes its flight from the map when it ends, through a drop
 //!   guard, so the map is empty afterwards even after a panic or an abort.
 //!
-//! When the last waiter of an unfinished flight goes away, the flight is
-//! detached from the map (a later call starts a new one) and the
+//! The work is bounded by no caller's deadline: it serves every waiter, so
+//! it runs while at least one is left, and a deadline that is right for one
+//! caller (the one that happened to start it) must not cut it short for the
+//! others. When the last waiter of an unfinished flight goes away, the
+//! flight is detached from the map (a later call starts a new one) and the
 //! [`LoadContext`] cancellation token handed to the work fires. The work
-//! still runs to completion, and its result is used as it would have been
-//! (for a group: the cache is populated), unless the work itself watches the
-//! token and stops early.
+//! decides what to do with it: a group's loads stop at once (nobody is left
+//! to use their value).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -107,14 +109,21 @@ where
         self.flights.lock().len()
     }
 
+    /// The callers waiting for the flight of `key` now (0 when there is
+    /// none); for log lines that speak for a whole flight.
+    pub fn waiters(&self, key: &str) -> usize {
+        self.flights.lock().get(key).map_or(0, |slot| slot.waiters)
+    }
+
     /// Runs `work` for `key` unless a flight for `key` is already in
     /// progress, in which case this call waits for that flight's outcome
     /// instead (and `work` is dropped unused).
     ///
-    /// `work` receives a [`LoadContext`] with the leader's `deadline` and the
-    /// flight's cancellation token, and runs in a spawned Tokio task.
-    /// This call waits until the outcome is ready or `deadline` passes
-    /// ([`Error::DeadlineExceeded`]); a panic in `work` yields
+    /// `work` receives a [`LoadContext`] holding the flight's cancellation
+    /// token (no deadline: no caller's deadline bounds the shared work), and
+    /// runs in a spawned Tokio task. This call waits until the outcome is
+    /// ready or its own `deadline` passes ([`Error::DeadlineExceeded`]; the
+    /// other waiters are unaffected); a panic in `work` yields
     /// [`Error::LoaderPanicked`]. Must be called inside a Tokio runtime when a
     /// flight has to be started (otherwise [`Error::Config`]).
     pub async fn run<F, Fut>(
@@ -127,7 +136,7 @@ where
         F: FnOnce(LoadContext) -> Fut + Send + 'static,
         Fut: Future<Output = Result<V, Error>> + Send + 'static,
     {
-        let (waiter, mut outcome) = self.join_or_start(key, deadline, work)?;
+        let (waiter, mut outcome) = self.join_or_start(key, work)?;
         let wait = async {
             // The `Ref` returned by `wait_for` holds the channel's read lock:
             // clone the outcome and release it at once.
@@ -153,7 +162,6 @@ where
     fn join_or_start<F, Fut>(
         &self,
         key: &str,
-        deadline: Option<Instant>,
         work: F,
     ) -> Result<(Waiter<V>, watch::Receiver<Outcome<V>>), Error>
     where
@@ -193,10 +201,7 @@ where
         };
         let (tx, handle) = tx;
 
-        let mut ctx = LoadContext::new().cancel_token(flight.cancel.clone());
-        if let Some(deadline) = deadline {
-            ctx = ctx.deadline(deadline);
-        }
+        let ctx = LoadContext::new().cancel_token(flight.cancel.clone());
         let guard = RemoveOnDrop {
             flights: Arc::clone(&self.flights),
             key: Arc::clone(&key),

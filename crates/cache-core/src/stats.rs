@@ -101,8 +101,19 @@ group_counters! {
     /// Loader calls that panicked (also counted in `local_load_errs`).
     loader_panics,
     /// Gets that returned `DeadlineExceeded`: the caller's own deadline
-    /// passed while it waited, or the load failed with that error.
+    /// passed while it waited.
     deadline_exceeded,
+    /// Loads cut by the load timeout: loader calls (also counted in
+    /// `local_load_errs`) and peer fetches (also in `peer_errors`) that had
+    /// not answered within it.
+    load_timeouts,
+    /// Loads refused with `TooManyLoads` because the load limiter's permits
+    /// and queue were full (the loader was not called).
+    loads_rejected,
+    /// Loader calls dropped before they finished because no caller waited
+    /// for them any more (every caller's deadline passed, or they went
+    /// away).
+    loads_cancelled,
 }
 
 /// Counters of one cache (main or hot) of a store.

@@ -74,6 +74,7 @@ fn allocations_per_hit(kind: StoreKind, rt: &tokio::runtime::Runtime) -> f64 {
 fn a_hit_allocates_nothing() {
     let _profiler = dhat::Profiler::builder().testing().build();
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap();
     for kind in [StoreKind::Sieve, StoreKind::Lru] {

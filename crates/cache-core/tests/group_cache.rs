@@ -232,8 +232,7 @@ fn builder_validation() {
         (new().hot_fraction(1.0), "hot_fraction"),
         (new().hot_fraction(-0.1), "hot_fraction"),
         (new().hot_fraction(f64::NAN), "hot_fraction"),
-        (new().fallback_reserve(1.0), "fallback_reserve"),
-        (new().peer_timeout(Duration::ZERO), "peer_timeout"),
+        (new().load_timeout(Some(Duration::ZERO)), "load_timeout"),
         (new().negative_ttl(Some(Duration::ZERO)), "negative_ttl"),
         (new().max_key_bytes(0), "max_key_bytes"),
     ];
@@ -243,13 +242,7 @@ fn builder_validation() {
             other => panic!("{option}: expected a Config error, got {other:?}"),
         }
     }
-    assert!(
-        new()
-            .hot_fraction(0.0)
-            .fallback_reserve(0.0)
-            .build()
-            .is_ok()
-    );
+    assert!(new().hot_fraction(0.0).load_timeout(None).build().is_ok());
 }
 
 /// The registry refuses a duplicate name and reports unknown ones.

@@ -116,16 +116,79 @@ async fn one_peer_down_falls_back_into_the_hot_cache() {
     }
 }
 
-/// Owner hangs: the fetch is cut at `peer_timeout` (300 ms by default) and
-/// the key is loaded locally.
+/// A live owner whose load takes far longer than any peer timeout is waited
+/// for: one fetch, no local load, every caller gets the owner's value.
 #[tokio::test(start_paused = true)]
-async fn slow_peer_is_cut_at_peer_timeout() {
+async fn live_slow_owner_is_waited_for() {
+    let peer = FakePeer::new("b", Behaviour::Slow(Duration::from_secs(3)));
+    let calls = counter();
+    let g = group_with_peer(&peer, &calls, false);
+    let start = Instant::now();
+    let gets: Vec<_> = (0..10)
+        .map(|_| {
+            let g = g.clone();
+            let ctx = LoadContext::with_timeout(Duration::from_secs(10));
+            tokio::spawn(async move { g.get_with("b:1", ctx).await })
+        })
+        .collect();
+    for get in gets {
+        assert_eq!(get.await.unwrap().unwrap(), "remote:b:1");
+    }
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
+    assert_eq!((peer.fetches(), count(&calls)), (1, 0));
+    assert_eq!(g.stats().fallback_loads, 0);
+}
+
+/// A fetch is bounded by the callers, not by the one that started it: the
+/// first caller's deadline passes, a later caller still gets the value from
+/// the same fetch; when every caller has gone, the fetch is dropped and
+/// nothing is loaded locally.
+#[tokio::test(start_paused = true)]
+async fn fetch_lives_while_any_caller_waits() {
+    let peer = FakePeer::new("b", Behaviour::Slow(Duration::from_secs(2)));
+    let calls = counter();
+    let g = group_with_peer(&peer, &calls, false);
+    let hasty = {
+        let g = g.clone();
+        tokio::spawn(async move {
+            g.get_with("b:1", LoadContext::with_timeout(Duration::from_millis(100)))
+                .await
+        })
+    };
+    tokio::task::yield_now().await;
+    let patient = g.get_with("b:1", LoadContext::with_timeout(Duration::from_secs(5)));
+    assert_eq!(patient.await.unwrap(), "remote:b:1");
+    assert_eq!(hasty.await.unwrap(), Err(Error::DeadlineExceeded));
+    assert_eq!(peer.fetches(), 1);
+
+    let start = Instant::now();
+    let ctx = LoadContext::with_timeout(Duration::from_millis(500));
+    assert_eq!(g.get_with("b:2", ctx).await, Err(Error::DeadlineExceeded));
+    assert_eq!(start.elapsed(), Duration::from_millis(500));
+    tokio::task::yield_now().await;
+    assert_eq!(
+        peer.active(),
+        0,
+        "the fetch was dropped with its last caller"
+    );
+    assert_eq!((peer.fetches(), count(&calls), g.in_flight()), (2, 0, 0));
+}
+
+/// An owner that answers nothing is cut at the load timeout: the callers
+/// get a source failure, and the key is not loaded locally (that would start
+/// the load over).
+#[tokio::test(start_paused = true)]
+async fn load_timeout_caps_the_wait_for_the_owner() {
     let peer = FakePeer::new("b", Behaviour::Hang);
     let calls = counter();
-    let g = group_with_peer(&peer, &calls, true);
+    let g = GroupBuilder::new("g", MB, counting_getter("local", Arc::clone(&calls)))
+        .peers(PrefixPicker::new("a", &[&peer]))
+        .load_timeout(Some(Duration::from_secs(2)))
+        .build()
+        .unwrap();
     let start = Instant::now();
-    assert_eq!(g.get("b:1").await.unwrap(), "local:b:1");
-    assert_eq!(start.elapsed(), Duration::from_millis(300));
+    assert!(matches!(g.get("b:1").await, Err(Error::SourceFailed(_))));
+    assert_eq!(start.elapsed(), Duration::from_secs(2));
     assert_counters(
         &g,
         &[
@@ -134,25 +197,22 @@ async fn slow_peer_is_cut_at_peer_timeout() {
             ("peer_errors", 1),
             ("loads", 1),
             ("loads_deduped", 1),
-            ("local_loads", 1),
-            ("fallback_loads", 1),
+            ("load_timeouts", 1),
         ],
     );
+    assert_eq!(count(&calls), 0);
 }
 
-/// With a caller deadline, the owner gets only `1 - fallback_reserve` of
-/// the remaining time (here 0.5 of 200 ms), leaving the rest for the local
-/// fallback.
+/// The owner's "too many loads" is an answer about its source: passed on,
+/// not loaded locally.
 #[tokio::test(start_paused = true)]
-async fn slow_peer_leaves_the_reserve_for_the_fallback() {
-    let peer = FakePeer::new("b", Behaviour::Hang);
+async fn owner_saturated_is_passed_on() {
+    let peer = FakePeer::new("b", Behaviour::Saturated);
     let calls = counter();
     let g = group_with_peer(&peer, &calls, true);
-    let start = Instant::now();
-    let ctx = LoadContext::with_timeout(Duration::from_millis(200));
-    assert_eq!(g.get_with("b:1", ctx).await.unwrap(), "local:b:1");
-    assert_eq!(start.elapsed(), Duration::from_millis(100));
-    assert_eq!(g.stats().fallback_loads, 1);
+    assert_eq!(g.get("b:1").await, Err(Error::TooManyLoads));
+    assert_eq!((peer.fetches(), count(&calls)), (1, 0));
+    assert_eq!(g.stats().fallback_loads, 0);
 }
 
 /// Owner's source failed: the error is passed on and the key is NOT loaded

@@ -215,12 +215,13 @@ async fn hasty_leader_does_not_fail_patient_follower() {
     assert_eq!(g.in_flight(), 0);
 }
 
-/// The loader's context carries the leading caller's deadline and a token
-/// that fires once nobody waits; the load still completes and populates
-/// the cache because this loader ignores the token.
+/// The loader's context carries the load timeout, not the leading caller's
+/// deadline, and a token that fires once nobody waits; the load is then
+/// dropped (counted in `loads_cancelled`), nothing is cached, and the next
+/// get loads again.
 #[tokio::test(start_paused = true)]
-async fn loader_sees_deadline_and_cancellation() {
-    let seen = Arc::new(parking_lot::Mutex::new(None));
+async fn loader_sees_load_timeout_and_is_dropped_when_nobody_waits() {
+    let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
     let calls = counter();
     let g = GroupBuilder::new(
         "g",
@@ -230,24 +231,116 @@ async fn loader_sees_deadline_and_cancellation() {
             move |_key: String, ctx: LoadContext| {
                 let (seen, calls) = (Arc::clone(&seen), Arc::clone(&calls));
                 async move {
-                    calls.fetch_add(1, Ordering::SeqCst);
-                    let remaining = ctx.remaining();
-                    ctx.cancellation().cancelled().await;
-                    *seen.lock() = Some(remaining);
+                    let n = calls.fetch_add(1, Ordering::SeqCst);
+                    seen.lock().push(ctx.remaining());
+                    if n == 0 {
+                        ctx.cancellation().cancelled().await;
+                        // Never reached: the flight drops the load first.
+                        std::future::pending::<()>().await;
+                    }
                     Ok(Loaded::new("done"))
                 }
             }
         }),
     )
+    .load_timeout(Some(Duration::from_secs(20)))
     .build()
     .unwrap();
     let r = g
         .get_with("k", LoadContext::with_timeout(Duration::from_millis(30)))
         .await;
     assert_eq!(r, Err(Error::DeadlineExceeded));
-    tokio::time::sleep(Duration::from_millis(1)).await;
-    assert_eq!(*seen.lock(), Some(Some(Duration::from_millis(30))));
+    tokio::task::yield_now().await;
+    assert_eq!(g.stats().loads_cancelled, 1);
+    assert_eq!(g.stats().main_cache.items, 0);
     assert_eq!(g.get("k").await.unwrap(), "done");
-    assert_eq!(count(&calls), 1);
+    assert_eq!(count(&calls), 2);
+    assert_eq!(
+        *seen.lock(),
+        [Some(Duration::from_secs(20)), Some(Duration::from_secs(20))]
+    );
     assert_eq!(g.in_flight(), 0);
+}
+
+/// One caller with a short deadline, then 300 with long ones, on a load
+/// slower than the first deadline: the first gets `DeadlineExceeded` on
+/// time, the 300 get the value, and the loader ran once.
+#[tokio::test(start_paused = true)]
+async fn a_hasty_first_caller_does_not_fail_the_rest() {
+    let calls = counter();
+    let g = GroupBuilder::new(
+        "g",
+        1 << 20,
+        getter_fn({
+            let calls = Arc::clone(&calls);
+            move |key: String, _ctx: LoadContext| {
+                let calls = Arc::clone(&calls);
+                async move {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                    Ok(Loaded::new(format!("v:{key}")))
+                }
+            }
+        }),
+    )
+    .build()
+    .unwrap();
+    let start = tokio::time::Instant::now();
+    let hasty = {
+        let g = g.clone();
+        tokio::spawn(async move {
+            let r = g
+                .get_with("k", LoadContext::with_timeout(Duration::from_millis(100)))
+                .await;
+            (r, start.elapsed())
+        })
+    };
+    tokio::task::yield_now().await;
+    let patient: Vec<_> = (0..300)
+        .map(|_| {
+            let g = g.clone();
+            tokio::spawn(async move {
+                g.get_with("k", LoadContext::with_timeout(Duration::from_secs(30)))
+                    .await
+            })
+        })
+        .collect();
+    assert_eq!(
+        hasty.await.unwrap(),
+        (Err(Error::DeadlineExceeded), Duration::from_millis(100))
+    );
+    for get in patient {
+        assert_eq!(get.await.unwrap().unwrap(), "v:k");
+    }
+    assert_eq!(start.elapsed(), Duration::from_millis(1500));
+    assert_eq!(count(&calls), 1);
+}
+
+/// A loader slower than the load timeout fails every waiter with a source
+/// failure naming the timeout, counted in `load_timeouts`; nothing is
+/// cached.
+#[tokio::test(start_paused = true)]
+async fn load_timeout_fails_a_slow_loader() {
+    let g = GroupBuilder::new(
+        "g",
+        1 << 20,
+        getter_fn(|_key: String, _ctx| async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok(Loaded::new("late"))
+        }),
+    )
+    .load_timeout(Some(Duration::from_secs(5)))
+    .build()
+    .unwrap();
+    let start = tokio::time::Instant::now();
+    match g.get("k").await {
+        Err(Error::SourceFailed(why)) => assert!(why.contains("load timeout"), "{why}"),
+        other => panic!("expected a source failure, got {other:?}"),
+    }
+    assert_eq!(start.elapsed(), Duration::from_secs(5));
+    let s = g.stats();
+    assert_eq!(
+        (s.load_timeouts, s.local_load_errs, s.main_cache.items),
+        (1, 1, 0)
+    );
 }

@@ -4,8 +4,20 @@
 //! One channel per peer, created on first use and kept for the life of the
 //! peer: HTTP/2 multiplexes every concurrent fetch over one connection, and
 //! the channel reconnects by itself after the peer restarts.
+//!
+//! How a dead peer is told from a slow one: a fetch waits for the owner's
+//! answer as long as the group's flight lives (an owner's load may take
+//! seconds), and liveness is judged on the connection instead. Connecting
+//! is bounded by the peer timeout, and while fetches are in flight the
+//! connection sends an HTTP/2 PING whenever it has read nothing for half
+//! the peer timeout; a PING unanswered for the other half closes the
+//! connection, failing its fetches with `UNAVAILABLE` (the group then loads
+//! locally). A live owner's HTTP/2 stack answers PINGs at once however long
+//! its load takes; a dead, unreachable or stopped (SIGSTOP) one does not.
+//! Transport failures feed the peer's [breaker](crate::breaker), which skips the peer
+//! once they pile up.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,6 +28,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::breaker::{self, Breaker, PeerHealth};
 use crate::coalesce::CoalescingIo;
 
 use crate::pb::FetchRequest;
@@ -34,8 +47,9 @@ pub struct GrpcPeer {
     channel: OnceLock<Channel>,
     /// Encode and decode limit, from the pool's `max_value_bytes`.
     max_message_bytes: usize,
-    /// Budget of a fetch whose context carries no deadline.
-    default_timeout: Duration,
+    /// Skips the peer while it is judged dead; shared with its probe task
+    /// (which holds it weakly and ends when the peer is dropped).
+    breaker: Arc<Breaker>,
     /// Connect through [`CoalescingIo`] (see [`PoolOptions::write_coalescing`]).
     write_coalescing: bool,
 }
@@ -48,25 +62,34 @@ impl GrpcPeer {
                 addr: id.clone(),
                 reason: e.to_string(),
             })?
-            .connect_timeout(opts.connect_timeout)
+            .connect_timeout(opts.peer_timeout)
             .tcp_nodelay(true)
-            .http2_keep_alive_interval(opts.keepalive_interval);
+            .http2_keep_alive_interval(ping_after(opts.peer_timeout))
+            .keep_alive_timeout(
+                opts.peer_timeout
+                    .saturating_sub(ping_after(opts.peer_timeout)),
+            )
+            .keep_alive_while_idle(false);
+        let breaker = Arc::new(Breaker::new(id.clone(), opts.breaker, opts.peer_timeout));
         Ok(GrpcPeer {
             id,
             endpoint,
             channel: OnceLock::new(),
             max_message_bytes: limits::message_limit(opts.max_value_bytes),
-            default_timeout: opts.peer_timeout,
+            breaker,
             write_coalescing: opts.write_coalescing,
         })
     }
 
-    /// A gRPC client on this peer's channel, with the message limits set.
-    /// The first call must be made inside a tokio runtime (it creates the
-    /// channel, which spawns its connection task there).
-    pub fn client(&self) -> GroupcacheClient<Channel> {
-        let channel = self
-            .channel
+    /// The peer's health: its breaker's state and counters.
+    pub fn health(&self) -> PeerHealth {
+        self.breaker.health()
+    }
+
+    /// The channel, created on first use (inside a runtime: a tonic channel
+    /// spawns its connection task there).
+    fn channel(&self) -> Channel {
+        self.channel
             .get_or_init(|| {
                 if self.write_coalescing {
                     self.endpoint
@@ -75,11 +98,44 @@ impl GrpcPeer {
                     self.endpoint.connect_lazy()
                 }
             })
-            .clone();
-        GroupcacheClient::new(channel)
+            .clone()
+    }
+
+    /// Feeds a fetch's outcome to the breaker; starts the probe task when
+    /// this failure opened it.
+    fn record(&self, outcome: &Result<Fetched, CoreError>) {
+        match outcome {
+            Err(err @ CoreError::Unavailable(_)) => {
+                if self.breaker.record_failure(err) {
+                    tokio::spawn(breaker::probe_until_healthy(
+                        Arc::downgrade(&self.breaker),
+                        self.channel(),
+                    ));
+                }
+            }
+            // The load timeout passing says nothing of the peer's health.
+            Err(CoreError::DeadlineExceeded) => {}
+            // A value, or an answer about the owner's source or load: the
+            // peer is alive.
+            _ => self.breaker.record_success(),
+        }
+    }
+
+    /// A gRPC client on this peer's channel, with the message limits set.
+    /// The first call must be made inside a tokio runtime (it creates the
+    /// channel, which spawns its connection task there).
+    pub fn client(&self) -> GroupcacheClient<Channel> {
+        GroupcacheClient::new(self.channel())
             .max_decoding_message_size(self.max_message_bytes)
             .max_encoding_message_size(self.max_message_bytes)
     }
+}
+
+/// How long a peer connection with fetches in flight may read nothing
+/// before it sends a PING: half the peer timeout, so that connect-or-PING
+/// plus the wait for the answer fit in one peer timeout.
+fn ping_after(peer_timeout: Duration) -> Duration {
+    (peer_timeout / 2).max(Duration::from_millis(1))
 }
 
 /// Bytes a peer connection may queue before its writes wait for the writer
@@ -107,20 +163,44 @@ impl PeerClient for GrpcPeer {
     }
 
     /// Sends `Fetch` with `grpc-timeout` set to the time left on `ctx` (the
-    /// group already took its fallback reserve off and capped it by the peer
-    /// timeout), or the pool's peer timeout when `ctx` has no deadline.
+    /// group's load timeout; none when `ctx` has no deadline), unless the
+    /// peer's breaker is open: then fails at once with `Unavailable`.
     async fn fetch(&self, group: &str, key: &str, ctx: &LoadContext) -> Result<Fetched, CoreError> {
-        let budget = ctx.remaining().unwrap_or(self.default_timeout);
-        if budget.is_zero() {
-            return Err(CoreError::DeadlineExceeded);
+        if !self.breaker.allow() {
+            return Err(CoreError::unavailable(
+                "skipped: the peer's breaker is open",
+            ));
         }
+        let outcome = self.send_fetch(group, key, ctx.remaining()).await;
+        self.record(&outcome);
+        outcome
+    }
+}
+
+impl GrpcPeer {
+    /// One `Fetch` call, bounded by `budget` when given.
+    async fn send_fetch(
+        &self,
+        group: &str,
+        key: &str,
+        budget: Option<Duration>,
+    ) -> Result<Fetched, CoreError> {
         let mut request = tonic::Request::new(FetchRequest {
             group: group.to_owned(),
             key: key.to_owned(),
         });
-        request.set_timeout(budget);
+        if let Some(budget) = budget {
+            if budget.is_zero() {
+                return Err(CoreError::DeadlineExceeded);
+            }
+            request.set_timeout(budget);
+        }
         let mut client = self.client();
-        let answer = tokio::time::timeout(budget, client.fetch(request)).await;
+        let call = client.fetch(request);
+        let answer = match budget {
+            Some(budget) => tokio::time::timeout(budget, call).await,
+            None => Ok(call.await),
+        };
         match answer {
             Ok(Ok(response)) => {
                 let r = response.into_inner();

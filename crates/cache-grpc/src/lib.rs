@@ -69,6 +69,7 @@
 //! - [`cluster`]: [`LocalCluster`], an in-process N-node cluster.
 //! - [`error`]: [`Error`], this crate's error type.
 
+pub mod breaker;
 pub mod client;
 pub mod cluster;
 pub mod coalesce;
@@ -84,6 +85,7 @@ pub mod server;
 pub mod shed;
 pub mod status;
 
+pub use breaker::{BreakerOptions, PeerHealth};
 pub use client::GrpcPeer;
 pub use cluster::{ClusterOptions, LocalCluster};
 pub use error::Error;

@@ -10,6 +10,7 @@ use cache_core::consistent_hash::{DEFAULT_VNODES, HashRing, canonical_peer_id};
 use cache_core::{PeerClient, PeerPicker};
 use parking_lot::{Mutex, RwLock};
 
+use crate::breaker::{BreakerOptions, PeerHealth};
 use crate::client::GrpcPeer;
 use crate::{Error, limits};
 
@@ -25,14 +26,16 @@ pub struct PoolOptions {
     /// (use the same value as the servers' `max_value_bytes`). Default
     /// [`limits::DEFAULT_MAX_VALUE_BYTES`] (8 MiB).
     pub max_value_bytes: usize,
-    /// How long to wait for a TCP connection to a peer. Default 500 ms.
-    pub connect_timeout: Duration,
-    /// Budget of a fetch whose context has no deadline (a group normally
-    /// passes its own peer timeout in the context). Default 300 ms.
+    /// How long a peer may stay silent before it is judged dead: the bound
+    /// on connecting, and on an HTTP/2 PING's answer while fetches are in
+    /// flight (see [`GrpcPeer`]). Not a bound on a live owner's answer,
+    /// which is waited for as long as the group's flight lives. Default
+    /// 300 ms.
     pub peer_timeout: Duration,
-    /// HTTP/2 keep-alive ping interval on peer connections, to notice dead
-    /// peers on idle connections. Default 30 s.
-    pub keepalive_interval: Duration,
+    /// When a peer's breaker opens and how it is probed. Default
+    /// [`BreakerOptions::default`]: 5 failures, probes after 500 ms
+    /// doubling to 5 s.
+    pub breaker: BreakerOptions,
     /// Gather each peer connection's writes and send them from a writer
     /// task ([`CoalescingIo`](crate::coalesce::CoalescingIo)), so fetches
     /// sent together leave in one system call. Default true.
@@ -44,9 +47,8 @@ impl Default for PoolOptions {
         PoolOptions {
             vnodes: DEFAULT_VNODES,
             max_value_bytes: limits::DEFAULT_MAX_VALUE_BYTES,
-            connect_timeout: Duration::from_millis(500),
             peer_timeout: Duration::from_millis(300),
-            keepalive_interval: Duration::from_secs(30),
+            breaker: BreakerOptions::default(),
             write_coalescing: true,
         }
     }
@@ -112,11 +114,10 @@ impl PeerPool {
         if opts.max_value_bytes == 0 {
             return Err(Error::Config("max_value_bytes must be at least 1".into()));
         }
-        if opts.peer_timeout.is_zero() || opts.connect_timeout.is_zero() {
-            return Err(Error::Config(
-                "peer_timeout and connect_timeout must be above zero".into(),
-            ));
+        if opts.peer_timeout.is_zero() {
+            return Err(Error::Config("peer_timeout must be above zero".into()));
         }
+        opts.breaker.validate()?;
         let self_id = canonical(self_addr)?;
         let ids = canonical_all(peers)?;
         if !ids.contains(&self_id) {
@@ -173,6 +174,18 @@ impl PeerPool {
     pub fn client(&self, addr: &str) -> Option<Arc<GrpcPeer>> {
         let id = canonical_peer_id(addr).ok()?;
         self.state().clients.get(&id).cloned()
+    }
+
+    /// The health of every peer other than this node, sorted by id.
+    pub fn health(&self) -> Vec<(String, PeerHealth)> {
+        let mut all: Vec<_> = self
+            .state()
+            .clients
+            .iter()
+            .map(|(id, client)| (id.clone(), client.health()))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
     }
 
     /// Replaces the peer list. This node stays on the ring whether listed or

@@ -3,13 +3,13 @@
 
 use std::time::Duration;
 
-use cache_core::{CacheStats, Group, LoadContext, Registry, StatsSnapshot};
+use cache_core::{CacheStats, Group, LoadContext, LoadLimiterStats, Registry, StatsSnapshot};
 use tonic::{Request, Response, Status};
 
 use crate::deadline::Deadline;
 use crate::pb::groupcache_server::Groupcache;
 use crate::pb::{self, FetchRequest, FetchResponse, GetRequest, GetResponse};
-use crate::{PeerPool, status};
+use crate::{PeerHealth, PeerPool, status};
 
 /// The service implementation. Cheap to clone (registry and pool are
 /// handles).
@@ -146,6 +146,12 @@ impl Groupcache for GroupcacheService {
             node: self.pool.self_id().to_owned(),
             peers: self.pool.peers(),
             groups: groups.iter().map(group_stats).collect(),
+            peer_health: self
+                .pool
+                .health()
+                .into_iter()
+                .map(|(peer, h)| peer_health(peer, &h))
+                .collect(),
         }))
     }
 }
@@ -162,6 +168,29 @@ fn group_stats(group: &Group) -> pb::GroupStats {
         main_cache: Some(cache_stats(&snap.main_cache)),
         hot_cache: Some(cache_stats(&snap.hot_cache)),
         cache_bytes: group.cache_bytes(),
+        loads: Some(load_stats(&group.load_limiter().stats())),
+    }
+}
+
+fn load_stats(l: &LoadLimiterStats) -> pb::LoadLimiterStats {
+    pb::LoadLimiterStats {
+        max_concurrent: l.max_concurrent,
+        max_queued: l.max_queued,
+        running: l.running,
+        queued: l.queued,
+        peak_running: l.peak_running,
+        rejected: l.rejected,
+    }
+}
+
+fn peer_health(peer: String, h: &PeerHealth) -> pb::PeerHealth {
+    pb::PeerHealth {
+        peer,
+        state: if h.open { "open" } else { "healthy" }.to_owned(),
+        breaker_opens: h.opens,
+        skipped_fetches: h.skipped,
+        failures: h.failures,
+        consecutive_failures: h.consecutive_failures,
     }
 }
 

@@ -12,11 +12,13 @@
 //! | `LoaderPanicked` | `INTERNAL` ("the loader failed unexpectedly") | `loader-panicked` |
 //! | `DeadlineExceeded` | `DEADLINE_EXCEEDED` | – |
 //! | `Overloaded` | `RESOURCE_EXHAUSTED` | – |
+//! | `TooManyLoads` | `RESOURCE_EXHAUSTED` ("too many loads in progress") | `too-many-loads` |
 //! | `Unavailable` | `UNAVAILABLE` ("a peer was unavailable") | – |
 //! | `DuplicateGroup`, `Config` | `INTERNAL` | – |
 //!
-//! Messages never carry the internal detail of a source failure (it is
-//! logged instead). A loader panic is a bug in the loader rather than a
+//! Messages never carry the internal detail of a source failure (the
+//! group logs it, once per failed load rather than once per waiting
+//! request). A loader panic is a bug in the loader rather than a
 //! transient condition, so it maps to `INTERNAL`, and it is an answer of the
 //! owner: the requester does not re-run the same loader locally.
 //!
@@ -45,6 +47,8 @@ pub const KIND_SOURCE_FAILED: &str = "source-failed";
 pub const KIND_INVALID_KEY: &str = "invalid-key";
 /// Marker value: the owner's loader panicked.
 pub const KIND_LOADER_PANICKED: &str = "loader-panicked";
+/// Marker value: the owner's load limit and its queue were full.
+pub const KIND_TOO_MANY_LOADS: &str = "too-many-loads";
 
 /// The message sent for a source failure (the detail stays in the logs).
 const SOURCE_FAILED_MESSAGE: &str = "the source failed to load the key";
@@ -62,19 +66,22 @@ pub fn to_status(err: &CoreError) -> Status {
             KIND_INVALID_KEY,
         ),
         CoreError::NotFound => marked(Status::not_found("key not found"), KIND_NOT_FOUND),
-        CoreError::SourceFailed(detail) => {
-            tracing::warn!(%detail, "source failed");
-            marked(
-                Status::unavailable(SOURCE_FAILED_MESSAGE),
-                KIND_SOURCE_FAILED,
-            )
-        }
+        CoreError::SourceFailed(_) => marked(
+            Status::unavailable(SOURCE_FAILED_MESSAGE),
+            KIND_SOURCE_FAILED,
+        ),
         CoreError::LoaderPanicked => marked(
             Status::internal("the loader failed unexpectedly"),
             KIND_LOADER_PANICKED,
         ),
         CoreError::DeadlineExceeded => Status::deadline_exceeded("deadline exceeded"),
         CoreError::Overloaded => Status::resource_exhausted("overloaded"),
+        // Marked: another node loading the key itself would only add to the
+        // load on a source that is already saturated.
+        CoreError::TooManyLoads => marked(
+            Status::resource_exhausted("too many loads in progress; try again later"),
+            KIND_TOO_MANY_LOADS,
+        ),
         CoreError::Unavailable(detail) => {
             tracing::warn!(%detail, "peer unavailable");
             Status::unavailable("a peer was unavailable")
@@ -89,10 +96,12 @@ pub fn to_status(err: &CoreError) -> Status {
 /// Maps a status received from a peer's `Fetch` to a core error.
 ///
 /// Marked statuses are the owner's answers (`NotFound`, `SourceFailed`,
-/// `LoaderPanicked`, `InvalidKey`: passed on). Unmarked ones mean the peer could not
-/// answer: `DEADLINE_EXCEEDED` and `CANCELLED` (the client's own timer) become
-/// `DeadlineExceeded`, `RESOURCE_EXHAUSTED` becomes `Overloaded`, anything
-/// else `Unavailable`; all three make the group load the key locally.
+/// `LoaderPanicked`, `InvalidKey`, `TooManyLoads`: passed on). Unmarked ones
+/// come from the transport or the peer's server: `DEADLINE_EXCEEDED` and
+/// `CANCELLED` (the client's own timer: the load timeout passed) become
+/// `DeadlineExceeded`, passed on; `RESOURCE_EXHAUSTED` becomes `Overloaded`
+/// and anything else `Unavailable`, and both make the group load the key
+/// locally.
 pub fn from_status(status: &Status) -> CoreError {
     let kind = status
         .metadata()
@@ -103,6 +112,7 @@ pub fn from_status(status: &Status) -> CoreError {
         Some(KIND_SOURCE_FAILED) => return CoreError::source_failed(status.message()),
         Some(KIND_LOADER_PANICKED) => return CoreError::LoaderPanicked,
         Some(KIND_INVALID_KEY) => return CoreError::InvalidKey("refused by the key's owner"),
+        Some(KIND_TOO_MANY_LOADS) => return CoreError::TooManyLoads,
         _ => {}
     }
     match status.code() {
@@ -136,6 +146,7 @@ mod tests {
             (CoreError::LoaderPanicked, Code::Internal),
             (CoreError::DeadlineExceeded, Code::DeadlineExceeded),
             (CoreError::Overloaded, Code::ResourceExhausted),
+            (CoreError::TooManyLoads, Code::ResourceExhausted),
             (CoreError::unavailable("conn refused"), Code::Unavailable),
             (CoreError::Config("x".into()), Code::Internal),
         ];
@@ -160,6 +171,7 @@ mod tests {
             CoreError::source_failed("x"),
             CoreError::LoaderPanicked,
             CoreError::InvalidKey("refused by the source"),
+            CoreError::TooManyLoads,
         ] {
             let back = from_status(&to_status(&err));
             assert_eq!(
@@ -172,7 +184,7 @@ mod tests {
     }
 
     /// Statuses without the owner's marker are transport-level: the
-    /// requester falls back to a local load.
+    /// requester falls back to a local load, except for its own timer's.
     #[test]
     fn unmarked_statuses_are_fallbacks() {
         let cases = [
@@ -181,8 +193,6 @@ mod tests {
             (Status::unknown("h2 protocol error"), "Unavailable"),
             (Status::internal("boom"), "Unavailable"),
             (Status::invalid_argument("unknown group"), "Unavailable"),
-            (Status::deadline_exceeded("late"), "DeadlineExceeded"),
-            (Status::cancelled("Timeout expired"), "DeadlineExceeded"),
             (Status::resource_exhausted("shed"), "Overloaded"),
         ];
         for (status, want) in cases {
@@ -192,6 +202,16 @@ mod tests {
                 "{status:?} -> {err:?}"
             );
             assert!(err.is_peer_fallback(), "{status:?} -> {err:?}");
+        }
+        // The fetch's own deadline is the load timeout: when it passes,
+        // loading locally would only start the load over.
+        for status in [
+            Status::deadline_exceeded("late"),
+            Status::cancelled("Timeout expired"),
+        ] {
+            let err = from_status(&status);
+            assert_eq!(err, CoreError::DeadlineExceeded, "{status:?}");
+            assert!(!err.is_peer_fallback());
         }
     }
 

@@ -253,9 +253,9 @@ async fn channel_reconnects_to_a_restarted_owner() {
 /// failed transport: the requester loads the key itself and answers it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shedding_owner_makes_the_requester_fall_back() {
-    let mut opts = cache_grpc::ClusterOptions::default();
+    let mut opts = patient();
     opts.server.max_concurrent_requests = 1;
-    let (cluster, recorder) = cluster_with(2, opts, PATIENT).await;
+    let (cluster, recorder) = cluster_with(2, opts).await;
     bounded(async {
         let slow = key_owned_by(&cluster, 1, "slow1-");
         let mut owner = cluster.client(1);

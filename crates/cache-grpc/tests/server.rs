@@ -4,7 +4,6 @@
 mod common;
 
 use cache_core::StatsSnapshot;
-use cache_grpc::ClusterOptions;
 use cache_grpc::pb::groupcache_client::GroupcacheClient;
 use cache_grpc::pb::{FetchRequest, GetRequest, StatsRequest};
 use common::*;
@@ -144,9 +143,9 @@ async fn health_is_serving_then_not_serving_on_shutdown() {
 /// them; then it stops.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_grace_keeps_serving_while_not_serving() {
-    let mut opts = ClusterOptions::default();
+    let mut opts = patient();
     opts.server.shutdown_grace = std::time::Duration::from_secs(2);
-    let (mut cluster, _recorder) = cluster_with(1, opts, PATIENT).await;
+    let (mut cluster, _recorder) = cluster_with(1, opts).await;
     let url = cluster.url(0);
     bounded(async {
         let (stopped, ()) = tokio::join!(cluster.stop(0), async {
@@ -235,9 +234,9 @@ async fn reflection_lists_services_v1_and_v1alpha() {
     .await;
     cluster.shutdown().await.unwrap();
 
-    let mut opts = ClusterOptions::default();
+    let mut opts = patient();
     opts.server.reflection = false;
-    let (cluster, _recorder) = cluster_with(1, opts, PATIENT).await;
+    let (cluster, _recorder) = cluster_with(1, opts).await;
     bounded(async {
         let err = list_services_v1(cluster.url(0)).await.unwrap_err();
         assert_eq!(err.code(), Code::Unimplemented);
@@ -273,9 +272,9 @@ async fn graceful_shutdown_drains_in_flight_requests() {
 /// RESOURCE_EXHAUSTED at once; capacity returns when requests finish.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_shedding_gives_resource_exhausted() {
-    let mut opts = ClusterOptions::default();
+    let mut opts = patient();
     opts.server.max_concurrent_requests = 2;
-    let (cluster, recorder) = cluster_with(1, opts, PATIENT).await;
+    let (cluster, recorder) = cluster_with(1, opts).await;
     bounded(async {
         let slow: Vec<_> = ["slow0-a", "slow0-b"]
             .into_iter()

@@ -7,7 +7,10 @@ use super::store::GroupStore;
 use super::{Group, Inner, Options};
 use crate::promotion::PromotionPolicy;
 use crate::store::{Eviction, Store};
-use crate::{Error, Getter, NoPeers, PeerPicker};
+use crate::{Error, Getter, LoadLimiter, NoPeers, PeerPicker};
+
+/// How long one load may take by default ([`GroupBuilder::load_timeout`]).
+pub const DEFAULT_LOAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Which built-in store a group uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,6 +40,7 @@ pub struct GroupBuilder {
     store_kind: StoreKind,
     store: Option<Arc<dyn Store>>,
     promotion: Option<Arc<dyn PromotionPolicy>>,
+    limiter: Option<LoadLimiter>,
     opts: Options,
 }
 
@@ -65,10 +69,10 @@ impl GroupBuilder {
             store_kind: StoreKind::Sieve,
             store: None,
             promotion: None,
+            limiter: None,
             opts: Options {
                 negative_ttl: None,
-                peer_timeout: Duration::from_millis(300),
-                fallback_reserve: 0.5,
+                load_timeout: Some(DEFAULT_LOAD_TIMEOUT),
                 max_key_bytes: 1024,
             },
         }
@@ -108,17 +112,22 @@ impl GroupBuilder {
         self
     }
 
-    /// The longest wait for a key's owner before loading locally instead
-    /// (default: 300 ms). Must not be zero.
-    pub fn peer_timeout(mut self, timeout: Duration) -> Self {
-        self.opts.peer_timeout = timeout;
+    /// The longest one load may take: a call of the loader, and the wait
+    /// for the key's owner (default: [`DEFAULT_LOAD_TIMEOUT`], 30 s; `None`:
+    /// no cap). A load serves every caller waiting for the key, so no
+    /// caller's deadline bounds it: it runs until it is done, until this
+    /// timeout (every waiter then gets [`Error::SourceFailed`]), or until
+    /// no caller waits any more (it is then cancelled). Must not be zero.
+    pub fn load_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.opts.load_timeout = timeout;
         self
     }
 
-    /// The fraction of the caller's remaining time kept for a local fallback
-    /// load when the owner does not answer, in `[0, 1)` (default: 0.5).
-    pub fn fallback_reserve(mut self, fraction: f64) -> Self {
-        self.opts.fallback_reserve = fraction;
+    /// The bound on loads running at once, shared with every group given a
+    /// clone of the same limiter (default: a limiter of this group's own,
+    /// [`LoadLimiter::default`]: 256 running, 2048 waiting).
+    pub fn load_limiter(mut self, limiter: LoadLimiter) -> Self {
+        self.limiter = Some(limiter);
         self
     }
 
@@ -149,11 +158,8 @@ impl GroupBuilder {
         if !(0.0..1.0).contains(&self.hot_fraction) {
             return bad("hot_fraction must be in [0, 1)");
         }
-        if !(0.0..1.0).contains(&self.opts.fallback_reserve) {
-            return bad("fallback_reserve must be in [0, 1)");
-        }
-        if self.opts.peer_timeout.is_zero() {
-            return bad("peer_timeout must be greater than 0");
+        if self.opts.load_timeout.is_some_and(|t| t.is_zero()) {
+            return bad("load_timeout must be None or greater than 0");
         }
         if self.opts.negative_ttl.is_some_and(|t| t.is_zero()) {
             return bad("negative_ttl must be None or greater than 0");
@@ -175,6 +181,7 @@ impl GroupBuilder {
                 self.peers,
                 store,
                 promotion,
+                self.limiter.unwrap_or_default(),
                 self.opts,
             )),
         })

@@ -1,7 +1,15 @@
 //! What a group does on a miss: the work of a flight (re-check, pick the
 //! owner, fetch from it or load locally) and how results populate the
 //! caches.
+//!
+//! Who bounds a load: not the caller that started it. A flight serves every
+//! caller waiting for its key, so it runs until it is done, until the
+//! group's load timeout, or until no caller waits any more, whichever comes
+//! first; then it is dropped (its loader call or peer fetch with it). Each
+//! caller bounds only its own wait. A load also waits for a permit of the
+//! group's [`LoadLimiter`](crate::LoadLimiter) before it calls the loader.
 
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -11,70 +19,60 @@ use tokio::time::Instant;
 use super::{Found, Inner};
 use crate::promotion::PromotionInput;
 use crate::stats::incr;
+use crate::store::counter::StripedCounter;
 use crate::store::{CacheKind, Cached, Entry};
 use crate::{Error, LoadContext, Loaded, PeerClient};
 
 impl Inner {
-    /// The work of a `get` flight; runs in the flight's task.
+    /// The work of a `get` flight; runs in the flight's task until done or
+    /// until no caller waits for it any more.
     pub(super) async fn load(
         self: Arc<Self>,
         key: String,
         ctx: LoadContext,
     ) -> Result<Found, Error> {
-        // Re-check both caches. Our caller missed them before joining the
-        // singleflight, but a previous flight for this key may have
-        // populated the cache and left the map in between (caller A misses,
-        // flight F of caller B completes and removes itself, A finds no
-        // flight and starts a new one). Without this check A would load the
-        // key a second time. (Test: `tests/group_recheck.rs`.)
-        if let Some(hit) = self.lookup_hot_then_main(&key) {
-            return hit;
-        }
-        incr(&self.stats.loads_deduped);
-        match self.peers.pick(&key) {
-            None => {
-                // The flight waits for the local load without a deadline of
-                // its own: each of its waiters bounds its own wait, and the
-                // leader's deadline must not fail the others (the loader is
-                // still given it). It stops waiting when nobody waits for it
-                // any more, so that the local flight's token fires too
-                // (`biased`: the local flight is always started first).
-                let local = self.load_owned(&key, None, ctx.get_deadline());
-                tokio::select! {
-                    biased;
-                    found = local => found,
-                    () = ctx.cancellation().cancelled() => Err(Error::DeadlineExceeded),
-                }
+        let work = async {
+            // Re-check both caches. Our caller missed them before joining
+            // the singleflight, but a previous flight for this key may have
+            // populated the cache and left the map in between (caller A
+            // misses, flight F of caller B completes and removes itself, A
+            // finds no flight and starts a new one). Without this check A
+            // would load the key a second time. (Test:
+            // `tests/group_recheck.rs`.)
+            if let Some(hit) = self.lookup_hot_then_main(&key) {
+                return hit;
             }
-            Some(peer) => self.load_from_peer(peer, key, ctx).await,
-        }
+            incr(&self.stats.loads_deduped);
+            match self.peers.pick(&key) {
+                // The local flight is shared with peers' fetches of the key;
+                // this flight is one of its waiters, and leaves it when its
+                // own callers are gone (so that flight's token fires too).
+                None => self.load_owned(&key, None).await,
+                Some(peer) => self.load_from_peer(peer, &key, &ctx).await,
+            }
+        };
+        until_cancelled(&ctx, work).await
     }
 
     /// Loads a key this node owns through the local flights (shared with
-    /// peer fetches), populating the main cache. `wait` bounds this caller's
-    /// wait (and, if it starts the flight, the loader's context); `loader`
-    /// further bounds the loader's context if this call starts the flight.
+    /// peer fetches), populating the main cache. `wait` bounds this
+    /// caller's wait only.
     pub(super) async fn load_owned(
         self: &Arc<Self>,
         key: &str,
         wait: Option<Instant>,
-        loader: Option<Instant>,
     ) -> Result<Found, Error> {
         let (inner, owned_key) = (Arc::clone(self), key.to_owned());
         self.local_flights
             .run(key, wait, move |ctx| async move {
-                let ctx = match loader {
-                    Some(deadline) => ctx.tighten(deadline),
-                    None => ctx,
-                };
-                inner.load_locally(owned_key, ctx).await
+                until_cancelled(&ctx, inner.load_locally(owned_key, &ctx)).await
             })
             .await
     }
 
     /// The work of a local flight: run the loader and put its value in the
     /// main cache (a `NotFound` too, for `negative_ttl`, when enabled).
-    async fn load_locally(self: Arc<Self>, key: String, ctx: LoadContext) -> Result<Found, Error> {
+    async fn load_locally(&self, key: String, ctx: &LoadContext) -> Result<Found, Error> {
         let generation = self.generations.current(&key);
         // Re-check the main cache: a local flight of a `get` or of a peer
         // fetch may have filled it since this caller looked (same
@@ -82,7 +80,7 @@ impl Inner {
         if let Some(hit) = self.lookup(&key, &[CacheKind::Main], false) {
             return hit;
         }
-        match self.call_getter(&key, &ctx).await {
+        match self.call_getter(&key, ctx).await {
             Ok(loaded) => {
                 let found = self.found(loaded);
                 self.populate(CacheKind::Main, &key, generation, &found);
@@ -104,38 +102,36 @@ impl Inner {
         }
     }
 
-    /// Fetches a key from its owner; on a transport failure, timeout or
-    /// overload, loads it locally into the hot cache instead.
+    /// Fetches a key from its owner, waiting as long as the flight lives
+    /// (at most the load timeout): a live owner still loading is waited
+    /// for. When the peer could not answer (its client judged it dead or
+    /// skipped it, or it shed the request), loads the key locally into the
+    /// hot cache instead.
     async fn load_from_peer(
         &self,
         peer: Arc<dyn PeerClient>,
-        key: String,
-        ctx: LoadContext,
+        key: &str,
+        ctx: &LoadContext,
     ) -> Result<Found, Error> {
         incr(&self.stats.peer_loads);
-        let generation = self.generations.current(&key);
-        let now = Instant::now();
-        // Wait at most `peer_timeout`, and keep `fallback_reserve` of the
-        // caller's remaining time for a local load if the owner fails.
-        let mut deadline = now + self.opts.peer_timeout;
-        if let Some(remaining) = ctx.remaining() {
-            deadline = deadline.min(now + remaining.mul_f64(1.0 - self.opts.fallback_reserve));
-        }
-        let peer_ctx = LoadContext::new()
-            .deadline(deadline)
-            .cancel_token(ctx.cancellation().clone());
+        let generation = self.generations.current(key);
+        let peer_ctx = self.with_load_timeout(ctx);
+        let fetch = peer.fetch(&self.name, key, &peer_ctx);
         // Bound the fetch ourselves too: a client that ignores the deadline
-        // must not hold the flight.
-        let fetched = tokio::time::timeout_at(deadline, peer.fetch(&self.name, &key, &peer_ctx))
-            .await
-            .unwrap_or(Err(Error::DeadlineExceeded));
+        // must not hold the flight past the load timeout.
+        let fetched = match peer_ctx.get_deadline() {
+            Some(deadline) => tokio::time::timeout_at(deadline, fetch)
+                .await
+                .unwrap_or(Err(Error::DeadlineExceeded)),
+            None => fetch.await,
+        };
         match fetched {
             Ok(fetched) => {
                 let found = Found {
                     value: fetched.value,
                     expires_at: fetched.ttl.map(|ttl| Instant::now() + ttl),
                 };
-                self.maybe_promote(&key, generation, fetched.minute_qps, &found);
+                self.maybe_promote(key, generation, fetched.minute_qps, &found);
                 Ok(found)
             }
             Err(err) if err.is_peer_fallback() => {
@@ -144,13 +140,22 @@ impl Inner {
                 tracing::debug!(group = %self.name, peer = peer.id(), error = %err, "owner unavailable, loading locally");
                 // A key owned elsewhere never enters our main cache: the hot
                 // cache bounds how much of the budget such copies can take.
-                let found = self.found(self.call_getter(&key, &ctx).await?);
-                self.populate(CacheKind::Hot, &key, generation, &found);
+                let found = self.found(self.call_getter(key, ctx).await?);
+                self.populate(CacheKind::Hot, key, generation, &found);
                 Ok(found)
             }
+            Err(Error::DeadlineExceeded) => {
+                // The flight's budget (the load timeout) ran out while the
+                // owner was loading: loading here too would start over.
+                incr(&self.stats.peer_errors);
+                incr(&self.stats.load_timeouts);
+                let err = self.load_timed_out("the owner did not answer");
+                self.log_failed_load(key, &err);
+                Err(err)
+            }
             Err(err) => {
-                // NotFound or SourceFailed: the owner's source answered.
-                // Loading here would only ask the source again.
+                // NotFound, SourceFailed, TooManyLoads: the owner's source
+                // answered. Loading here would only ask the source again.
                 incr(&self.stats.peer_errors);
                 Err(err)
             }
@@ -197,27 +202,108 @@ impl Inner {
             .insert_if_current(key, generation, || self.store.insert(kind, key, entry))
     }
 
-    /// Calls the loader, counting its outcome; a panic becomes
-    /// [`Error::LoaderPanicked`].
-    async fn call_getter(&self, key: &str, ctx: &LoadContext) -> Result<Loaded, Error> {
-        let outcome = AssertUnwindSafe(self.getter.get(key, ctx))
-            .catch_unwind()
-            .await;
-        match outcome {
-            Ok(Ok(loaded)) => {
+    /// `flight` (a flight's context: its token) with the load timeout from
+    /// now as its deadline.
+    fn with_load_timeout(&self, flight: &LoadContext) -> LoadContext {
+        match self.opts.load_timeout {
+            Some(timeout) => flight.clone().deadline(Instant::now() + timeout),
+            None => flight.clone(),
+        }
+    }
+
+    /// The error of a load that ran out of the load timeout.
+    fn load_timed_out(&self, what: &str) -> Error {
+        let timeout = self.opts.load_timeout.unwrap_or_default();
+        Error::source_failed(format!("{what} within the load timeout of {timeout:?}"))
+    }
+
+    /// Calls the loader for a flight, counting its outcome: first a permit
+    /// of the load limiter (waiting in its queue, or [`Error::TooManyLoads`]
+    /// at once when that is full), then the loader, bounded by the load
+    /// timeout. A panic becomes [`Error::LoaderPanicked`]. A failure is
+    /// logged here, once for all the callers waiting for it.
+    async fn call_getter(&self, key: &str, flight: &LoadContext) -> Result<Loaded, Error> {
+        let _permit = match self.limiter.acquire().await {
+            Ok(permit) => permit,
+            Err(err) => {
+                incr(&self.stats.loads_rejected);
+                tracing::debug!(group = %self.name, key, "load refused: the load limit and its queue are full");
+                return Err(err);
+            }
+        };
+        let ctx = self.with_load_timeout(flight);
+        // Counts the call as abandoned unless it finishes: the flight drops
+        // it when no caller waits any more.
+        let abandoned = CountOnDrop(Some(&self.stats.loads_cancelled));
+        let call = AssertUnwindSafe(self.getter.get(key, &ctx)).catch_unwind();
+        let outcome = match ctx.get_deadline() {
+            Some(deadline) => tokio::time::timeout_at(deadline, call).await.ok(),
+            None => Some(call.await),
+        };
+        abandoned.disarm();
+        let result = match outcome {
+            Some(Ok(Ok(loaded))) => {
                 incr(&self.stats.local_loads);
-                Ok(loaded)
+                return Ok(loaded);
             }
-            Ok(Err(err)) => {
-                incr(&self.stats.local_load_errs);
-                Err(err)
-            }
-            Err(_) => {
-                incr(&self.stats.local_load_errs);
+            Some(Ok(Err(err))) => err,
+            Some(Err(_panic)) => {
                 incr(&self.stats.loader_panics);
-                tracing::warn!(group = %self.name, key, "loader panicked");
-                Err(Error::LoaderPanicked)
+                Error::LoaderPanicked
             }
+            None => {
+                incr(&self.stats.load_timeouts);
+                self.load_timed_out("the loader did not answer")
+            }
+        };
+        incr(&self.stats.local_load_errs);
+        if result != Error::NotFound {
+            self.log_failed_load(key, &result);
+        }
+        Err(result)
+    }
+
+    /// Logs a failed load once for all its callers, with how many wait.
+    fn log_failed_load(&self, key: &str, err: &Error) {
+        let gets = self.flights.waiters(key);
+        // A get flight of an owned key is one waiter of the local flight:
+        // count its callers instead.
+        let waiters = self
+            .local_flights
+            .waiters(key)
+            .saturating_sub(usize::from(gets > 0))
+            + gets;
+        tracing::warn!(group = %self.name, key, waiters, error = %err, "load failed");
+    }
+}
+
+/// Runs `work` until it finishes or `flight`'s token fires (no caller waits
+/// for the flight any more; nobody sees the error then). The token is
+/// polled first, so work that is already abandoned does not start.
+async fn until_cancelled<T>(
+    flight: &LoadContext,
+    work: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    tokio::select! {
+        biased;
+        () = flight.cancellation().cancelled() => Err(Error::DeadlineExceeded),
+        done = work => done,
+    }
+}
+
+/// Increments a counter when dropped, unless disarmed first.
+struct CountOnDrop<'a>(Option<&'a StripedCounter>);
+
+impl CountOnDrop<'_> {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for CountOnDrop<'_> {
+    fn drop(&mut self) {
+        if let Some(counter) = self.0 {
+            incr(counter);
         }
     }
 }

@@ -16,7 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::time::Instant;
 
-pub use builder::{GroupBuilder, StoreKind};
+pub use builder::{DEFAULT_LOAD_TIMEOUT, GroupBuilder, StoreKind};
 use generation::Generations;
 pub use get::Get;
 use store::GroupStore;
@@ -27,14 +27,15 @@ use crate::singleflight::Singleflight;
 use crate::stats::{GroupStats, incr};
 use crate::store::counter::StripedCounter;
 use crate::store::{CacheKind, Cached, Entry};
-use crate::{Error, Fetched, Getter, LoadContext, Loaded, PeerPicker, StatsSnapshot};
+use crate::{Error, Fetched, Getter, LoadContext, LoadLimiter, Loaded, PeerPicker, StatsSnapshot};
 
 /// A named cache namespace with one loader: the main and hot caches of one
 /// byte budget, a singleflight, a peer picker and counters.
 ///
 /// A `Group` is a cheap handle (an `Arc`): clone it freely, every clone
 /// shares the same caches. Misses must be awaited inside a Tokio runtime
-/// (the load runs in a spawned task); hits need no runtime.
+/// with timers enabled (the load runs in a spawned task, bounded by the load
+/// timeout); hits need no runtime.
 #[derive(Clone)]
 pub struct Group {
     inner: Arc<Inner>,
@@ -45,8 +46,7 @@ pub struct Group {
 #[derive(Debug, Clone, Copy)]
 struct Options {
     negative_ttl: Option<Duration>,
-    peer_timeout: Duration,
-    fallback_reserve: f64,
+    load_timeout: Option<Duration>,
     max_key_bytes: usize,
 }
 
@@ -69,6 +69,9 @@ struct Inner {
     store: GroupStore,
     /// Decides which values fetched from peers enter the hot cache.
     promotion: Arc<dyn PromotionPolicy>,
+    /// Bounds the loader calls running at once (shared by the node's
+    /// groups when the builder was given one).
+    limiter: LoadLimiter,
     /// Request rates of the keys peers fetch from us (reported back to them
     /// as `minute_qps`).
     key_rates: KeyRates,
@@ -106,6 +109,12 @@ impl Group {
         &self.inner.name
     }
 
+    /// The bound on this group's loads (shared with the other groups given
+    /// the same limiter).
+    pub fn load_limiter(&self) -> &LoadLimiter {
+        &self.inner.limiter
+    }
+
     /// The byte budget of both caches together.
     pub fn cache_bytes(&self) -> u64 {
         self.inner.store.budget()
@@ -135,10 +144,12 @@ impl Group {
         Get::new(self, key)
     }
 
-    /// Gets `key`. `ctx`'s deadline bounds this caller's wait
-    /// ([`Error::DeadlineExceeded`] when it passes) and, if this call starts
-    /// the load, is given to the peer fetch and the loader. Cancel by
-    /// dropping the future: the load goes on for the other waiters.
+    /// Gets `key`. `ctx`'s deadline bounds this caller's wait only
+    /// ([`Error::DeadlineExceeded`] when it passes): the load it joins or
+    /// starts serves every caller of the key, and runs until it is done, the
+    /// group's [load timeout](GroupBuilder::load_timeout) passes, or no
+    /// caller waits any more. Cancel by dropping the future: the load goes
+    /// on for the other waiters.
     ///
     /// ```
     /// use std::time::Duration;
@@ -214,7 +225,7 @@ impl Group {
         let qps = inner.key_rates.record(key, Instant::now());
         let found = match inner.lookup(key, &[CacheKind::Main], false) {
             Some(hit) => hit,
-            None => inner.load_owned(key, ctx.get_deadline(), None).await,
+            None => inner.load_owned(key, ctx.get_deadline()).await,
         }?;
         Ok(Fetched {
             value: found.value,
@@ -261,6 +272,7 @@ impl Inner {
         peers: Arc<dyn PeerPicker>,
         store: GroupStore,
         promotion: Arc<dyn PromotionPolicy>,
+        limiter: LoadLimiter,
         opts: Options,
     ) -> Self {
         Inner {
@@ -269,6 +281,7 @@ impl Inner {
             peers,
             store,
             promotion,
+            limiter,
             key_rates: KeyRates::default(),
             stats: GroupStats::default(),
             hits_on_entry: StripedCounter::default(),

@@ -121,6 +121,52 @@ async fn each_waiter_has_its_own_deadline() {
     assert_eq!(sf.in_flight(), 0);
 }
 
+/// The work is not bounded by the leader's deadline: its context has no
+/// deadline, so a hasty leader cannot cut the load short for a patient
+/// follower, and `waiters` counts both while they wait.
+#[tokio::test(start_paused = true)]
+async fn work_gets_no_deadline_from_the_leader() {
+    let sf = Singleflight::<u32>::new();
+    let start = Instant::now();
+    let seen = Arc::new(parking_lot::Mutex::new(None));
+    let record = Arc::clone(&seen);
+    let hasty = tokio::spawn({
+        let sf = sf.clone();
+        async move {
+            sf.run(
+                "k",
+                Some(start + Duration::from_millis(10)),
+                move |ctx| async move {
+                    *record.lock() = Some(ctx.get_deadline());
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Ok(3)
+                },
+            )
+            .await
+        }
+    });
+    tokio::task::yield_now().await;
+    let patient = tokio::spawn({
+        let sf = sf.clone();
+        async move { sf.run("k", None, |_| async { Ok(0) }).await }
+    });
+    tokio::task::yield_now().await;
+    assert_eq!(sf.waiters("k"), 2);
+    assert_eq!(hasty.await.unwrap(), Err(Error::DeadlineExceeded));
+    assert_eq!(sf.waiters("k"), 1);
+    assert_eq!(
+        patient.await.unwrap(),
+        Ok(3),
+        "the leader's work, not the follower's"
+    );
+    assert_eq!(
+        *seen.lock(),
+        Some(None),
+        "the work's context had no deadline"
+    );
+    assert_eq!((sf.in_flight(), sf.waiters("k")), (0, 0));
+}
+
 /// When the only waiter gives up, the token fires, the flight is
 /// detached, and the work (which ignores the token) still completes.
 #[tokio::test(start_paused = true)]

@@ -44,8 +44,12 @@ pub(crate) enum Behaviour {
     Down,
     /// Sheds load.
     Overloaded,
+    /// The owner's load limit and queue are full.
+    Saturated,
     /// Never answers (ignores the deadline).
     Hang,
+    /// A live owner whose load is slow: answers like `Up` after the delay.
+    Slow(Duration),
     /// The owner's source failed.
     Failing,
     /// The owner's source has no such key.
@@ -60,6 +64,8 @@ pub(crate) struct FakePeer {
     pub(crate) id: String,
     pub(crate) behaviour: Behaviour,
     pub(crate) fetches: AtomicUsize,
+    /// Fetches started and not yet finished or dropped.
+    pub(crate) active: Arc<AtomicUsize>,
 }
 
 impl FakePeer {
@@ -68,7 +74,13 @@ impl FakePeer {
             id: id.to_owned(),
             behaviour,
             fetches: AtomicUsize::new(0),
+            active: counter(),
         })
+    }
+
+    /// Fetches in progress (started, neither finished nor dropped).
+    pub(crate) fn active(&self) -> usize {
+        self.active.load(Ordering::SeqCst)
     }
 
     pub(crate) fn fetches(&self) -> usize {
@@ -84,6 +96,7 @@ impl PeerClient for FakePeer {
 
     async fn fetch(&self, _group: &str, key: &str, ctx: &LoadContext) -> Result<Fetched, Error> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
+        let _active = Active::enter(&self.active);
         match &self.behaviour {
             Behaviour::Up { qps } => Ok(Fetched {
                 value: format!("remote:{key}").into(),
@@ -92,9 +105,14 @@ impl PeerClient for FakePeer {
             }),
             Behaviour::Down => Err(Error::unavailable("connection refused")),
             Behaviour::Overloaded => Err(Error::Overloaded),
+            Behaviour::Saturated => Err(Error::TooManyLoads),
             Behaviour::Hang => {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
                 Err(Error::unavailable("hung"))
+            }
+            Behaviour::Slow(delay) => {
+                tokio::time::sleep(*delay).await;
+                Ok(Fetched::new(format!("remote:{key}")))
             }
             Behaviour::Failing => Err(Error::source_failed("owner's database down")),
             Behaviour::Missing => Err(Error::NotFound),
@@ -103,6 +121,22 @@ impl PeerClient for FakePeer {
                 group.fetch_for_peer(key, ctx.clone()).await
             }
         }
+    }
+}
+
+/// Counts one fetch in progress until dropped.
+struct Active(Arc<AtomicUsize>);
+
+impl Active {
+    fn enter(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Active(Arc::clone(counter))
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -2,6 +2,8 @@
 //! behaviour depends on the key, and a cluster of nodes serving it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod proxy;
+
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,12 +30,15 @@ pub const TTL: Duration = Duration::from_secs(60);
 /// Every bound on a test: a test taking longer is a hang.
 pub const TEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The groups' peer timeout in tests that are not about timeouts: generous,
-/// so that a loaded machine never turns a slow hop into a fallback.
+/// The pools' peer timeout in tests that are not about liveness: generous,
+/// so that a loaded machine never judges a live peer dead.
 pub const PATIENT: Duration = Duration::from_secs(10);
 
-/// The groups' default peer timeout (300 ms), for the deadline tests.
+/// The pools' default peer timeout (300 ms), for the liveness tests.
 pub const DEFAULT_PEER_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// The groups' load timeout: what a loader's context carries.
+pub const LOAD_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// One call of a node's loader.
 #[derive(Debug, Clone)]
@@ -89,12 +94,7 @@ pub fn value_of(key: &str) -> Bytes {
 /// - `slow{n}-*`: takes [`SLOW`] on node `n`, answers at once elsewhere;
 /// - `ttl-*`: [`value_of`] the key, to be served for [`TTL`];
 /// - anything else: [`value_of`] the key.
-pub fn make_group(
-    node: usize,
-    recorder: &Recorder,
-    pool: &cache_grpc::PeerPool,
-    peer_timeout: Duration,
-) -> Group {
+pub fn make_group(node: usize, recorder: &Recorder, pool: &cache_grpc::PeerPool) -> Group {
     let recorder = recorder.clone();
     let getter = getter_fn(move |key: String, ctx: LoadContext| {
         let recorder = recorder.clone();
@@ -121,32 +121,34 @@ pub fn make_group(
     });
     GroupBuilder::new(GROUP, 64 << 20, getter)
         .peers(Arc::new(pool.clone()))
-        .peer_timeout(peer_timeout)
+        .load_timeout(Some(LOAD_TIMEOUT))
         .build()
         .expect("valid test group")
 }
 
-/// Starts `n` nodes serving [`GROUP`] with `opts` and the groups' peer
-/// timeout `peer_timeout`.
-pub async fn cluster_with(
-    n: usize,
-    opts: ClusterOptions,
-    peer_timeout: Duration,
-) -> (LocalCluster, Recorder) {
+/// Starts `n` nodes serving [`GROUP`] with `opts`.
+pub async fn cluster_with(n: usize, opts: ClusterOptions) -> (LocalCluster, Recorder) {
     let recorder = Recorder::default();
     let rec = recorder.clone();
     let cluster = LocalCluster::start_with(n, opts, move |node, pool| {
-        vec![make_group(node, &rec, pool, peer_timeout)]
+        vec![make_group(node, &rec, pool)]
     })
     .await
     .expect("cluster starts");
     (cluster, recorder)
 }
 
+/// Default cluster options but a [`PATIENT`] peer timeout.
+pub fn patient() -> ClusterOptions {
+    let mut opts = ClusterOptions::default();
+    opts.pool.peer_timeout = PATIENT;
+    opts
+}
+
 /// Starts `n` nodes serving [`GROUP`] with default options and a
 /// [`PATIENT`] peer timeout.
 pub async fn cluster(n: usize) -> (LocalCluster, Recorder) {
-    cluster_with(n, ClusterOptions::default(), PATIENT).await
+    cluster_with(n, patient()).await
 }
 
 /// A client of `url` that sends `grpc-timeout` without enforcing it
