@@ -14,7 +14,7 @@
 //! connection, failing its fetches with `UNAVAILABLE` (the group then loads
 //! locally). A live owner's HTTP/2 stack answers PINGs at once however long
 //! its load takes; a dead, unreachable or stopped (SIGSTOP) one does not.
-//! Transport failures feed the peer's [breaker](crate::breaker), which skips the peer
+//! Transport failures feed the peer's [`breaker`], which skips the peer
 //! once they pile up.
 
 use std::sync::{Arc, OnceLock};
