@@ -12,6 +12,8 @@
 //! ```text
 //! cargo run --example colors
 //! ```
+//!
+//! `cargo test` runs it too, and its asserts.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -77,14 +79,13 @@ async fn main() -> Result<(), Error> {
     for get in futures::future::join_all(gets).await {
         assert_eq!(get.expect("task ran")?, "#0000FF");
     }
-    println!(
-        "100 concurrent gets of blue -> {} database read(s)",
-        db_reads.load(Ordering::Relaxed) - before
-    );
+    let blue_reads = db_reads.load(Ordering::Relaxed) - before;
+    println!("100 concurrent gets of blue -> {blue_reads} database read(s)");
+    assert_eq!(blue_reads, 1, "singleflight: one read for 100 gets");
 
     match colors.get("mauve").await {
         Err(Error::NotFound) => println!("get mauve -> not found"),
-        other => println!("get mauve -> unexpected {other:?}"),
+        other => panic!("get mauve -> unexpected {other:?}"),
     }
 
     let s = colors.stats();
@@ -96,5 +97,15 @@ async fn main() -> Result<(), Error> {
         "database reads in total: {}",
         db_reads.load(Ordering::Relaxed)
     );
+    assert_eq!((s.local_loads, s.local_load_errs), (2, 1));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The example runs to the end, its asserts included.
+    #[test]
+    fn runs() {
+        super::main().expect("the example succeeds");
+    }
 }

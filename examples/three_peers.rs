@@ -12,6 +12,9 @@
 //! ```text
 //! cargo run --example three_peers
 //! ```
+//!
+//! `cargo test` runs it too, and its asserts: every node answers each key
+//! with the value its one owner loaded.
 
 use std::sync::Arc;
 
@@ -66,6 +69,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     for key in ["hello", "bonjour", "hola"] {
+        let mut answers = Vec::new();
         for addr in &addrs {
             let mut client = GroupcacheClient::connect(format!("http://{addr}")).await?;
             let value = client
@@ -80,7 +84,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "get {key:<8} via {addr} -> {}",
                 String::from_utf8_lossy(&value)
             );
+            answers.push(value);
         }
+        // Loaded once, by the key's owner, whichever node was asked.
+        assert!(answers.iter().all(|a| *a == answers[0]), "{answers:?}");
     }
 
     for stop in stops {
@@ -91,4 +98,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("all nodes stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The example runs to the end, its asserts included.
+    #[test]
+    fn runs() {
+        super::main().expect("the example succeeds");
+    }
 }

@@ -1,6 +1,8 @@
-//! Singleflight behaviour seen through `Group::get`: de-duplication,
-//! a cancelled leader, a panicking loader, per-waiter deadlines, and no
-//! flights left behind.
+//! Singleflight behaviour seen through `Group::get` (in process, paused
+//! clock): what a group adds to the singleflight's own unit tests
+//! (`src/singleflight/tests.rs`): counters, the cache filled once, panics
+//! counted, who bounds a load (the load timeout, not the first caller's
+//! deadline), and loads dropped when nobody waits.
 
 mod common;
 
@@ -152,67 +154,6 @@ async fn panic_then_retry() {
             ("loader_panics", 1),
         ],
     );
-}
-
-/// Each waiter honours its own deadline: the hasty one gets
-/// `DeadlineExceeded` at its deadline, the patient one the value, with one
-/// load.
-#[tokio::test(start_paused = true)]
-async fn per_waiter_deadline() {
-    let (calls, gate) = (counter(), Arc::new(Notify::new()));
-    let g = gated_group(&calls, &gate);
-    let patient = tokio::spawn({
-        let g = g.clone();
-        async move { g.get("k").await }
-    });
-    tokio::task::yield_now().await;
-    let start = tokio::time::Instant::now();
-    let hasty = g
-        .get_with("k", LoadContext::with_timeout(Duration::from_millis(20)))
-        .await;
-    assert_eq!(hasty, Err(Error::DeadlineExceeded));
-    assert_eq!(start.elapsed(), Duration::from_millis(20));
-    gate.notify_one();
-    assert_eq!(patient.await.unwrap().unwrap(), "v:k");
-    assert_eq!(count(&calls), 1);
-    assert_counters(
-        &g,
-        &[
-            ("gets", 2),
-            ("loads", 2),
-            ("loads_deduped", 1),
-            ("local_loads", 1),
-            ("deadline_exceeded", 1),
-        ],
-    );
-    assert_eq!(g.in_flight(), 0);
-}
-
-/// A leader with a short deadline gives up without failing a follower
-/// that has none: the follower gets the value, from one load (whose context
-/// carried the leader's deadline).
-#[tokio::test(start_paused = true)]
-async fn hasty_leader_does_not_fail_patient_follower() {
-    let (calls, gate) = (counter(), Arc::new(Notify::new()));
-    let g = gated_group(&calls, &gate);
-    let hasty = tokio::spawn({
-        let g = g.clone();
-        async move {
-            g.get_with("k", LoadContext::with_timeout(Duration::from_millis(20)))
-                .await
-        }
-    });
-    tokio::task::yield_now().await;
-    let patient = tokio::spawn({
-        let g = g.clone();
-        async move { g.get("k").await }
-    });
-    assert_eq!(hasty.await.unwrap(), Err(Error::DeadlineExceeded));
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    gate.notify_one();
-    assert_eq!(patient.await.unwrap().unwrap(), "v:k");
-    assert_eq!(count(&calls), 1);
-    assert_eq!(g.in_flight(), 0);
 }
 
 /// The loader's context carries the load timeout, not the leading caller's

@@ -101,23 +101,20 @@ impl GrpcPeer {
             .clone()
     }
 
-    /// Feeds a fetch's outcome to the breaker; starts the probe task when
-    /// this failure opened it.
-    fn record(&self, outcome: &Result<Fetched, CoreError>) {
-        match outcome {
-            Err(err @ CoreError::Unavailable(_)) => {
-                if self.breaker.record_failure(err) {
+    /// Feeds what a fetch said of the peer to the breaker; starts the probe
+    /// task when this failure opened it.
+    fn record(&self, verdict: Verdict, error: &dyn std::fmt::Display) {
+        match verdict {
+            Verdict::Alive => self.breaker.record_success(),
+            Verdict::Unknown => {}
+            Verdict::Unreachable => {
+                if self.breaker.record_failure(error) {
                     tokio::spawn(breaker::probe_until_healthy(
                         Arc::downgrade(&self.breaker),
                         self.channel(),
                     ));
                 }
             }
-            // The load timeout passing says nothing of the peer's health.
-            Err(CoreError::DeadlineExceeded) => {}
-            // A value, or an answer about the owner's source or load: the
-            // peer is alive.
-            _ => self.breaker.record_success(),
         }
     }
 
@@ -156,6 +153,59 @@ async fn connect_coalescing(uri: Uri) -> std::io::Result<TokioIo<CoalescingIo>> 
     Ok(TokioIo::new(CoalescingIo::new(stream, CLIENT_WRITE_BUFFER)))
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tonic::{Code, Status};
+
+    /// Only unmarked UNAVAILABLE/UNKNOWN (what tonic reports for a dead
+    /// connection) count against the peer; statuses its server sent, the
+    /// owner's marked answers included, prove it alive; our own timer's
+    /// prove nothing.
+    #[test]
+    fn statuses_judge_the_peer() {
+        let transport = [
+            Status::unavailable("connection refused"),
+            Status::unknown("h2 error"),
+            Status::cancelled("connection closed"),
+        ];
+        for s in transport {
+            assert_eq!(verdict_of(&s), Verdict::Unreachable, "{s:?}");
+        }
+        let answered = [
+            Status::invalid_argument("unknown group"),
+            Status::resource_exhausted("shed"),
+            Status::internal("boom"),
+            status::to_status(&CoreError::source_failed("db")),
+            status::to_status(&CoreError::NotFound),
+            Status::deadline_exceeded("the owner's deadline layer"),
+        ];
+        for s in answered {
+            assert_eq!(verdict_of(&s), Verdict::Alive, "{s:?}");
+        }
+    }
+
+    /// `CANCELLED` once the budget is spent is the channel's own timer;
+    /// before that, a connection that went away.
+    #[test]
+    fn own_timer_is_told_by_the_time() {
+        let cancelled = Status::new(Code::Cancelled, "Timeout expired");
+        let budget = Some(Duration::from_millis(300));
+        assert!(is_own_timer(&cancelled, budget, Duration::from_millis(299)));
+        assert!(!is_own_timer(
+            &cancelled,
+            budget,
+            Duration::from_millis(100)
+        ));
+        assert!(!is_own_timer(&cancelled, None, Duration::from_secs(60)));
+        assert!(!is_own_timer(
+            &Status::unavailable("x"),
+            budget,
+            Duration::from_secs(1)
+        ));
+    }
+}
+
 #[async_trait]
 impl PeerClient for GrpcPeer {
     fn id(&self) -> &str {
@@ -171,31 +221,73 @@ impl PeerClient for GrpcPeer {
                 "skipped: the peer's breaker is open",
             ));
         }
-        let outcome = self.send_fetch(group, key, ctx.remaining()).await;
-        self.record(&outcome);
+        let (outcome, verdict) = self.send_fetch(group, key, ctx.remaining()).await;
+        match &outcome {
+            Ok(_) => self.record(verdict, &"ok"),
+            Err(err) => self.record(verdict, err),
+        }
         outcome
     }
 }
 
+/// True when `status` is the channel's own timer (tonic enforces the
+/// `grpc-timeout` it sends, answering `CANCELLED`) rather than a dead
+/// connection (which hyper also reports as `CANCELLED`): the budget was
+/// spent, give or take the two timers' start-up gap.
+fn is_own_timer(status: &tonic::Status, budget: Option<Duration>, elapsed: Duration) -> bool {
+    const TIMER_SLACK: Duration = Duration::from_millis(5);
+    status.code() == tonic::Code::Cancelled
+        && budget.is_some_and(|budget| elapsed + TIMER_SLACK >= budget)
+}
+
+/// What one fetch says of the peer's health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    /// It answered (a value, or any status its server sent).
+    Alive,
+    /// It could not be reached, or its connection was judged dead.
+    Unreachable,
+    /// Nothing either way (our own deadline passed first).
+    Unknown,
+}
+
+/// The verdict of a status received for a fetch (the channel's own timer
+/// already set aside): `UNAVAILABLE`, `UNKNOWN` and `CANCELLED` without the
+/// owner's marker are what tonic reports for a refused, reset or dead
+/// connection; every other status was sent by the peer's server, which is
+/// therefore alive (an owner lacking the group, one shedding load, its
+/// deadline layer).
+fn verdict_of(status: &tonic::Status) -> Verdict {
+    let marked = status.metadata().get(status::ERROR_KIND_KEY).is_some();
+    match status.code() {
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled if !marked => {
+            Verdict::Unreachable
+        }
+        _ => Verdict::Alive,
+    }
+}
+
 impl GrpcPeer {
-    /// One `Fetch` call, bounded by `budget` when given.
+    /// One `Fetch` call, bounded by `budget` when given, and what it says of
+    /// the peer's health.
     async fn send_fetch(
         &self,
         group: &str,
         key: &str,
         budget: Option<Duration>,
-    ) -> Result<Fetched, CoreError> {
+    ) -> (Result<Fetched, CoreError>, Verdict) {
         let mut request = tonic::Request::new(FetchRequest {
             group: group.to_owned(),
             key: key.to_owned(),
         });
         if let Some(budget) = budget {
             if budget.is_zero() {
-                return Err(CoreError::DeadlineExceeded);
+                return (Err(CoreError::DeadlineExceeded), Verdict::Unknown);
             }
             request.set_timeout(budget);
         }
         let mut client = self.client();
+        let started = tokio::time::Instant::now();
         let call = client.fetch(request);
         let answer = match budget {
             Some(budget) => tokio::time::timeout(budget, call).await,
@@ -208,20 +300,25 @@ impl GrpcPeer {
                 // per-call decode buffer (8 KiB or more), and that whole
                 // buffer would live as long as the value does in the hot
                 // cache. An exact-size copy is cheap next to the network hop.
-                Ok(Fetched {
+                let fetched = Fetched {
                     value: Bytes::copy_from_slice(&r.value),
                     minute_qps: Some(r.minute_qps),
                     ttl: (r.ttl_ms > 0).then(|| Duration::from_millis(r.ttl_ms)),
-                })
+                };
+                (Ok(fetched), Verdict::Alive)
+            }
+            Ok(Err(status)) if is_own_timer(&status, budget, started.elapsed()) => {
+                tracing::debug!(peer = %self.id, %key, ?budget, "peer fetch timed out");
+                (Err(CoreError::DeadlineExceeded), Verdict::Unknown)
             }
             Ok(Err(status)) => {
                 let err = status::from_status(&status);
                 tracing::debug!(peer = %self.id, %key, code = ?status.code(), error = %err, "peer fetch failed");
-                Err(err)
+                (Err(err), verdict_of(&status))
             }
             Err(_elapsed) => {
                 tracing::debug!(peer = %self.id, %key, ?budget, "peer fetch timed out");
-                Err(CoreError::DeadlineExceeded)
+                (Err(CoreError::DeadlineExceeded), Verdict::Unknown)
             }
         }
     }
