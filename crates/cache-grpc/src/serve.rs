@@ -148,9 +148,7 @@ pub async fn serve(
     let fast = opts
         .fast_path
         .then(|| layers.service(FastGroupcache::new(service.clone(), limit, limit)));
-    let generated = GroupcacheServer::new(service)
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
+    let generated = service.into_tonic(limit, limit);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     set_health(&health, ServingStatus::NotServing).await;
