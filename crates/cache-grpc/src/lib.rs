@@ -22,7 +22,9 @@
 //!    builds a [`LoadContext`](cache_core::LoadContext) with the deadline and
 //!    calls [`Group::get_with`](cache_core::Group::get_with). (`Get` and
 //!    `Fetch` reach it through the [`fastpath`], which decodes and encodes
-//!    them directly instead of through tonic's codec and router.)
+//!    them directly instead of through tonic's codec and router.) A request
+//!    that does not decode, or whose `group` or `key` is not UTF-8, never
+//!    gets there: it is answered `INVALID_ARGUMENT` ([`codec`]).
 //! 4. The group answers from its caches, or, on a miss, asks its
 //!    [`PeerPool`] who owns the key (the consistent hash ring of
 //!    `cache_core::consistent_hash`, over canonical peer ids).

