@@ -219,7 +219,9 @@ async fn error_exit_codes_and_path_traversal() {
         );
     }
     let addr = &cluster.nodes[0].addr;
-    let out = run(&["get", "--addr", addr, "--timeout", "300ms", "slow", "k"]).await;
+    // The source takes 5 s: a 1 s deadline passes, whichever side's timer
+    // reports it (the node's, or the client's on a slow machine).
+    let out = run(&["get", "--addr", addr, "--timeout", "1s", "slow", "k"]).await;
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     assert!(
         out.stderr.starts_with("DEADLINE_EXCEEDED: "),

@@ -16,7 +16,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `bytes` fields become `bytes::Bytes`: a cached value reaches the wire
     // without a copy.
     config.bytes(["."]);
+    // `prost::Name` (the full name of each message), for the codec's
+    // messages about requests that do not decode.
+    config.enable_type_names();
     tonic_prost_build::configure()
+        // tonic-prost's codec, except that a request that does not decode
+        // is INVALID_ARGUMENT (see src/codec.rs).
+        .codec_path("crate::codec::ProtoCodec")
         .file_descriptor_set_path(out_dir.join("groupcache_descriptor.bin"))
         .compile_with_config(config, &[proto], &[proto_root])?;
     Ok(())

@@ -44,8 +44,21 @@ pub async fn bounded<T>(
     // A little later than the node's own deadline, so its answer (with its
     // own status) wins when it keeps the deadline.
     let grace = Duration::from_millis(100);
+    let started = tokio::time::Instant::now();
     match tokio::time::timeout(timeout + grace, call).await {
         Ok(Ok(response)) => Ok(response.into_inner()),
+        // tonic's channel enforces the `grpc-timeout` it sends and reports
+        // its own expiry as CANCELLED ("Timeout expired"); when it beats the
+        // node's answer (a slow machine), the user's deadline still passed.
+        Ok(Err(status))
+            if status.code() == tonic::Code::Cancelled
+                && started.elapsed() + Duration::from_millis(5) >= timeout =>
+        {
+            Err(Error::Status(tonic::Status::deadline_exceeded(format!(
+                "no answer within {}",
+                humantime::format_duration(timeout)
+            ))))
+        }
         Ok(Err(status)) => Err(Error::Status(status)),
         Err(_) => Err(Error::Status(tonic::Status::deadline_exceeded(format!(
             "no answer within {}",

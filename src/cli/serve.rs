@@ -16,6 +16,7 @@ use crate::cli::parse::{GroupSpec, clap_parsers};
 use crate::source::{Source, SourceOptions};
 
 mod node;
+pub mod resources;
 
 /// Which store keeps a group's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -170,6 +171,9 @@ pub struct ServeArgs {
         value_name = "N"
     )]
     pub max_concurrent_requests: usize,
+    /// Origin connections and HTTP/2 client resets.
+    #[command(flatten)]
+    pub resources: resources::ResourceArgs,
     /// The longest any request may take: the budget of a request without a
     /// grpc-timeout, and the cap of one with a longer one.
     #[arg(long, env = "GROUPCACHE_REQUEST_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = clap_parsers::duration)]
@@ -288,7 +292,9 @@ impl ServeArgs {
                 "--max-concurrent-requests must be above zero",
             ));
         }
+        self.resources.validate()?;
         let mut options = SourceOptions::new(self.max_value_bytes, self.origin_timeout);
+        self.resources.apply_to_sources(&mut options);
         if let Some(path) = &self.origin_ca {
             let pem = std::fs::read(path)
                 .map_err(|e| Error::config(format!("--origin-ca {}: {e}", path.display())))?;

@@ -9,6 +9,7 @@ use cache_core::{Error as CoreError, Getter, LoadContext, Loaded};
 use tokio::io::AsyncReadExt;
 
 use crate::Error;
+use crate::source::bounded;
 
 /// A [`Getter`] serving the files under one directory.
 ///
@@ -23,6 +24,10 @@ use crate::Error;
 ///
 /// A missing file or a directory is `NotFound`; a file larger than the
 /// maximum value size is a source failure (it could not be served anyway).
+/// A load stops, [`CoreError::DeadlineExceeded`], when its deadline passes
+/// or it is cancelled ([`LoadContext::cancellation`]: nobody waits for the
+/// value); a file operation already running on tokio's blocking pool
+/// finishes there, unseen.
 #[derive(Debug, Clone)]
 pub struct DirSource {
     /// The canonical (symlink-free, absolute) root, resolved once at start.
@@ -95,8 +100,15 @@ fn io_error(key: &str, e: io::Error) -> CoreError {
 
 #[async_trait]
 impl Getter for DirSource {
-    async fn get(&self, key: &str, _ctx: &LoadContext) -> Result<Loaded, CoreError> {
+    async fn get(&self, key: &str, ctx: &LoadContext) -> Result<Loaded, CoreError> {
         check_key(key)?;
+        bounded(ctx, self.read(key)).await
+    }
+}
+
+impl DirSource {
+    /// Reads the file of `key` (a key already checked).
+    async fn read(&self, key: &str) -> Result<Loaded, CoreError> {
         let path = tokio::fs::canonicalize(self.root.join(key))
             .await
             .map_err(|e| io_error(key, e))?;
@@ -139,6 +151,8 @@ impl Getter for DirSource {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     /// A fresh directory under the system temp dir, removed on drop.
@@ -249,6 +263,59 @@ mod tests {
             Err(CoreError::SourceFailed(_))
         ));
         assert_eq!(get(&src, "fits").await.unwrap().len(), 10);
+    }
+
+    /// A cancelled load, or one past its deadline, does not read the file.
+    #[tokio::test]
+    async fn cancelled_and_expired_loads_stop() {
+        let tmp = TempDir::new("cancel");
+        std::fs::write(tmp.0.join("f"), b"x").unwrap();
+        let src = DirSource::new(&tmp.0, 10).unwrap();
+        let cancelled = LoadContext::new();
+        cancelled.cancellation().cancel();
+        assert_eq!(
+            src.get("f", &cancelled).await,
+            Err(CoreError::DeadlineExceeded)
+        );
+        let expired = LoadContext::with_timeout(Duration::ZERO);
+        assert_eq!(
+            src.get("f", &expired).await,
+            Err(CoreError::DeadlineExceeded)
+        );
+    }
+
+    /// A load that would never end (its file is a FIFO with no writer,
+    /// whose open blocks for ever) ends as soon as it is cancelled.
+    #[tokio::test]
+    async fn cancelling_stops_a_load_in_progress() {
+        let tmp = TempDir::new("fifo");
+        let fifo = tmp.0.join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let src = DirSource::new(&tmp.0, 10).unwrap();
+        let ctx = LoadContext::new();
+        let token = ctx.cancellation().clone();
+        let load = tokio::spawn(async move { src.get("fifo", &ctx).await });
+        // One turn: the load runs until it waits for the file system.
+        tokio::task::yield_now().await;
+        token.cancel();
+        let got = tokio::time::timeout(Duration::from_secs(5), load)
+            .await
+            .expect("cancelling ended the load")
+            .unwrap();
+        assert_eq!(got, Err(CoreError::DeadlineExceeded));
+        // Release the blocking thread, if it got as far as opening the
+        // FIFO: opening it for reading and writing never blocks (Linux),
+        // and gives that open its writer.
+        drop(
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&fifo),
+        );
     }
 
     /// A root that does not exist or is a file is a configuration error.

@@ -1,18 +1,29 @@
 //! `http://host:port/prefix/{key}` and `https://...`: the key is fetched from
 //! an HTTP origin.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use cache_core::{Error as CoreError, Getter, LoadContext, Loaded};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use tokio::sync::Semaphore;
 
 use crate::Error;
-use crate::source::SourceOptions;
+use crate::source::{SourceOptions, bounded};
 
 /// The placeholder replaced by the percent-encoded key.
 pub const KEY_PLACEHOLDER: &str = "{key}";
+
+/// The default of [`SourceOptions::origin_max_connections`]: requests one
+/// source has in flight to its origin at once.
+pub const DEFAULT_ORIGIN_MAX_CONNECTIONS: usize = 64;
+
+/// How long an idle origin connection is kept for the next request: well
+/// below the keep-alive timeouts of common servers and load balancers (60
+/// to 75 s), so that the origin seldom closes one just as it is reused.
+const ORIGIN_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Bytes left as they are in a key: RFC 3986 unreserved characters. Every
 /// other byte, `/` included, is percent-encoded, so a key is always exactly
@@ -31,10 +42,15 @@ const KEY_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
 /// - any other status, a transport error or the origin timeout:
 ///   [`CoreError::SourceFailed`].
 ///
-/// Each request is bounded by the origin timeout and by the get's own
-/// deadline, whichever comes first. TLS is rustls with the Mozilla root
-/// certificates compiled in (no system OpenSSL); `HTTP(S)_PROXY`
-/// environment variables are honoured.
+/// At most `origin_max_connections` requests are in flight to the origin
+/// at once, on as many pooled keep-alive connections (idle ones are kept
+/// for 30 s); a load beyond that waits for its turn. Each request is bounded
+/// by the origin timeout (a source failure); the wait and the request
+/// together by the load's deadline, and both stop when the load is
+/// cancelled ([`LoadContext::cancellation`]: nobody waits for the value),
+/// closing a request in progress: [`CoreError::DeadlineExceeded`]. TLS is
+/// rustls with the Mozilla root certificates compiled in (no system
+/// OpenSSL); `HTTP(S)_PROXY` environment variables are honoured.
 #[derive(Debug, Clone)]
 pub struct HttpSource {
     /// The URL text before `{key}`.
@@ -43,8 +59,9 @@ pub struct HttpSource {
     suffix: String,
     /// Shared connection pool (a `reqwest::Client` is an `Arc` inside).
     client: reqwest::Client,
-    /// Upper bound of one origin request.
-    timeout: Duration,
+    /// One permit per origin request in flight, `origin_max_connections`
+    /// in all; shared by the clones of this source.
+    permits: Arc<Semaphore>,
     /// Bodies above this many bytes are refused.
     max_value_bytes: u64,
 }
@@ -80,8 +97,16 @@ impl HttpSource {
         if timeout.is_zero() {
             return Err(Error::config("the origin timeout must be above zero"));
         }
+        let max_connections = options.origin_max_connections;
+        if max_connections == 0 {
+            return Err(Error::config(
+                "the origin connection limit must be above zero",
+            ));
+        }
         let mut builder = reqwest::Client::builder()
             .timeout(timeout)
+            .pool_max_idle_per_host(max_connections)
+            .pool_idle_timeout(ORIGIN_IDLE_TIMEOUT)
             .user_agent(concat!("groupcache/", env!("CARGO_PKG_VERSION")));
         if let Some(pem) = &options.origin_ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
@@ -100,7 +125,7 @@ impl HttpSource {
             prefix: prefix.to_owned(),
             suffix: suffix.to_owned(),
             client,
-            timeout,
+            permits: Arc::new(Semaphore::new(max_connections)),
             max_value_bytes,
         })
     }
@@ -119,19 +144,29 @@ impl HttpSource {
 #[async_trait]
 impl Getter for HttpSource {
     async fn get(&self, key: &str, ctx: &LoadContext) -> Result<Loaded, CoreError> {
-        let timeout = match ctx.remaining() {
-            Some(left) if left.is_zero() => return Err(CoreError::DeadlineExceeded),
-            Some(left) => left.min(self.timeout),
-            None => self.timeout,
-        };
         let url = self.url_for(key);
+        bounded(ctx, async {
+            // Never closed; held until the body is read.
+            let _permit = self
+                .permits
+                .acquire()
+                .await
+                .map_err(|_| CoreError::source_failed("the origin request limit is closed"))?;
+            self.fetch(&url).await
+        })
+        .await
+    }
+}
+
+impl HttpSource {
+    /// GETs `url` (bounded by the origin timeout) and reads its body.
+    async fn fetch(&self, url: &str) -> Result<Loaded, CoreError> {
         let failed = |what: &dyn std::fmt::Display| {
             CoreError::source_failed(format!("origin GET {url}: {what}"))
         };
         let mut resp = self
             .client
-            .get(&url)
-            .timeout(timeout)
+            .get(url)
             .send()
             .await
             .map_err(|e| failed(&crate::error::error_chain(&e)))?;

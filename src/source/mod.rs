@@ -7,6 +7,7 @@
 //! | `http://host:port/prefix/{key}`, `https://...` | the origin, with the key percent-encoded in place of `{key}` |
 //! | `synthetic:size=1024,delay=20ms,missing=PREFIX` | a deterministic value made up from the key |
 
+use std::future::Future;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
@@ -21,7 +22,7 @@ mod http;
 mod synthetic;
 
 pub use dir::DirSource;
-pub use http::{HttpSource, KEY_PLACEHOLDER};
+pub use http::{DEFAULT_ORIGIN_MAX_CONNECTIONS, HttpSource, KEY_PLACEHOLDER};
 pub use synthetic::{DEFAULT_SYNTHETIC_SIZE, SyntheticSource, SyntheticSpec, synthetic_value};
 
 /// A parsed `SOURCE`: which source, before it is opened.
@@ -77,16 +78,50 @@ pub struct SourceOptions {
     /// PEM certificates trusted by `https:` sources besides the built-in
     /// Mozilla roots (an internal CA); `None` for the built-in roots only.
     pub origin_ca_pem: Option<Vec<u8>>,
+    /// Requests each `http:` source has in flight to its origin at once
+    /// (and idle connections it keeps); more loads wait for their turn.
+    pub origin_max_connections: usize,
 }
 
 impl SourceOptions {
-    /// Options with these limits and the built-in roots only.
+    /// Options with these limits, the built-in roots only and
+    /// [`DEFAULT_ORIGIN_MAX_CONNECTIONS`].
     pub fn new(max_value_bytes: u64, origin_timeout: Duration) -> Self {
         SourceOptions {
             max_value_bytes,
             origin_timeout,
             origin_ca_pem: None,
+            origin_max_connections: DEFAULT_ORIGIN_MAX_CONNECTIONS,
         }
+    }
+}
+
+/// Runs a source's `work` for one load until it ends, the load is
+/// cancelled (its [`LoadContext`] token fires: nobody waits for the value
+/// any more) or its deadline passes. The last two drop the work (a file
+/// read stops, an origin request in progress is closed) and end the load
+/// with [`CoreError::DeadlineExceeded`].
+async fn bounded<T>(
+    ctx: &LoadContext,
+    work: impl Future<Output = Result<T, CoreError>>,
+) -> Result<T, CoreError> {
+    // A timer may take a tick to see a deadline already past.
+    if ctx.is_expired() {
+        return Err(CoreError::DeadlineExceeded);
+    }
+    let deadline = async {
+        match ctx.get_deadline() {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        // Cancellation and the deadline first: a cancelled load does not
+        // start its work.
+        biased;
+        () = ctx.cancellation().cancelled() => Err(CoreError::DeadlineExceeded),
+        () = deadline => Err(CoreError::DeadlineExceeded),
+        done = work => done,
     }
 }
 

@@ -285,3 +285,31 @@ async fn load_timeout_fails_a_slow_loader() {
         (1, 1, 0)
     );
 }
+
+/// A loader that bounds itself by its context's deadline (as the built-in
+/// sources do) and reports `DeadlineExceeded` there: its callers still see
+/// the load timeout (a source failure), never a deadline of their own.
+#[tokio::test(start_paused = true)]
+async fn a_loader_honouring_the_load_timeout_is_reported_as_one() {
+    let g = GroupBuilder::new(
+        "g",
+        1 << 20,
+        getter_fn(|_key: String, ctx: LoadContext| async move {
+            let deadline = ctx.get_deadline().expect("the load timeout");
+            tokio::time::sleep_until(deadline).await;
+            Err(Error::DeadlineExceeded)
+        }),
+    )
+    .load_timeout(Some(Duration::from_secs(5)))
+    .build()
+    .unwrap();
+    let ctx = LoadContext::with_timeout(Duration::from_secs(60));
+    match g.get_with("k", ctx).await {
+        Err(Error::SourceFailed(why)) => assert!(why.contains("load timeout"), "{why}"),
+        other => panic!("expected a source failure, got {other:?}"),
+    }
+    assert_eq!(
+        (g.stats().load_timeouts, g.stats().deadline_exceeded),
+        (1, 0)
+    );
+}

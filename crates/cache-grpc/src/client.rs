@@ -69,7 +69,12 @@ impl GrpcPeer {
                 opts.peer_timeout
                     .saturating_sub(ping_after(opts.peer_timeout)),
             )
-            .keep_alive_while_idle(false);
+            .keep_alive_while_idle(false)
+            // A fetch whose callers all left is cancelled (RST_STREAM); the
+            // owner's answer may still arrive. Remembering that many reset
+            // streams makes h2 ignore such late frames instead of counting
+            // them as errors, which past its limit would close the channel.
+            .http2_max_concurrent_reset_streams(REMEMBERED_RESETS);
         let breaker = Arc::new(Breaker::new(id.clone(), opts.breaker, opts.peer_timeout));
         Ok(GrpcPeer {
             id,
@@ -127,6 +132,10 @@ impl GrpcPeer {
             .max_encoding_message_size(self.max_message_bytes)
     }
 }
+
+/// Cancelled fetches a peer connection remembers (h2's default is 50 for 30
+/// s), so that answers arriving after a cancel are dropped quietly.
+const REMEMBERED_RESETS: usize = 4096;
 
 /// How long a peer connection with fetches in flight may read nothing
 /// before it sends a PING: half the peer timeout, so that connect-or-PING

@@ -22,7 +22,9 @@
 //!    builds a [`LoadContext`](cache_core::LoadContext) with the deadline and
 //!    calls [`Group::get_with`](cache_core::Group::get_with). (`Get` and
 //!    `Fetch` reach it through the [`fastpath`], which decodes and encodes
-//!    them directly instead of through tonic's codec and router.)
+//!    them directly instead of through tonic's codec and router.) A request
+//!    that does not decode, or whose `group` or `key` is not UTF-8, never
+//!    gets there: it is answered `INVALID_ARGUMENT` ([`codec`]).
 //! 4. The group answers from its caches, or, on a miss, asks its
 //!    [`PeerPool`] who owns the key (the consistent hash ring of
 //!    `cache_core::consistent_hash`, over canonical peer ids).
@@ -53,6 +55,8 @@
 //!   because Cargo runs a build script only for its own package).
 //! - [`server`]: the `Groupcache` service (`Get`, `Fetch`, `Stats`).
 //! - [`status`]: the one mapping between core errors and gRPC statuses.
+//! - [`codec`]: the generated code's protobuf codec; a request that does
+//!   not decode is `INVALID_ARGUMENT`.
 //! - [`fastpath`]: [`FastGroupcache`](fastpath::FastGroupcache), `Get` and
 //!   `Fetch` answered without tonic's generic codec (everything else passes
 //!   through to the generated server).
@@ -64,7 +68,8 @@
 //!   whose answers leave in batches (one write for many).
 //! - [`h2serve`]: the server's HTTP/2 connections on `h2` directly: each
 //!   request a future inside its connection's task, no `date` header.
-//! - [`limits`]: message size limits derived from `max_value_bytes`.
+//! - [`limits`]: message size limits derived from `max_value_bytes`, and
+//!   `RESOURCE_EXHAUSTED` for a request over them.
 //! - [`serve`](mod@serve): [`serve()`] and [`ServerOptions`].
 //! - [`cluster`]: [`LocalCluster`], an in-process N-node cluster.
 //! - [`error`]: [`Error`], this crate's error type.
@@ -73,6 +78,7 @@ pub mod breaker;
 pub mod client;
 pub mod cluster;
 pub mod coalesce;
+pub mod codec;
 pub mod deadline;
 pub mod error;
 pub mod fastpath;

@@ -44,6 +44,33 @@ pub struct ServerOptions {
     pub request_timeout: Duration,
     /// HTTP/2 streams per connection. Default 1024.
     pub max_concurrent_streams: u32,
+    /// Streams a client may reset (RST_STREAM) while they still wait to be
+    /// taken up by the server, on one connection at once; one more closes
+    /// the connection (GOAWAY `ENHANCE_YOUR_CALM`). h2's
+    /// `max_pending_accept_reset_streams`, on both transports. A stream
+    /// waits there from the moment its HEADERS are read until the server
+    /// takes it up, which is in the same pass over the connection unless
+    /// the node is busy; a peer whose fetches time out while they are
+    /// still in the node's socket buffer cancels them there. h2's default
+    /// of 20 cut peers' connections; the default is
+    /// `max_concurrent_streams`' (1024): a peer may cancel every stream it
+    /// may have open. Default 1024.
+    pub max_pending_resets: usize,
+    /// Streams the server itself may reset because of the client's
+    /// protocol errors, over a connection's whole life; one more closes it
+    /// (GOAWAY `ENHANCE_YOUR_CALM`). h2's `max_local_error_reset_streams`
+    /// (its default, made explicit), on both transports. A peer that only
+    /// cancels its own fetches never adds to it. Default 1024.
+    pub max_local_error_resets: usize,
+    /// Streams a client may reset before their answer, per second on one
+    /// connection; one more closes the connection (GOAWAY
+    /// `ENHANCE_YOUR_CALM`): a rapid-reset flood (HEADERS then RST_STREAM,
+    /// over and over) is stopped even when the server keeps up with it, so
+    /// that [`max_pending_resets`](Self::max_pending_resets) never trips.
+    /// Twice the stream limit by default: a peer cancelling all its fetches
+    /// twice in a second stays below. Our HTTP/2 driver only
+    /// ([`h2serve`]); tonic's server has no such limit. Default 2048.
+    pub max_resets_per_second: u32,
     /// Between "health says NOT_SERVING" and "stop accepting": time for
     /// load balancers to notice. Default 0.
     pub shutdown_grace: Duration,
@@ -77,6 +104,9 @@ impl Default for ServerOptions {
             max_concurrent_requests: 4096,
             request_timeout: Duration::from_secs(30),
             max_concurrent_streams: 1024,
+            max_pending_resets: 1024,
+            max_local_error_resets: 1024,
+            max_resets_per_second: 2048,
             shutdown_grace: Duration::ZERO,
             drain_timeout: Duration::from_secs(10),
             keepalive_interval: Duration::from_secs(30),
@@ -104,6 +134,21 @@ impl ServerOptions {
         if self.max_concurrent_streams == 0 {
             return Err(Error::Config(
                 "max_concurrent_streams must be at least 1".into(),
+            ));
+        }
+        if self.max_pending_resets == 0 {
+            return Err(Error::Config(
+                "max_pending_resets must be at least 1".into(),
+            ));
+        }
+        if self.max_local_error_resets == 0 {
+            return Err(Error::Config(
+                "max_local_error_resets must be at least 1".into(),
+            ));
+        }
+        if self.max_resets_per_second == 0 {
+            return Err(Error::Config(
+                "max_resets_per_second must be at least 1".into(),
             ));
         }
         if self.write_buffer_bytes == 0 {
@@ -148,9 +193,7 @@ pub async fn serve(
     let fast = opts
         .fast_path
         .then(|| layers.service(FastGroupcache::new(service.clone(), limit, limit)));
-    let generated = GroupcacheServer::new(service)
-        .max_decoding_message_size(limit)
-        .max_encoding_message_size(limit);
+    let generated = service.into_tonic(limit, limit);
 
     let (health, health_service) = tonic_health::server::health_reporter();
     set_health(&health, ServingStatus::NotServing).await;
@@ -188,6 +231,8 @@ pub async fn serve(
     let server = if opts.tonic_transport {
         let router = Server::builder()
             .max_concurrent_streams(opts.max_concurrent_streams)
+            .http2_max_pending_accept_reset_streams(Some(opts.max_pending_resets))
+            .http2_max_local_error_reset_streams(Some(opts.max_local_error_resets))
             .http2_keepalive_interval(Some(opts.keepalive_interval))
             .trace_fn(|req| tracing::debug_span!("grpc", path = %req.uri().path()))
             .layer(FastPathLayer::new(fast))
@@ -220,6 +265,9 @@ pub async fn serve(
         let svc = FastPathLayer::new(fast).layer(routes.prepare());
         let cfg = H2Config {
             max_concurrent_streams: opts.max_concurrent_streams,
+            max_pending_resets: opts.max_pending_resets,
+            max_local_error_resets: opts.max_local_error_resets,
+            max_resets_per_second: opts.max_resets_per_second,
             keepalive_interval: opts.keepalive_interval,
             write_buffer: opts.write_coalescing.then_some(opts.write_buffer_bytes),
         };
@@ -278,11 +326,14 @@ mod tests {
     fn zero_limits_are_refused() {
         assert!(ServerOptions::default().validate().is_ok());
         type Case = (fn(&mut ServerOptions), &'static str);
-        let cases: [Case; 5] = [
+        let cases: [Case; 8] = [
             (|o| o.max_value_bytes = 0, "max_value_bytes"),
             (|o| o.max_concurrent_requests = 0, "max_concurrent_requests"),
             (|o| o.request_timeout = Duration::ZERO, "request_timeout"),
             (|o| o.max_concurrent_streams = 0, "max_concurrent_streams"),
+            (|o| o.max_pending_resets = 0, "max_pending_resets"),
+            (|o| o.max_local_error_resets = 0, "max_local_error_resets"),
+            (|o| o.max_resets_per_second = 0, "max_resets_per_second"),
             (|o| o.write_buffer_bytes = 0, "write_buffer_bytes"),
         ];
         for (set, name) in cases {

@@ -7,7 +7,8 @@ use cache_core::{CacheStats, Group, LoadContext, LoadLimiterStats, Registry, Sta
 use tonic::{Request, Response, Status};
 
 use crate::deadline::Deadline;
-use crate::pb::groupcache_server::Groupcache;
+use crate::limits::RequestLimit;
+use crate::pb::groupcache_server::{Groupcache, GroupcacheServer};
 use crate::pb::{self, FetchRequest, FetchResponse, GetRequest, GetResponse};
 use crate::{PeerHealth, PeerPool, status};
 
@@ -33,6 +34,17 @@ impl GroupcacheService {
         }
     }
 
+    /// The generated tonic server of this service, as [`serve`](crate::serve())
+    /// runs it: requests of up to `max_decoding` and responses of up to
+    /// `max_encoding` bytes, and a request over its limit answered
+    /// `RESOURCE_EXHAUSTED` ([`RequestLimit`]).
+    pub fn into_tonic(self, max_decoding: usize, max_encoding: usize) -> TonicGroupcache {
+        let server = GroupcacheServer::new(self)
+            .max_decoding_message_size(max_decoding)
+            .max_encoding_message_size(max_encoding);
+        RequestLimit::new(server, max_decoding)
+    }
+
     fn group(&self, name: &str) -> Result<Group, Status> {
         self.registry
             .require(name)
@@ -50,6 +62,10 @@ impl GroupcacheService {
         Ok(())
     }
 }
+
+/// The generated server of [`GroupcacheService`] behind its request size
+/// limit: what [`GroupcacheService::into_tonic`] builds.
+pub type TonicGroupcache = RequestLimit<GroupcacheServer<GroupcacheService>>;
 
 /// The load context of a request: the deadline captured by the deadline
 /// layer (found in the request's extensions), if any.

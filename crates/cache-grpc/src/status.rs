@@ -22,6 +22,21 @@
 //! transient condition, so it maps to `INTERNAL`, and it is an answer of the
 //! owner: the requester does not re-run the same loader locally.
 //!
+//! # Requests that do not decode
+//!
+//! | request | status code | message |
+//! |---|---|---|
+//! | a `group` or `key` that is not UTF-8 ([`not_utf8`]) | `INVALID_ARGUMENT` | `key is not valid UTF-8` |
+//! | bytes that are no such protobuf message ([`invalid_request`]) | `INVALID_ARGUMENT` | `request is not a valid groupcache.v1.GetRequest: ...` |
+//! | a message over the decode limit ([`request_too_large`]) | `RESOURCE_EXHAUSTED` | `request message of N bytes is over the limit of M bytes` |
+//!
+//! tonic's own answers are `INTERNAL` and `OUT_OF_RANGE`; gRPC's status
+//! code guide, and gRPC servers in other languages, say the caller sent a
+//! bad argument, and that a message over the limit exhausts a resource.
+//! [`codec`](crate::codec) and the [fast path](crate::fastpath) decide
+//! which case it is; [`limits::RequestLimit`](crate::limits::RequestLimit)
+//! catches the size before tonic reads the message.
+//!
 //! # Client side: [`from_status`]
 //!
 //! A peer's answer to `Fetch` must tell "the owner's source said so" (passed
@@ -93,6 +108,26 @@ pub fn to_status(err: &CoreError) -> Status {
     }
 }
 
+/// The answer to a request whose string field `field` (`group`, `key`) is
+/// not valid UTF-8.
+pub fn not_utf8(field: &str) -> Status {
+    Status::invalid_argument(format!("{field} is not valid UTF-8"))
+}
+
+/// The answer to a request that does not decode as the protobuf message
+/// `message` (its full name, `groupcache.v1.GetRequest`).
+pub fn invalid_request(message: &str, error: &prost::DecodeError) -> Status {
+    Status::invalid_argument(format!("request is not a valid {message}: {error}"))
+}
+
+/// The answer to a request whose message announces `len` bytes, over the
+/// decode limit of `limit`.
+pub fn request_too_large(len: usize, limit: usize) -> Status {
+    Status::resource_exhausted(format!(
+        "request message of {len} bytes is over the limit of {limit} bytes"
+    ))
+}
+
 /// Maps a status received from a peer's `Fetch` to a core error.
 ///
 /// Marked statuses are the owner's answers (`NotFound`, `SourceFailed`,
@@ -155,6 +190,24 @@ mod tests {
         for (err, code) in cases {
             assert_eq!(to_status(&err).code(), code, "{err:?}");
         }
+    }
+
+    /// Requests that do not decode are the caller's mistake; a request
+    /// over the limit exhausts a resource.
+    #[test]
+    fn bad_requests_map_to_documented_codes() {
+        assert_eq!(not_utf8("key").code(), Code::InvalidArgument);
+        assert_eq!(not_utf8("key").message(), "key is not valid UTF-8");
+        let error = <crate::pb::GetRequest as prost::Message>::decode(&[0xff][..]).unwrap_err();
+        let status = invalid_request("groupcache.v1.GetRequest", &error);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(
+            status
+                .message()
+                .starts_with("request is not a valid groupcache.v1.GetRequest: "),
+            "{status:?}"
+        );
+        assert_eq!(request_too_large(11, 10).code(), Code::ResourceExhausted);
     }
 
     /// A source failure says the source failed and leaks no detail.

@@ -1,6 +1,8 @@
 //! The fast path answers every request exactly as the generated tonic
 //! server does: same HTTP status, headers, body bytes and trailers, for
-//! good requests, every error, and every malformed body.
+//! good requests, every error, and every malformed body. Requests that do
+//! not decode are INVALID_ARGUMENT and requests over the size limit
+//! RESOURCE_EXHAUSTED on both.
 
 use std::time::Duration;
 
@@ -8,7 +10,6 @@ use bytes::{BufMut, Bytes, BytesMut};
 use cache_core::{Error, GroupBuilder, LoadContext, Loaded, Registry, getter_fn};
 use cache_grpc::deadline::Deadline;
 use cache_grpc::fastpath::FastGroupcache;
-use cache_grpc::pb::groupcache_server::GroupcacheServer;
 use cache_grpc::pb::{FetchRequest, GetRequest, StatsRequest, StatsResponse};
 use cache_grpc::{GroupcacheService, PeerPool, ServerOptions, limits, serve};
 use http_body::Frame;
@@ -75,6 +76,25 @@ fn fetch(group: &str, key: &str) -> Bytes {
         key: key.into(),
     };
     frame(0, &req.encode_to_vec())
+}
+
+/// A framed `GetRequest` or `FetchRequest` (same fields) whose `group` and
+/// `key` are any bytes, UTF-8 or not.
+fn raw(group: &[u8], key: &[u8]) -> Bytes {
+    let mut message = vec![0x0a, group.len() as u8];
+    message.extend_from_slice(group);
+    message.extend_from_slice(&[0x12, key.len() as u8]);
+    message.extend_from_slice(key);
+    frame(0, &message)
+}
+
+/// A frame header announcing one byte more than the limit, and nothing
+/// after it.
+fn oversized() -> Bytes {
+    let mut header = BytesMut::new();
+    header.put_u8(0);
+    header.put_u32(LIMIT as u32 + 1);
+    header.freeze()
 }
 
 /// One request of a case: path, extra headers, body frames, a deadline.
@@ -173,9 +193,7 @@ fn grpc_status(s: &Seen) -> String {
 async fn both(case: &Case) -> Seen {
     // Separate nodes, so that the first request's load or per-key rate
     // does not change the second's answer.
-    let generated = GroupcacheServer::new(service())
-        .max_decoding_message_size(LIMIT)
-        .max_encoding_message_size(LIMIT);
+    let generated = service().into_tonic(LIMIT, LIMIT);
     let fast = FastGroupcache::new(service(), LIMIT, LIMIT);
     let want = seen(generated.oneshot(request(case)).await.unwrap()).await;
     let got = seen(fast.oneshot(request(case)).await.unwrap()).await;
@@ -232,17 +250,76 @@ async fn deadline_from_extensions() {
     assert_eq!(grpc_status(&s), "4 deadline exceeded");
 }
 
-/// Bodies the fast path declines (malformed, truncated, compressed,
-/// oversized, several messages, trailers, errors, compression headers) and
-/// other methods get tonic's own answers.
+/// Requests that are not valid protobuf, or whose group or key is not
+/// UTF-8, are INVALID_ARGUMENT with a message saying which; a request over
+/// the size limit is RESOURCE_EXHAUSTED. Both paths answer alike (Stats
+/// only goes through the generated server's codec).
+#[tokio::test]
+async fn bad_requests_are_invalid_arguments() {
+    let malformed = frame(0, &[0xff, 0xff]);
+    let stats_bad_group = frame(0, &[0x0a, 1, 0xff]);
+    let too_large = "8 request message of 66561 bytes is over the limit of 66560 bytes";
+    let cases = [
+        (
+            case("key not UTF-8", GET, vec![raw(b"g", b"a\xc3\x28")]),
+            "3 key is not valid UTF-8",
+        ),
+        (
+            case("group not UTF-8", FETCH, vec![raw(b"\xff", b"a")]),
+            "3 group is not valid UTF-8",
+        ),
+        (
+            case("neither UTF-8", GET, vec![raw(b"\xff", b"\xfe")]),
+            "3 group is not valid UTF-8",
+        ),
+        (
+            case(
+                "stats group not UTF-8",
+                "/groupcache.v1.Groupcache/Stats",
+                vec![stats_bad_group],
+            ),
+            "3 group is not valid UTF-8",
+        ),
+        (
+            case("malformed get", GET, vec![malformed.clone()]),
+            "3 request is not a valid groupcache.v1.GetRequest: failed to decode Protobuf message: ",
+        ),
+        (
+            case("malformed fetch", FETCH, vec![malformed]),
+            "3 request is not a valid groupcache.v1.FetchRequest: failed to decode Protobuf message: ",
+        ),
+        (case("oversized get", GET, vec![oversized()]), too_large),
+        (case("oversized fetch", FETCH, vec![oversized()]), too_large),
+        (
+            case(
+                "oversized, then more",
+                GET,
+                vec![oversized(), Bytes::from(vec![0; 4096])],
+            ),
+            too_large,
+        ),
+    ];
+    for (case, status) in cases {
+        let s = tokio::time::timeout(Duration::from_secs(10), both(&case))
+            .await
+            .unwrap();
+        assert!(
+            grpc_status(&s).starts_with(status),
+            "case {}: {}",
+            case.name,
+            grpc_status(&s)
+        );
+    }
+}
+
+/// Bodies the fast path declines (truncated, compressed, several messages,
+/// trailers, errors, compression headers) and other methods get the
+/// generated server's answers.
 #[tokio::test]
 async fn odd_requests_get_tonics_answers() {
     let good = get("g", "a");
     let mut two = BytesMut::from(&good[..]);
     two.extend_from_slice(&good);
-    let mut oversized = BytesMut::new();
-    oversized.put_u8(0);
-    oversized.put_u32(LIMIT as u32 + 1);
     let split: Vec<Bytes> = good.chunks(3).map(Bytes::copy_from_slice).collect();
     let mut with_trailers = case("trailers", GET, vec![good.clone()]);
     with_trailers
@@ -258,7 +335,6 @@ async fn odd_requests_get_tonics_answers() {
     identity.headers.push(("grpc-encoding", "identity"));
     let cases = [
         (case("split", GET, split), "0 "),
-        (case("malformed", GET, vec![frame(0, &[0xff, 0xff])]), "13 "),
         (
             case("truncated", GET, vec![good.slice(..good.len() - 1)]),
             "13 ",
@@ -267,7 +343,6 @@ async fn odd_requests_get_tonics_answers() {
         (case("empty", GET, vec![]), "13 Missing request message."),
         (case("compressed", GET, vec![frame(1, &good[5..])]), "13 "),
         (case("bad flag", FETCH, vec![frame(2, &good[5..])]), "13 "),
-        (case("oversized", GET, vec![oversized.freeze()]), "11 "),
         (case("two messages", GET, vec![two.freeze()]), "0 "),
         (with_trailers, "0 "),
         (errored, "13 "),
@@ -365,8 +440,9 @@ async fn on_the_wire(addr: std::net::SocketAddr, case: &Case) -> (Seen, bool) {
 
 /// Through real HTTP/2 connections, nodes with and without the fast path,
 /// on our HTTP/2 driver and on tonic's server, answer byte for byte alike
-/// (headers, `content-length`, data, trailers); only tonic's server adds
-/// a `date` header.
+/// (headers, `content-length`, data, trailers), bad requests with
+/// INVALID_ARGUMENT and RESOURCE_EXHAUSTED included; only tonic's server
+/// adds a `date` header.
 #[tokio::test]
 async fn wire_answers_match_tonic() {
     let (fast, stop_fast) = node(true, false).await;
@@ -376,27 +452,48 @@ async fn wire_answers_match_tonic() {
     let mut timed = case("grpc-timeout", GET, vec![get("g", "b")]);
     timed.headers.push(("grpc-timeout", "5S"));
     let cases = [
-        case("get", GET, vec![good.clone()]),
-        case("fetch", FETCH, vec![fetch("g", "a")]),
-        case("missing", GET, vec![get("g", "missing-1")]),
-        case("unknown group", FETCH, vec![fetch("nope", "a")]),
-        case("malformed", GET, vec![frame(0, &[0xff, 0xff])]),
-        case("compressed", GET, vec![frame(1, &good[5..])]),
-        case("empty", FETCH, vec![]),
-        case(
-            "unknown method",
-            "/groupcache.v1.Groupcache/Nope",
-            vec![good],
+        (case("get", GET, vec![good.clone()]), "0 "),
+        (case("fetch", FETCH, vec![fetch("g", "a")]), "0 "),
+        (case("missing", GET, vec![get("g", "missing-1")]), "5 "),
+        (case("unknown group", FETCH, vec![fetch("nope", "a")]), "3 "),
+        (
+            case("malformed", GET, vec![frame(0, &[0xff, 0xff])]),
+            "3 request is not a valid groupcache.v1.GetRequest",
         ),
-        timed,
+        (
+            case("key not UTF-8", GET, vec![raw(b"g", b"\xc3\x28")]),
+            "3 key is not valid UTF-8",
+        ),
+        (
+            case("group not UTF-8", FETCH, vec![raw(b"\xff", b"a")]),
+            "3 group is not valid UTF-8",
+        ),
+        (case("oversized", FETCH, vec![oversized()]), "8 "),
+        (case("compressed", GET, vec![frame(1, &good[5..])]), "13 "),
+        (case("empty", FETCH, vec![]), "13 "),
+        (
+            case(
+                "unknown method",
+                "/groupcache.v1.Groupcache/Nope",
+                vec![good],
+            ),
+            "12 ",
+        ),
+        (timed, "0 "),
     ];
-    for case in &cases {
+    for (case, status) in &cases {
         let check = async {
             let (want, dated) = on_the_wire(stock, case).await;
             assert!(
                 dated,
                 "case {}: tonic's server dates its answers",
                 case.name
+            );
+            assert!(
+                grpc_status(&want).starts_with(status),
+                "case {}: {}",
+                case.name,
+                grpc_status(&want)
             );
             for node in [fast, slow] {
                 let (got, dated) = on_the_wire(node, case).await;

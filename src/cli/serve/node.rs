@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::Error;
 use crate::cli::serve::ServeConfig;
+use crate::cli::serve::resources::raise_open_file_limit;
 
 /// Builds the pool and the groups, binds, serves until SIGINT/SIGTERM, then
 /// lets `cache_grpc::serve` drain (bounded by `--shutdown-timeout`).
@@ -21,6 +22,18 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
 
     // Signals first, so a SIGTERM during start-up is not lost.
     let signal = termination_signal()?;
+
+    match raise_open_file_limit() {
+        Ok(limit) => {
+            tracing::info!(
+                soft = limit.soft,
+                hard = limit.hard,
+                was = limit.was,
+                "open-file limit"
+            )
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
+    }
 
     let listener = TcpListener::bind(args.listen)
         .await
@@ -74,6 +87,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     server_opts.write_coalescing = !args.no_write_coalescing;
     server_opts.fast_path = !args.no_fast_path;
     server_opts.tonic_transport = args.tonic_transport;
+    args.resources.apply_to_server(&mut server_opts);
 
     tracing::info!(
         listen = %local,

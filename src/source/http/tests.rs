@@ -6,6 +6,7 @@ use std::time::Duration;
 use std::sync::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use super::*;
 
@@ -288,4 +289,223 @@ fn bad_ca_file() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("origin CA"), "{err}");
+}
+
+/// What [`counting_origin`] saw, as watchable counts.
+#[derive(Clone)]
+struct Seen {
+    /// Requests being answered now.
+    active: Arc<tokio::sync::watch::Sender<usize>>,
+    /// The most requests ever answered at once.
+    max_active: Arc<std::sync::atomic::AtomicUsize>,
+    /// Requests received in all.
+    requests: Arc<std::sync::atomic::AtomicUsize>,
+    /// Connections accepted in all.
+    connections: Arc<std::sync::atomic::AtomicUsize>,
+    /// Connections the client closed while their request was held.
+    closed: Arc<tokio::sync::watch::Sender<usize>>,
+}
+
+/// A keep-alive HTTP/1.1 origin on 127.0.0.1:0 that holds every request
+/// until `gate` gives it a permit, then answers `value:<path>`; it counts
+/// what it sees. Returns its base URL, the counts and its task.
+async fn counting_origin(gate: Arc<Semaphore>) -> (String, Seen, tokio::task::JoinHandle<()>) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Seen {
+        active: Arc::new(tokio::sync::watch::channel(0).0),
+        max_active: Arc::default(),
+        requests: Arc::default(),
+        connections: Arc::default(),
+        closed: Arc::new(tokio::sync::watch::channel(0).0),
+    };
+    let counts = seen.clone();
+    let task = tokio::spawn(async move {
+        let mut conns = tokio::task::JoinSet::new();
+        while let Ok((mut conn, _)) = listener.accept().await {
+            counts.connections.fetch_add(1, SeqCst);
+            let (seen, gate) = (counts.clone(), gate.clone());
+            conns.spawn(async move {
+                let mut buf = [0u8; 1024];
+                loop {
+                    let mut head = Vec::new();
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let path = head.split(' ').nth(1).unwrap_or("").to_owned();
+                    seen.requests.fetch_add(1, SeqCst);
+                    seen.active.send_modify(|n| {
+                        *n += 1;
+                        seen.max_active.fetch_max(*n, SeqCst);
+                    });
+                    tokio::select! {
+                        permit = gate.acquire() => permit.unwrap().forget(),
+                        // A GET has no body: reading anything now means the
+                        // client closed the connection.
+                        _ = conn.read(&mut buf) => {
+                            seen.active.send_modify(|n| *n -= 1);
+                            seen.closed.send_modify(|n| *n += 1);
+                            return;
+                        }
+                    }
+                    // Before answering, so the client never sees its answer
+                    // while it is still counted.
+                    seen.active.send_modify(|n| *n -= 1);
+                    let body = format!("value:{path}");
+                    let resp = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if conn.write_all(resp.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (base, seen, task)
+}
+
+/// A source for `{base}/v/{key}` with at most `cap` origin requests at once.
+fn capped_source(base: &str, cap: usize) -> HttpSource {
+    let mut opts = SourceOptions::new(1024, Duration::from_secs(10));
+    opts.origin_max_connections = cap;
+    HttpSource::new(&format!("{base}/v/{{key}}"), &opts).unwrap()
+}
+
+/// Waits (bounded) until `count` is at least `n`.
+async fn reach(count: &tokio::sync::watch::Sender<usize>, n: usize) {
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        count.subscribe().wait_for(|c| *c >= n),
+    )
+    .await
+    .expect("count not reached in time")
+    .unwrap();
+}
+
+/// 20 concurrent loads of distinct keys against an origin that holds its
+/// requests: the origin never sees more than the cap (4) at once; once it
+/// answers, every load gets its value.
+#[tokio::test]
+async fn concurrent_loads_never_exceed_the_cap() {
+    let gate = Arc::new(Semaphore::new(0));
+    let (base, seen, origin) = counting_origin(gate.clone()).await;
+    let src = capped_source(&base, 4);
+    let loads: Vec<_> = (0..20)
+        .map(|i| {
+            let src = src.clone();
+            tokio::spawn(async move { get(&src, &format!("k{i}")).await })
+        })
+        .collect();
+    reach(&seen.active, 4).await;
+    gate.add_permits(1000);
+    for (i, load) in loads.into_iter().enumerate() {
+        let value = tokio::time::timeout(Duration::from_secs(10), load)
+            .await
+            .expect("load finished")
+            .unwrap()
+            .unwrap();
+        assert_eq!(value, format!("value:/v/k{i}"));
+    }
+    use std::sync::atomic::Ordering::SeqCst;
+    assert_eq!(seen.max_active.load(SeqCst), 4);
+    assert_eq!(seen.requests.load(SeqCst), 20);
+    origin.abort();
+}
+
+/// Loads one after another reuse one pooled keep-alive connection.
+#[tokio::test]
+async fn connections_are_pooled() {
+    let (base, seen, origin) = counting_origin(Arc::new(Semaphore::new(1000))).await;
+    let src = capped_source(&base, 4);
+    for i in 0..5 {
+        assert_eq!(
+            get(&src, &format!("k{i}")).await.unwrap(),
+            format!("value:/v/k{i}")
+        );
+    }
+    use std::sync::atomic::Ordering::SeqCst;
+    assert_eq!(seen.connections.load(SeqCst), 1);
+    origin.abort();
+}
+
+/// Cancelling a load (its context's token fires) while the origin holds
+/// its request ends the load with DeadlineExceeded and closes the
+/// request's connection: the origin sees it closed.
+#[tokio::test]
+async fn cancelling_a_load_closes_its_origin_request() {
+    let (base, seen, origin) = counting_origin(Arc::new(Semaphore::new(0))).await;
+    let src = capped_source(&base, 4);
+    let ctx = LoadContext::new();
+    let token = ctx.cancellation().clone();
+    let load = tokio::spawn(async move { src.get("held", &ctx).await });
+    reach(&seen.active, 1).await;
+    token.cancel();
+    let got = tokio::time::timeout(Duration::from_secs(5), load)
+        .await
+        .expect("the load ended when cancelled")
+        .unwrap();
+    assert_eq!(got, Err(CoreError::DeadlineExceeded));
+    reach(&seen.closed, 1).await;
+    origin.abort();
+}
+
+/// With the one permit held by a load the origin holds, a second load
+/// waits for it only until its deadline and a third only until it is
+/// cancelled (both DeadlineExceeded); neither reaches the origin, and the
+/// first still gets its value once the origin answers.
+#[tokio::test]
+async fn waiting_for_the_cap_ends_with_the_deadline_or_cancellation() {
+    let gate = Arc::new(Semaphore::new(0));
+    let (base, seen, origin) = counting_origin(gate.clone()).await;
+    let src = capped_source(&base, 1);
+    let first = tokio::spawn({
+        let src = src.clone();
+        async move { get(&src, "first").await }
+    });
+    reach(&seen.active, 1).await;
+
+    let ctx = LoadContext::with_timeout(Duration::from_millis(100));
+    let late = tokio::time::timeout(Duration::from_secs(5), src.get("late", &ctx))
+        .await
+        .expect("the deadline ended the wait");
+    assert_eq!(late, Err(CoreError::DeadlineExceeded));
+
+    let ctx = LoadContext::new();
+    let token = ctx.cancellation().clone();
+    let waiting = tokio::spawn({
+        let src = src.clone();
+        async move { src.get("cancelled", &ctx).await }
+    });
+    // One turn: the load runs until it waits for the permit.
+    tokio::task::yield_now().await;
+    token.cancel();
+    let cancelled = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("cancelling ended the wait")
+        .unwrap();
+    assert_eq!(cancelled, Err(CoreError::DeadlineExceeded));
+
+    gate.add_permits(1);
+    assert_eq!(first.await.unwrap().unwrap(), "value:/v/first");
+    use std::sync::atomic::Ordering::SeqCst;
+    assert_eq!(seen.requests.load(SeqCst), 1);
+    origin.abort();
+}
+
+/// A cap of zero is a configuration error.
+#[test]
+fn zero_cap_is_refused() {
+    let mut opts = SourceOptions::new(1, Duration::from_secs(1));
+    opts.origin_max_connections = 0;
+    let err = HttpSource::new("http://h/{key}", &opts)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("connection limit"), "{err}");
 }

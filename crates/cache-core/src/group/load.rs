@@ -246,6 +246,13 @@ impl Inner {
                 incr(&self.stats.local_loads);
                 return Ok(loaded);
             }
+            // A loader that bounds its own work by the context's deadline
+            // (the load timeout) reports it as a deadline: to the callers it
+            // is the load timeout, not theirs.
+            Some(Ok(Err(Error::DeadlineExceeded))) if ctx.is_expired() => {
+                incr(&self.stats.load_timeouts);
+                self.load_timed_out("the loader did not answer")
+            }
             Some(Ok(Err(err))) => err,
             Some(Err(_panic)) => {
                 incr(&self.stats.loader_panics);

@@ -10,19 +10,23 @@
 //!
 //! 1. Read the body while it can still be exactly one uncompressed message
 //!    frame within the decode limit (no trailers, no bytes after it).
-//! 2. Decode the message with prost, take the [`Deadline`] from the
-//!    request's extensions, and answer through the same
-//!    [`GroupcacheService`] methods the tonic handlers use (so statuses come
-//!    from [`status`](crate::status) as always).
+//! 2. Decode the message with [`Decode::decode_message`], as the
+//!    generated server's [codec](crate::codec) does (a message that does
+//!    not decode, or a `group` or `key` that is not UTF-8, is
+//!    `INVALID_ARGUMENT`), take the [`Deadline`] from the request's
+//!    extensions, and answer through the same [`GroupcacheService`] methods
+//!    the tonic handlers use (so statuses come from
+//!    [`status`](crate::status) as always).
 //! 3. Answer as tonic does: `content-type: application/grpc`, one data frame
 //!    (5-byte header and the message), trailers `grpc-status: 0`; an error is
 //!    a trailers-only response ([`Status::into_http`]).
 //!
 //! Anything else—a `grpc-encoding` header, a compressed flag, a message
-//! above the limit, a truncated or malformed frame, more than one message,
-//! request trailers, a body error, a message prost cannot decode—goes to the
-//! generated server with the bytes already read put back in front of the
-//! body, so its answer is exactly tonic's.
+//! above the limit, a truncated frame, more than one message, request
+//! trailers, a body error—goes to the generated server (behind its
+//! [`RequestLimit`](crate::limits::RequestLimit), as
+//! [`GroupcacheService::into_tonic`] builds it) with the bytes already read
+//! put back in front of the body, so its answer is exactly that server's.
 
 mod body;
 mod layer;
@@ -45,10 +49,11 @@ pub use self::body::FastBody;
 pub use self::layer::{FastPath, FastPathLayer};
 
 use self::body::{FRAME_HEADER, Read, read_message};
+use crate::codec::Decode;
 use crate::deadline::Deadline;
 use crate::pb::groupcache_server::GroupcacheServer;
 use crate::pb::{FetchRequest, GetRequest};
-use crate::server::{GroupcacheService, context};
+use crate::server::{GroupcacheService, TonicGroupcache, context};
 
 /// The path of `Get`.
 const GET_PATH: &str = "/groupcache.v1.Groupcache/Get";
@@ -65,7 +70,7 @@ pub type ResponseFuture =
 #[derive(Debug, Clone)]
 pub struct FastGroupcache {
     service: GroupcacheService,
-    generated: GroupcacheServer<GroupcacheService>,
+    generated: TonicGroupcache,
     max_decoding: usize,
     max_encoding: usize,
 }
@@ -75,9 +80,7 @@ impl FastGroupcache {
     /// requests, `max_encoding` for responses, in bytes of the encoded
     /// message) on the fast path and in the generated server behind it.
     pub fn new(service: GroupcacheService, max_decoding: usize, max_encoding: usize) -> Self {
-        let generated = GroupcacheServer::new(service.clone())
-            .max_decoding_message_size(max_decoding)
-            .max_encoding_message_size(max_encoding);
+        let generated = service.clone().into_tonic(max_decoding, max_encoding);
         FastGroupcache {
             service,
             generated,
@@ -136,21 +139,21 @@ impl FastGroupcache {
         let message = frame.slice(FRAME_HEADER..);
         let ctx = context(parts.extensions.get::<Deadline>());
         let answer = match method {
-            Method::Get => match GetRequest::decode(message) {
+            Method::Get => match GetRequest::decode_message(message) {
                 Ok(request) => self
                     .service
                     .get_message(ctx, request)
                     .await
                     .map(|m| encode(&m)),
-                Err(_) => return self.fall_back(parts, read).await,
+                Err(status) => Err(status),
             },
-            Method::Fetch => match FetchRequest::decode(message) {
+            Method::Fetch => match FetchRequest::decode_message(message) {
                 Ok(request) => self
                     .service
                     .fetch_message(ctx, request)
                     .await
                     .map(|m| encode(&m)),
-                Err(_) => return self.fall_back(parts, read).await,
+                Err(status) => Err(status),
             },
         };
         Ok(match answer {

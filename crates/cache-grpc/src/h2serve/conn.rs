@@ -2,6 +2,7 @@
 
 use std::future::{Future, poll_fn};
 use std::task::Poll;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -16,7 +17,8 @@ use super::{
 };
 
 /// Serves one connection until the client closes it, it fails, its
-/// keep-alive ping goes unanswered, or (after `stop`) its last stream ends.
+/// keep-alive ping goes unanswered, its client resets streams faster than
+/// `max_resets_per_second`, or (after `stop`) its last stream ends.
 pub(super) async fn run<IO, S>(
     io: IO,
     svc: S,
@@ -34,6 +36,8 @@ where
         .max_header_list_size(MAX_HEADER_LIST_SIZE)
         .max_send_buffer_size(MAX_SEND_BUFFER)
         .max_concurrent_streams(cfg.max_concurrent_streams)
+        .max_pending_accept_reset_streams(cfg.max_pending_resets)
+        .max_local_error_reset_streams(Some(cfg.max_local_error_resets))
         .handshake::<_, Bytes>(io);
     let mut conn = tokio::select! {
         () = stop.cancelled() => return Ok(()),
@@ -50,6 +54,9 @@ where
     keepalive.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut awaiting_pong = false;
     let mut closing = false;
+    let mut resets = ResetBudget::new(cfg.max_resets_per_second);
+    // The budget was overspent and the connection is going away.
+    let mut flooded = false;
     let stopped = stop.cancelled();
     tokio::pin!(stopped);
     let mut streams = FuturesUnordered::new();
@@ -70,8 +77,18 @@ where
                     None => return Poll::Ready(Ok(())),
                 }
             }
-            while let Poll::Ready(Some(())) = streams.poll_next_unpin(cx) {
+            while let Poll::Ready(Some(outcome)) = streams.poll_next_unpin(cx) {
                 progress = true;
+                if outcome == stream::Outcome::Reset && !resets.spend(Instant::now()) && !flooded {
+                    tracing::warn!(
+                        max_resets_per_second = resets.max,
+                        "the client resets streams faster than allowed (a rapid-reset flood?): \
+                         closing the connection with ENHANCE_YOUR_CALM"
+                    );
+                    conn.abrupt_shutdown(h2::Reason::ENHANCE_YOUR_CALM);
+                    flooded = true;
+                    closing = true;
+                }
             }
             if !closing && stopped.as_mut().poll(cx).is_ready() {
                 closing = true;
@@ -98,4 +115,62 @@ where
         }
     })
     .await
+}
+
+/// Streams the client reset before their answer, counted over windows of
+/// one second from the first reset of each.
+#[derive(Debug)]
+struct ResetBudget {
+    /// Resets allowed per window.
+    max: u32,
+    /// When the current window began (`None`: no reset yet).
+    since: Option<Instant>,
+    /// Resets in the current window.
+    spent: u32,
+}
+
+impl ResetBudget {
+    /// The length of a window.
+    const WINDOW: Duration = Duration::from_secs(1);
+
+    fn new(max: u32) -> Self {
+        ResetBudget {
+            max,
+            since: None,
+            spent: 0,
+        }
+    }
+
+    /// Counts one reset at `now`; false if it is one more than `max` in
+    /// its window.
+    fn spend(&mut self, now: Instant) -> bool {
+        match self.since {
+            Some(since) if now.duration_since(since) < Self::WINDOW => {}
+            _ => {
+                self.since = Some(now);
+                self.spent = 0;
+            }
+        }
+        self.spent = self.spent.saturating_add(1);
+        self.spent <= self.max
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `max` resets pass in a window, the next fails; a new window starts
+    /// a second after the first reset of the last one.
+    #[test]
+    fn the_reset_budget_is_per_second() {
+        let start = Instant::now();
+        let mut budget = ResetBudget::new(3);
+        for _ in 0..3 {
+            assert!(budget.spend(start));
+        }
+        assert!(!budget.spend(start + Duration::from_millis(999)));
+        assert!(budget.spend(start + Duration::from_secs(1)));
+        assert!(budget.spend(start + Duration::from_millis(1500)));
+    }
 }

@@ -20,11 +20,14 @@
 //!   every request that is ready, then runs every stream that can make
 //!   progress, so the connection is polled and flushed once per batch.
 //!   Keep-alive pings; on shutdown a GOAWAY, then the streams in flight
-//!   finish.
+//!   finish. A client resetting more than `max_resets_per_second` streams
+//!   in a second (a rapid-reset flood) is sent GOAWAY `ENHANCE_YOUR_CALM`
+//!   and closed.
 //! - `stream`: one request: the service is called with the request body
 //!   adapted to `http_body`, and the response body is piped to h2 with
 //!   flow control, as hyper does (at most one frame buffered beyond the
-//!   peer's window); a client's RST_STREAM drops the request's future.
+//!   peer's window); a client's RST_STREAM drops the request's future, and
+//!   a request reset before it was taken up never calls the service.
 //!
 //! The service is the same stack tonic's server would run: the
 //! [fast path](crate::fastpath) in front of tonic's router.
@@ -51,6 +54,15 @@ use crate::fastpath::FastBody;
 pub(crate) struct H2Config {
     /// Streams a client may open at once.
     pub max_concurrent_streams: u32,
+    /// Streams a client may reset while they wait to be accepted (h2's
+    /// `max_pending_accept_reset_streams`).
+    pub max_pending_resets: usize,
+    /// Streams the server may reset for the client's protocol errors over
+    /// the connection's life (h2's `max_local_error_reset_streams`).
+    pub max_local_error_resets: usize,
+    /// Streams a client may reset before their answer, per second; past
+    /// it the connection is closed with `ENHANCE_YOUR_CALM`.
+    pub max_resets_per_second: u32,
     /// Interval of keep-alive pings; a connection whose ping is not
     /// answered within one more interval is closed, and so is a new one
     /// that has not sent the HTTP/2 preface within one interval.

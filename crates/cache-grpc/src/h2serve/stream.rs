@@ -14,32 +14,47 @@ use tower::ServiceExt;
 use super::GrpcService;
 use crate::fastpath::FastBody;
 
+/// How a stream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// The answer's head was sent (the body may have been cut short).
+    Answered,
+    /// The client reset the stream before the answer was ready.
+    Reset,
+}
+
 /// Answers one request; ends early when the client resets the stream.
 pub(super) async fn serve<S>(
     svc: S,
     req: http::Request<RecvStream>,
     mut respond: SendResponse<Bytes>,
-) where
+) -> Outcome
+where
     S: GrpcService,
 {
     let req = req.map(|b| Body::new(RecvBody::new(b)));
     let call = svc.oneshot(req);
     let res = tokio::select! {
+        // The reset first: a stream reset before it was taken up (HEADERS
+        // and RST_STREAM in one read) never calls the service.
+        biased;
+        // The client gave up: dropping the call cancels its work (and
+        // gives its shed permit back).
+        _ = poll_fn(|cx| respond.poll_reset(cx)) => return Outcome::Reset,
         res = call => match res {
             Ok(res) => res,
             Err(never) => match never {},
         },
-        // The client gave up: dropping the call cancels its work.
-        _ = poll_fn(|cx| respond.poll_reset(cx)) => return,
     };
     let (parts, body) = res.into_parts();
     let end = body.is_end_stream();
     let Ok(send) = respond.send_response(http::Response::from_parts(parts, ()), end) else {
-        return;
+        return Outcome::Answered;
     };
     if !end {
         pipe(body, send).await;
     }
+    Outcome::Answered
 }
 
 /// Sends `body` on `send`: data as the peer's window allows (one frame at

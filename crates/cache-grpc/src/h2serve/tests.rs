@@ -91,6 +91,9 @@ async fn start_with(shared: Shared, keepalive_interval: Duration) -> Server {
     let svc = tower::service_fn(move |req| handle(shared.clone(), req));
     let cfg = H2Config {
         max_concurrent_streams: 64,
+        max_pending_resets: 64,
+        max_local_error_resets: 1024,
+        max_resets_per_second: 128,
         keepalive_interval,
         write_buffer: Some(64 * 1024),
     };

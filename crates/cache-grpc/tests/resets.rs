@@ -1,0 +1,322 @@
+//! Client resets (RST_STREAM) against a real node, on our HTTP/2 driver and
+//! on tonic's server, from a raw `h2` client: a peer cancelling hundreds of
+//! its own fetches keeps its connection, and the work of each reset
+//! request is dropped; a rapid-reset flood loses its connection while other
+//! clients go on being served.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use cache_core::{Error, GroupBuilder, LoadContext, Loaded, Registry, getter_fn};
+use cache_grpc::pb::{FetchRequest, FetchResponse};
+use cache_grpc::{PeerPool, ServerOptions, serve};
+use h2::client::{ResponseFuture, SendRequest};
+use prost::Message;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+/// Loads started and loads cancelled (their context's token fired) so far.
+#[derive(Clone)]
+struct Counts {
+    started: Arc<watch::Sender<usize>>,
+    cancelled: Arc<watch::Sender<usize>>,
+}
+
+/// Adds one to its counter when dropped: a load that ended, however.
+struct CountOnDrop(Arc<watch::Sender<usize>>);
+
+impl Drop for CountOnDrop {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n += 1);
+    }
+}
+
+impl Counts {
+    fn new() -> Self {
+        Counts {
+            started: Arc::new(watch::channel(0).0),
+            cancelled: Arc::new(watch::channel(0).0),
+        }
+    }
+
+    /// Waits until every load started so far has been cancelled.
+    async fn all_cancelled(&self) {
+        loop {
+            let started = *self.started.borrow();
+            Counts::reach(&self.cancelled, started).await;
+            if *self.started.borrow() == started {
+                return;
+            }
+        }
+    }
+
+    /// Waits until `count` reaches `n`.
+    async fn reach(count: &watch::Sender<usize>, n: usize) {
+        count
+            .subscribe()
+            .wait_for(|c| *c >= n)
+            .await
+            .expect("the sender lives in the test");
+    }
+}
+
+/// A running node and what its loader saw.
+struct Node {
+    addr: SocketAddr,
+    counts: Counts,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), cache_grpc::Error>>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.abort();
+    }
+}
+
+/// A one-node server of group `g` on 127.0.0.1:0: `hang-*` keys load until
+/// their load is cancelled (counted), anything else is `value of KEY`.
+async fn node(tonic_transport: bool, opts: impl FnOnce(&mut ServerOptions)) -> Node {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let counts = Counts::new();
+    let seen = counts.clone();
+    let getter = getter_fn(move |key: String, ctx: LoadContext| {
+        let seen = seen.clone();
+        async move {
+            if key.starts_with("hang-") {
+                seen.started.send_modify(|n| *n += 1);
+                // The group drops a load nobody waits for; a loader that
+                // watches the token sees it fire first. Either ends here.
+                let _cancelled = CountOnDrop(Arc::clone(&seen.cancelled));
+                ctx.cancellation().cancelled().await;
+                return Err(Error::DeadlineExceeded);
+            }
+            Ok(Loaded::new(Bytes::from(format!("value of {key}"))))
+        }
+    });
+    let registry = Registry::new();
+    registry
+        .add(GroupBuilder::new("g", 1 << 20, getter).build().unwrap())
+        .unwrap();
+    let me = addr.to_string();
+    let pool = PeerPool::new(&me, [me.as_str()], Default::default()).unwrap();
+    let mut options = ServerOptions::default();
+    options.tonic_transport = tonic_transport;
+    opts(&mut options);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(serve(listener, registry, pool, options, async {
+        let _ = stopped.await;
+    }));
+    Node {
+        addr,
+        counts,
+        stop: Some(stop),
+        task,
+    }
+}
+
+/// A raw HTTP/2 client connection; its connection task ends with the
+/// error that closed it (`Ok` if it closed cleanly).
+async fn connect(
+    addr: SocketAddr,
+) -> (
+    SendRequest<Bytes>,
+    tokio::task::JoinHandle<Result<(), h2::Error>>,
+) {
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (send, conn) = h2::client::handshake(tcp).await.unwrap();
+    (send, tokio::spawn(conn))
+}
+
+/// Sends `Fetch(g, key)` on `send`; returns the response future and the
+/// stream, to reset it with.
+async fn fetch(send: &SendRequest<Bytes>, key: &str) -> (ResponseFuture, h2::SendStream<Bytes>) {
+    let request = http::Request::post("http://node/groupcache.v1.Groupcache/Fetch")
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .unwrap();
+    let message = FetchRequest {
+        group: "g".into(),
+        key: key.into(),
+    }
+    .encode_to_vec();
+    let mut frame = BytesMut::new();
+    frame.put_u8(0);
+    frame.put_u32(message.len() as u32);
+    frame.put_slice(&message);
+    // Ready at once while under the server's stream limit: no yield, so a
+    // burst leaves the client in one write.
+    let mut ready = send.clone().ready().await.unwrap();
+    let (response, mut stream) = ready.send_request(request, false).unwrap();
+    stream.send_data(frame.freeze(), true).unwrap();
+    (response, stream)
+}
+
+/// The `grpc-status` and body of a whole response.
+async fn answer(response: ResponseFuture) -> Result<(String, Bytes), h2::Error> {
+    let (parts, mut body) = response.await?.into_parts();
+    let mut data = BytesMut::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk?;
+        let _ = body.flow_control().release_capacity(chunk.len());
+        data.extend_from_slice(&chunk);
+    }
+    let trailers = body.trailers().await?;
+    let status = parts
+        .headers
+        .get("grpc-status")
+        .or_else(|| trailers.as_ref().and_then(|t| t.get("grpc-status")))
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    Ok((status, data.freeze()))
+}
+
+/// A `Fetch` of an ordinary key on `send` is answered with its value.
+async fn still_served(send: &SendRequest<Bytes>, key: &str) {
+    let (response, _stream) = fetch(send, key).await;
+    let (status, data) = answer(response)
+        .await
+        .unwrap_or_else(|e| panic!("fetch {key}: the connection is unusable: {e}"));
+    assert_eq!(status, "0");
+    let fetched = FetchResponse::decode(&data[5..]).expect("a FetchResponse");
+    assert_eq!(fetched.value, format!("value of {key}"));
+}
+
+/// Bounds a test step: a step taking longer is a hang.
+async fn bounded<T>(f: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(20), f)
+        .await
+        .expect("test step took too long")
+}
+
+/// A peer cancels 500 of its own fetches on one connection, in bursts of
+/// 100: three bursts of requests in flight (their loads started), two of
+/// requests reset in the same write that sent them (still waiting to be
+/// accepted by the server: what h2's `max_pending_accept_reset_streams`
+/// counts, 20 by default). On both transports the connection stays usable,
+/// every started load is cancelled (the reset request's work is dropped),
+/// and the shed permits come back (the limit of 150 requests in flight
+/// would refuse the last request otherwise).
+#[tokio::test]
+async fn a_peer_cancelling_its_fetches_keeps_its_connection() {
+    for tonic_transport in [false, true] {
+        let node = node(tonic_transport, |o| o.max_concurrent_requests = 150).await;
+        let (send, conn) = connect(node.addr).await;
+        let mut started = 0;
+        for burst in 0..5 {
+            let mut streams = Vec::new();
+            for i in 0..100 {
+                streams.push(fetch(&send, &format!("hang-{burst}-{i}")).await);
+            }
+            if burst % 2 == 0 {
+                started += 100;
+                bounded(Counts::reach(&node.counts.started, started)).await;
+            }
+            for (_response, stream) in &mut streams {
+                stream.send_reset(h2::Reason::CANCEL);
+            }
+            drop(streams);
+            still_served(&send, &format!("between-{burst}")).await;
+        }
+        bounded(node.counts.all_cancelled()).await;
+        if !tonic_transport {
+            // Our driver looks at the reset before it calls the service;
+            // hyper may start the call once (then drops it).
+            assert_eq!(
+                *node.counts.started.borrow(),
+                started,
+                "a request reset on arrival started a load"
+            );
+        }
+        bounded(still_served(&send, "after")).await;
+        assert!(
+            !conn.is_finished(),
+            "tonic_transport={tonic_transport}: connection closed"
+        );
+    }
+}
+
+/// A rapid-reset flood on our driver: a client sends HEADERS, DATA and
+/// RST_STREAM for stream after stream, in bursts of 100 with a round trip
+/// between them, so the server keeps up and no read ever holds more than
+/// 100 pending resets (h2's own limit never trips). Past the node's budget
+/// of resets per second (500 here rather than the default 2048, so that a
+/// slow machine still sends that many within a second) the connection gets
+/// GOAWAY `ENHANCE_YOUR_CALM` and is closed; no reset stream started a
+/// load; another client's connection is served throughout.
+#[tokio::test]
+async fn a_rapid_reset_flood_loses_its_connection() {
+    let node = node(false, |o| o.max_resets_per_second = 500).await;
+    let (bystander, bystander_conn) = connect(node.addr).await;
+    let (send, conn) = connect(node.addr).await;
+    let mut sent = 0;
+    bounded(async {
+        'flood: for burst in 0..100 {
+            for i in 0..100 {
+                let Ok(mut ready) = send.clone().ready().await else {
+                    break 'flood;
+                };
+                let request = http::Request::post("http://node/groupcache.v1.Groupcache/Fetch")
+                    .header("content-type", "application/grpc")
+                    .body(())
+                    .unwrap();
+                let Ok((_response, mut stream)) = ready.send_request(request, false) else {
+                    break 'flood;
+                };
+                let message = FetchRequest {
+                    group: "g".into(),
+                    key: format!("hang-{burst}-{i}"),
+                }
+                .encode_to_vec();
+                let mut frame = BytesMut::new();
+                frame.put_u8(0);
+                frame.put_u32(message.len() as u32);
+                frame.put_slice(&message);
+                let _ = stream.send_data(frame.freeze(), true);
+                stream.send_reset(h2::Reason::CANCEL);
+                sent += 1;
+            }
+            let (response, _stream) = match send.clone().ready().await {
+                Ok(mut ready) => {
+                    let request = http::Request::post("http://node/groupcache.v1.Groupcache/Nope")
+                        .body(())
+                        .unwrap();
+                    match ready.send_request(request, true) {
+                        Ok(sent) => sent,
+                        Err(_) => break,
+                    }
+                }
+                Err(_) => break,
+            };
+            if answer(response).await.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    let ended = bounded(conn).await.unwrap();
+    match ended {
+        Err(e) if e.is_go_away() || e.is_remote() => {
+            assert_eq!(e.reason(), Some(h2::Reason::ENHANCE_YOUR_CALM), "{e:?}")
+        }
+        // The server may close the socket before the client reads its
+        // GOAWAY.
+        Err(e) => assert!(e.is_io(), "{e:?}"),
+        Ok(()) => panic!("the flood's connection closed cleanly"),
+    }
+    assert!(sent > 500, "closed after only {sent} resets");
+    assert_eq!(
+        *node.counts.started.borrow(),
+        0,
+        "a reset stream started a load"
+    );
+    bounded(still_served(&bystander, "bystander")).await;
+    assert!(!bystander_conn.is_finished());
+}
