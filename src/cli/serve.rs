@@ -15,6 +15,7 @@ use crate::Error;
 use crate::cli::parse::{GroupSpec, clap_parsers};
 use crate::source::{Source, SourceOptions};
 
+pub mod loads;
 mod node;
 pub mod resources;
 
@@ -116,42 +117,9 @@ pub struct ServeArgs {
     /// gRPC messages on both ends.
     #[arg(long, env = "GROUPCACHE_MAX_VALUE_BYTES", default_value = "8MiB", value_name = "SIZE", value_parser = clap_parsers::size)]
     pub max_value_bytes: u64,
-    /// How long a peer may stay silent before it is judged dead and the key
-    /// is loaded locally: the bound on connecting to it, and on its answer
-    /// to an HTTP/2 PING while fetches are in flight. A live owner that is
-    /// still loading is waited for (up to the caller's deadline and
-    /// --load-timeout), however much longer than this its load takes.
-    #[arg(long, env = "GROUPCACHE_PEER_TIMEOUT", default_value = "300ms", value_name = "DURATION", value_parser = clap_parsers::duration)]
-    pub peer_timeout: Duration,
-    /// The longest one source load may take (a loader call, or the wait
-    /// for the key's owner); every caller waiting for the key then gets
-    /// UNAVAILABLE. No caller's deadline bounds a load: it serves all of
-    /// them, and is cancelled only when none is left.
-    #[arg(long, env = "GROUPCACHE_LOAD_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = clap_parsers::duration)]
-    pub load_timeout: Duration,
-    /// Source loads running at once on this node, all groups together.
-    #[arg(long, env = "GROUPCACHE_MAX_CONCURRENT_LOADS", default_value_t = cache_core::load_limit::DEFAULT_MAX_CONCURRENT_LOADS, value_name = "N")]
-    pub max_concurrent_loads: usize,
-    /// Source loads waiting for one of --max-concurrent-loads; a load beyond
-    /// this is refused at once with RESOURCE_EXHAUSTED.
-    #[arg(long, env = "GROUPCACHE_MAX_QUEUED_LOADS", default_value_t = cache_core::load_limit::DEFAULT_MAX_QUEUED_LOADS, value_name = "N")]
-    pub max_queued_loads: usize,
-    /// Consecutive transport failures after which a peer is skipped (its
-    /// keys loaded locally) until a background probe finds it answering.
-    #[arg(
-        long,
-        env = "GROUPCACHE_BREAKER_FAILURES",
-        default_value_t = 5,
-        value_name = "N"
-    )]
-    pub breaker_failures: u32,
-    /// Wait before the first probe of a skipped peer; it doubles after each
-    /// failed probe, up to --breaker-max-backoff.
-    #[arg(long, env = "GROUPCACHE_BREAKER_BACKOFF", default_value = "500ms", value_name = "DURATION", value_parser = clap_parsers::duration)]
-    pub breaker_backoff: Duration,
-    /// The longest wait between probes of a skipped peer.
-    #[arg(long, env = "GROUPCACHE_BREAKER_MAX_BACKOFF", default_value = "5s", value_name = "DURATION", value_parser = clap_parsers::duration)]
-    pub breaker_max_backoff: Duration,
+    /// Load timeout, load limits, peer liveness and the breaker.
+    #[command(flatten)]
+    pub loads: loads::LoadArgs,
     /// Longest wait for an HTTP origin (http/https sources).
     #[arg(long, env = "GROUPCACHE_ORIGIN_TIMEOUT", default_value = "5s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub origin_timeout: Duration,
@@ -261,26 +229,7 @@ impl ServeArgs {
                 "--max-value-bytes must be between 1 byte and 4GiB",
             ));
         }
-        if self.peer_timeout.is_zero() {
-            return Err(Error::config("--peer-timeout must be above zero"));
-        }
-        if self.load_timeout.is_zero() {
-            return Err(Error::config("--load-timeout must be above zero"));
-        }
-        if self.max_concurrent_loads == 0 {
-            return Err(Error::config("--max-concurrent-loads must be above zero"));
-        }
-        if self.breaker_failures == 0 {
-            return Err(Error::config("--breaker-failures must be above zero"));
-        }
-        if self.breaker_backoff.is_zero() {
-            return Err(Error::config("--breaker-backoff must be above zero"));
-        }
-        if self.breaker_max_backoff < self.breaker_backoff {
-            return Err(Error::config(
-                "--breaker-max-backoff must be at least --breaker-backoff",
-            ));
-        }
+        self.loads.validate()?;
         if self.origin_timeout.is_zero() {
             return Err(Error::config("--origin-timeout must be above zero"));
         }

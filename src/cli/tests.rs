@@ -38,7 +38,7 @@ fn serve_defaults() {
     assert_eq!(a.max_key_bytes, 1024);
     assert_eq!(a.max_value_bytes, 8 << 20);
     assert_eq!(a.request_timeout, Duration::from_secs(30));
-    assert_eq!(a.peer_timeout, Duration::from_millis(300));
+    assert_eq!(a.loads.peer_timeout, Duration::from_millis(300));
     assert_eq!(a.origin_timeout, Duration::from_secs(5));
     assert_eq!(a.negative_ttl, Duration::ZERO);
     assert_eq!(a.origin_ca, None);
@@ -95,7 +95,7 @@ fn serve_every_flag() {
     assert_eq!(a.promotion, serve::PromotionArg::Coin);
     assert_eq!(a.max_key_bytes, 256);
     assert_eq!(a.max_value_bytes, 1 << 20);
-    assert_eq!(a.peer_timeout, Duration::from_millis(150));
+    assert_eq!(a.loads.peer_timeout, Duration::from_millis(150));
     assert_eq!(a.origin_timeout, Duration::from_secs(2));
     assert_eq!(
         a.origin_ca.as_deref(),

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use cache_core::{GroupBuilder, LoadLimiter, Registry};
-use cache_grpc::{BreakerOptions, PeerPool, PoolOptions, ServerOptions};
+use cache_core::{GroupBuilder, Registry};
+use cache_grpc::{PeerPool, PoolOptions, ServerOptions};
 use tokio::net::TcpListener;
 
 use crate::Error;
@@ -45,12 +45,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
 
     let mut pool_opts = PoolOptions::default();
     pool_opts.max_value_bytes = max_value_bytes;
-    pool_opts.peer_timeout = args.peer_timeout;
-    pool_opts.breaker = BreakerOptions {
-        failures: args.breaker_failures,
-        backoff: args.breaker_backoff,
-        max_backoff: args.breaker_max_backoff,
-    };
+    args.loads.apply_to_pool(&mut pool_opts);
     pool_opts.write_coalescing = !args.no_write_coalescing;
     let peers = if args.peers.is_empty() {
         vec![self_addr.clone()]
@@ -61,7 +56,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
 
     let registry = Registry::new();
     // One bound on source loads for the whole node, all groups together.
-    let limiter = LoadLimiter::new(args.max_concurrent_loads, args.max_queued_loads)?;
+    let limiter = args.loads.limiter()?;
     let negative_ttl = (!args.negative_ttl.is_zero()).then_some(args.negative_ttl);
     for (name, source) in sources {
         let group = GroupBuilder::new(name, args.cache_bytes, source)
@@ -70,7 +65,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
             .promotion(args.promotion.policy())
             .store_kind(args.store.into())
             .negative_ttl(negative_ttl)
-            .load_timeout(Some(args.load_timeout))
+            .load_timeout(Some(args.loads.load_timeout))
             .load_limiter(limiter.clone())
             .max_key_bytes(max_key_bytes)
             .build()?;
