@@ -342,3 +342,41 @@ async fn demo_runs_and_exits() {
     assert!(text.contains("50 hot-cache hits"), "{text}");
     assert!(text.contains("All 3 nodes stopped"), "{text}");
 }
+
+/// A node whose stderr reader went away (`serve 2>&1 | head -1`, a dead log
+/// shipper) keeps serving: its log writes fail and are dropped, never a
+/// panic; it still answers, and still exits 0 on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stderr_does_not_kill_the_node() {
+    let port = free_ports(1)[0];
+    let addr = format!("127.0.0.1:{port}");
+    let dir = TempDir::new("closed-stderr");
+    let mut child = command()
+        .args([
+            "serve",
+            "--listen",
+            &addr,
+            "--group",
+            "syn=synthetic:size=8",
+        ])
+        .args(["--log", "debug"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("groupcache starts");
+    // Close the read end: every later write to stderr fails (EPIPE).
+    drop(child.stderr.take());
+    let mut node = Node {
+        child,
+        addr: addr.clone(),
+        log: dir.0.join("none.log"),
+    };
+    assert!(wait_ready(&mut node).await, "the node did not come up");
+    for i in 0..20 {
+        let out = get(&addr, "syn", &format!("k{i}")).await;
+        assert_eq!(out.code, Some(0), "{}", out.stderr);
+    }
+    node.sigterm();
+    assert_eq!(node.wait_exit(Duration::from_secs(15)), Some(0));
+}

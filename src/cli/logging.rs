@@ -1,6 +1,13 @@
 //! Logging: `tracing` events to stderr, as text or JSON lines.
+//!
+//! A node must never die because of its logs: a log shipper that went away
+//! (a closed pipe), a full disk. Lines that cannot be written are dropped
+//! and counted ([`dropped_lines`]), never retried and never a panic
+//! (tracing-subscriber's own report of a failed write goes through
+//! `eprintln!`, which panics on the same closed stderr, so it is off).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::{Args, ValueEnum};
 use tracing_subscriber::EnvFilter;
@@ -50,7 +57,8 @@ impl LogArgs {
             .map_err(|e| Error::config(format!("bad --log filter {text:?}: {e}")))?;
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
-            .with_writer(std::io::stderr)
+            .with_writer(|| LossyStderr)
+            .log_internal_errors(false)
             .with_ansi(std::io::stderr().is_terminal());
         let result = match self.format {
             LogFormat::Text => builder.try_init(),
@@ -59,5 +67,70 @@ impl LogArgs {
         // A subscriber already installed (tests) is not an error.
         let _ = result;
         Ok(())
+    }
+}
+
+/// Log lines dropped because stderr could not take them (this process).
+static DROPPED_LINES: AtomicU64 = AtomicU64::new(0);
+
+/// Log lines that could not be written so far.
+pub fn dropped_lines() -> u64 {
+    DROPPED_LINES.load(Ordering::Relaxed)
+}
+
+/// Writes `bytes` to stderr, or counts a dropped line.
+fn write_or_count(mut stderr: impl Write, bytes: &[u8]) {
+    if stderr.write_all(bytes).is_err() {
+        DROPPED_LINES.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// stderr for log lines: a failed write is counted and reported as done,
+/// so nothing above it retries or reports it. The formatter hands each
+/// event over in one `write_all`.
+struct LossyStderr;
+
+impl Write for LossyStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        write_or_count(std::io::stderr().lock(), buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let _ = std::io::stderr().flush();
+        Ok(())
+    }
+}
+
+/// Writes a message for the user to stderr (an error before exit): a closed
+/// stderr loses the message, never the exit code.
+pub fn report(message: impl std::fmt::Display) {
+    write_or_count(std::io::stderr().lock(), format!("{message}\n").as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that always fails, as a closed pipe does.
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A failed write is counted, not raised.
+    #[test]
+    fn failed_writes_are_counted() {
+        let before = dropped_lines();
+        write_or_count(Closed, b"a line\n");
+        write_or_count(Vec::new(), b"fine\n");
+        assert_eq!(dropped_lines() - before, 1);
     }
 }

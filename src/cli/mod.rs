@@ -125,13 +125,13 @@ pub fn main() -> ExitCode {
         }
     };
     if let Err(e) = cli.log.init(cli.command.default_log_filter()) {
-        eprintln!("{e}");
+        logging::report(&e);
         return ExitCode::from(e.exit_code());
     }
     let runtime = match runtime::build(cli.command.threads()) {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("cannot start the async runtime: {e}");
+            logging::report(format!("cannot start the async runtime: {e}"));
             return ExitCode::from(EXIT_FAILURE);
         }
     };
@@ -141,7 +141,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::from(EXIT_OK),
         Err(e) => {
-            eprintln!("{e}");
+            logging::report(&e);
             ExitCode::from(e.exit_code())
         }
     }

@@ -98,6 +98,13 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         }
     };
     cache_grpc::serve(listener, registry, pool, server_opts, shutdown).await?;
+    let dropped = crate::cli::logging::dropped_lines();
+    if dropped > 0 {
+        tracing::warn!(
+            dropped,
+            "log lines were dropped: stderr could not take them"
+        );
+    }
     Ok(())
 }
 
