@@ -9,6 +9,8 @@
 //! instead of the node's `DEADLINE_EXCEEDED`. Here every status is the
 //! node's.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -129,19 +131,37 @@ pub(crate) fn call(
 /// Sends every call at once and waits for all; the outcomes are in the
 /// order of the calls.
 pub(crate) async fn concurrent_gets(calls: Vec<Call>, clock: Instant) -> Vec<Outcome> {
+    let (all, _) = spawn_gets(calls, clock);
+    all.await.expect("a get task panicked")
+}
+
+/// Sends every call at once; the handle gives the outcomes (in the order
+/// of the calls) once all are answered, the counter says how many are so
+/// far.
+pub(crate) fn spawn_gets(
+    calls: Vec<Call>,
+    clock: Instant,
+) -> (tokio::task::JoinHandle<Vec<Outcome>>, Arc<AtomicUsize>) {
+    let answered = Arc::new(AtomicUsize::new(0));
     let tasks: Vec<_> = calls
         .into_iter()
         .map(|c| {
-            tokio::spawn(
-                async move { timed_get(c.client, &c.group, &c.key, c.deadline, clock).await },
-            )
+            let answered = answered.clone();
+            tokio::spawn(async move {
+                let o = timed_get(c.client, &c.group, &c.key, c.deadline, clock).await;
+                answered.fetch_add(1, Ordering::SeqCst);
+                o
+            })
         })
         .collect();
-    let mut out = Vec::with_capacity(tasks.len());
-    for t in tasks {
-        out.push(t.await.expect("a get task panicked"));
-    }
-    out
+    let all = tokio::spawn(async move {
+        let mut out = Vec::with_capacity(tasks.len());
+        for t in tasks {
+            out.push(t.await.expect("a get task panicked"));
+        }
+        out
+    });
+    (all, answered)
 }
 
 /// Counts of each status code, for failure messages: `[(OK, 290), ...]`.

@@ -7,7 +7,7 @@
 //! not by a fixed path: a peer's entry is the object that names the peer
 //! (in a field `peer`/`addr`/`address`/`id`/`name`, or as its key in a
 //! map) and has a `state`; the limiter is the object with a
-//! `peak_in_flight` (or `in_flight` and `limit`).
+//! `peak_running` (or `peak_in_flight`, or `in_flight` and `limit`).
 
 use serde_json::Value;
 
@@ -110,18 +110,21 @@ pub(crate) fn peer_health(json: &Value, peer: &str) -> Option<PeerHealth> {
     })
 }
 
-/// The load limiter's figures in a node's `stats --json`, if reported.
+/// The load limiter's figures in a node's `stats --json`, if reported (the
+/// node-wide limiter, as each group reports it).
 pub(crate) fn load_limiter(json: &Value) -> Option<LimiterStats> {
     let is_limiter = |v: &Value| {
-        v.get("peak_in_flight").is_some()
+        ["peak_running", "peak_in_flight"]
+            .iter()
+            .any(|k| v.get(*k).is_some())
             || (v.get("in_flight").is_some() && v.get("limit").is_some())
     };
     let l = find(json, &is_limiter)?;
     Some(LimiterStats {
-        limit: number(l, &["limit", "max_concurrent_loads"]),
-        in_flight: number(l, &["in_flight"]),
+        limit: number(l, &["max_concurrent", "limit", "max_concurrent_loads"]),
+        in_flight: number(l, &["running", "in_flight"]),
         queued: number(l, &["queued"]),
         rejected: number(l, &["rejected"]),
-        peak_in_flight: number(l, &["peak_in_flight", "peak"]),
+        peak_in_flight: number(l, &["peak_running", "peak_in_flight", "peak"]),
     })
 }

@@ -1,11 +1,15 @@
 //! A slow HTTP/1.1 origin for `http://` groups, run inside the test process
 //! on 127.0.0.1:0. It answers `GET /k/KEY` with `value-of-KEY` after a fixed
-//! delay and counts what the nodes asked of it: requests per key, requests
-//! in flight (now and at the peak) and requests abandoned by the node
-//! before their answer (the connection closed during the delay).
+//! delay, or at once after [`Origin::open_gate`], and counts what the nodes
+//! asked of it: requests per key, requests in flight (now and at the peak)
+//! and requests abandoned by the node before their answer (the connection
+//! closed during the delay).
 //!
 //! Counting at the source is what the tests trust most: it does not depend
-//! on the node's own counters.
+//! on the node's own counters. One caveat: a node that cancels a load
+//! closes its origin connection a moment after it stops counting the load,
+//! so while loads are being cancelled the origin may see a few more
+//! requests in flight than the node's limit.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,12 +19,15 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
 /// What the origin saw; shared by its connection tasks.
 #[derive(Default)]
 struct Counts {
     /// Requests received per key (the path after `/k/`).
     per_key: Mutex<HashMap<String, usize>>,
+    /// Requests in flight per key (entries removed at zero).
+    in_flight_keys: Mutex<HashMap<String, usize>>,
     /// Requests received in all.
     total: AtomicUsize,
     /// Requests received and neither answered nor abandoned yet.
@@ -36,6 +43,8 @@ pub(crate) struct Origin {
     /// `http://127.0.0.1:PORT`.
     base: String,
     counts: Arc<Counts>,
+    /// True once the gate is open: every request is answered at once.
+    gate: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -51,17 +60,19 @@ pub(crate) fn origin_value(key: &str) -> Vec<u8> {
 }
 
 impl Origin {
-    /// Starts an origin whose every answer comes `delay` after the request.
+    /// Starts an origin whose every answer comes `delay` after the request
+    /// (or at once, after [`Origin::open_gate`]).
     pub(crate) async fn start(delay: Duration) -> Origin {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let counts = Arc::new(Counts::default());
+        let (gate, opened) = watch::channel(false);
         let shared = counts.clone();
         let task = tokio::spawn(async move {
             loop {
                 match listener.accept().await {
                     Ok((conn, _)) => {
-                        tokio::spawn(serve(conn, delay, shared.clone()));
+                        tokio::spawn(serve(conn, delay, opened.clone(), shared.clone()));
                     }
                     // Out of file descriptors (a node without a load limit
                     // opens one connection per load): back off, don't spin.
@@ -69,7 +80,17 @@ impl Origin {
                 }
             }
         });
-        Origin { base, counts, task }
+        Origin {
+            base,
+            counts,
+            gate,
+            task,
+        }
+    }
+
+    /// From now on every request, waiting or new, is answered at once.
+    pub(crate) fn open_gate(&self) {
+        self.gate.send_replace(true);
     }
 
     /// The source spec of a group over this origin.
@@ -92,6 +113,14 @@ impl Origin {
         self.counts.in_flight.load(Ordering::SeqCst)
     }
 
+    /// Up to `n` of the keys being served right now, sorted.
+    pub(crate) fn in_flight_keys(&self, n: usize) -> Vec<String> {
+        let mut keys: Vec<String> = self.counts.in_flight_keys.lock().keys().cloned().collect();
+        keys.sort();
+        keys.truncate(n);
+        keys
+    }
+
     /// The most requests ever in flight at once.
     pub(crate) fn peak(&self) -> usize {
         self.counts.peak.load(Ordering::SeqCst)
@@ -104,7 +133,12 @@ impl Origin {
 }
 
 /// One connection: one request (the answer says `connection: close`).
-async fn serve(mut conn: TcpStream, delay: Duration, counts: Arc<Counts>) {
+async fn serve(
+    mut conn: TcpStream,
+    delay: Duration,
+    mut gate: watch::Receiver<bool>,
+    counts: Arc<Counts>,
+) {
     let mut head = Vec::new();
     let mut buf = [0u8; 2048];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -122,16 +156,28 @@ async fn serve(mut conn: TcpStream, delay: Duration, counts: Arc<Counts>) {
         return;
     };
     *counts.per_key.lock().entry(key.clone()).or_default() += 1;
+    *counts.in_flight_keys.lock().entry(key.clone()).or_default() += 1;
     counts.total.fetch_add(1, Ordering::SeqCst);
     let now = counts.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     counts.peak.fetch_max(now, Ordering::SeqCst);
-    // Wait out the delay, unless the node closes the connection first (its
-    // load was cancelled): a read returns 0 (or fails) only then.
+    // Wait out the delay or the gate, unless the node closes the connection
+    // first (its load was cancelled): it sends nothing more, so a read
+    // returns only then (0 bytes, or an error).
     let abandoned = tokio::select! {
         () = tokio::time::sleep(delay) => false,
+        _ = gate.wait_for(|open| *open) => false,
         _ = conn.read(&mut buf) => true,
     };
     counts.in_flight.fetch_sub(1, Ordering::SeqCst);
+    {
+        let mut keys = counts.in_flight_keys.lock();
+        if let Some(n) = keys.get_mut(&key) {
+            *n -= 1;
+            if *n == 0 {
+                keys.remove(&key);
+            }
+        }
+    }
     if abandoned {
         counts.abandoned.fetch_add(1, Ordering::SeqCst);
         return;

@@ -85,6 +85,25 @@ fn logs(cluster: &Cluster) -> String {
     out
 }
 
+/// Each node's counters of `group` and its view of its peers' health, for
+/// failure messages.
+async fn node_facts(cluster: &Cluster, group: &str) -> String {
+    let mut out = String::new();
+    for node in &cluster.nodes {
+        let j = cli_support::node_stats::stats_json(&node.addr).await;
+        let counters = j["groups"]
+            .as_array()
+            .and_then(|gs| gs.iter().find(|g| g["name"] == group))
+            .map(|g| g["counters"].to_string())
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "--- {}: counters {counters}; peer health {}\n",
+            node.addr, j["peer_health"]
+        ));
+    }
+    out
+}
+
 /// The shapes of `stats --json` the helpers accept find the peer and the
 /// limiter (no processes: this checks the test's own reading of the JSON).
 #[test]
@@ -109,6 +128,22 @@ fn stats_shapes() {
     assert!(!h.is_healthy());
     let l = load_limiter(&list).unwrap();
     assert_eq!((l.limit, l.peak_in_flight, l.rejected), (32, 32, 5));
+    // As `groupcache stats --json` prints them: the limiter in each group.
+    let node = json!({
+        "groups": [{"name": "g", "counters": {"loads": 9}, "loads": {
+            "max_concurrent": 16, "max_queued": 32, "running": 2, "queued": 1,
+            "peak_running": 16, "rejected": 40
+        }}],
+        "peer_health": [{"peer": "b:2", "state": "healthy", "breaker_opens": 1,
+            "skipped_fetches": 3, "failures": 4, "consecutive_failures": 0}]
+    });
+    let l = load_limiter(&node).unwrap();
+    assert_eq!(
+        (l.limit, l.in_flight, l.queued, l.peak_in_flight, l.rejected),
+        (16, 2, 1, 16, 40)
+    );
+    let h = peer_health(&node, "b:2").unwrap();
+    assert!(h.is_healthy() && h.breaker_opens == 1 && h.skipped_fetches == 3);
     let map = json!({"health": {"b:2": {"state": "Healthy", "breaker_opens": 1}}});
     assert!(peer_health(&map, "b:2").unwrap().is_healthy());
     assert_eq!(peer_health(&map, "c:3"), None);
