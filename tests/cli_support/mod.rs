@@ -271,6 +271,16 @@ pub(crate) struct Cluster {
 /// Starts `n` nodes peering with each other, each given `extra` flags
 /// (the groups). Retries with new ports when a port was taken in between.
 pub(crate) async fn start_cluster(n: usize, extra: &[String], dir: TempDir) -> Cluster {
+    start_cluster_env(n, extra, &[], dir).await
+}
+
+/// [`start_cluster`], with `envs` set in every node's environment.
+pub(crate) async fn start_cluster_env(
+    n: usize,
+    extra: &[String],
+    envs: &[(&str, String)],
+    dir: TempDir,
+) -> Cluster {
     for _attempt in 0..3 {
         let addrs: Vec<String> = free_ports(n)
             .into_iter()
@@ -287,7 +297,7 @@ pub(crate) async fn start_cluster(n: usize, extra: &[String], dir: TempDir) -> C
                     peers.clone(),
                 ];
                 args.extend(extra.iter().cloned());
-                spawn_node(addr, &args, &[], &dir.0)
+                spawn_node(addr, &args, envs, &dir.0)
             })
             .collect();
         let mut all = true;
