@@ -28,6 +28,8 @@
 //! - `report`: the result, as a table or JSON
 //! - [`echo`]: the limit server
 //! - [`summary`], `svg`: the suite's Markdown report and plots
+//! - `resilience`: the report's lines on the slow-source stampede and the
+//!   SIGSTOPped owner
 //! - [`ceiling`]: what 2x Go's throughput would leave our node on the rig
 
 pub mod ceiling;
@@ -39,6 +41,7 @@ mod keys;
 mod owned;
 mod progress;
 mod report;
+mod resilience;
 mod run;
 mod stats;
 pub mod summary;

@@ -315,6 +315,7 @@ pub fn render(inp: &SuiteInputs) -> (String, Vec<(String, String)>) {
             kill[2].latency.p99_us / 1000.0
         );
     }
+    super::resilience::headline(&mut md, &inp.ours, &env);
     let growth: Vec<String> = inp
         .ours
         .iter()

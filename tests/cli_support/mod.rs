@@ -1,7 +1,18 @@
 //! Helpers of the process tests: start real `groupcache serve` processes on
 //! loopback, wait for them, run `groupcache` client commands, and kill
 //! everything this test started when it ends.
+//!
+//! - [`origin`]: a slow HTTP origin in the test process, counting loads at
+//!   the source;
+//! - [`load`]: many concurrent `Get`s through tonic clients, with their
+//!   outcomes and latencies;
+//! - [`node_stats`]: the node-wide sections of `groupcache stats --json`
+//!   (peer health, load limiter).
 #![allow(dead_code)] // each test uses a different subset
+
+pub(crate) mod load;
+pub(crate) mod node_stats;
+pub(crate) mod origin;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -64,14 +75,42 @@ pub(crate) struct Node {
     pub(crate) log: PathBuf,
 }
 
+/// Sends `signal` (`TERM`, `STOP`, `CONT`) to `pid` with kill(1): one
+/// process, by its id.
+fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
 impl Node {
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Sends SIGTERM to this node (its own pid only).
     pub(crate) fn sigterm(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
+        send_signal(self.pid(), "TERM");
+    }
+
+    /// Stops the process (SIGSTOP): it keeps its sockets open, so peers see
+    /// a hung node, not a closed port. The guard continues it (SIGCONT)
+    /// when resumed or dropped, so a failing test never leaves it stopped.
+    #[must_use = "dropping the guard continues the process at once"]
+    pub(crate) fn sigstop(&self) -> Stopped {
+        send_signal(self.pid(), "STOP");
+        Stopped {
+            pid: self.pid(),
+            resumed: false,
+        }
+    }
+
+    /// The resident set size in KiB (see [`rss_kib`]).
+    pub(crate) fn rss_kib(&self) -> u64 {
+        rss_kib(self.pid()).expect("the node's /proc/PID/status has VmRSS")
     }
 
     /// Kills this node at once (SIGKILL) and reaps it.
@@ -103,6 +142,43 @@ impl Drop for Node {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+    }
+}
+
+/// The resident set size of `pid` in KiB (`VmRSS` of /proc/PID/status);
+/// `None` once the process is gone.
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+/// A node stopped by [`Node::sigstop`]; continued (SIGCONT) on
+/// [`Stopped::resume`] or drop.
+pub(crate) struct Stopped {
+    pid: u32,
+    resumed: bool,
+}
+
+impl Stopped {
+    /// Continues the process now.
+    pub(crate) fn resume(mut self) {
+        self.resumed = true;
+        send_signal(self.pid, "CONT");
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if !self.resumed {
+            // Not `send_signal`: no assertion (and no panic) while unwinding.
+            let _ = Command::new("kill")
+                .args(["-CONT", &self.pid.to_string()])
+                .status();
         }
     }
 }
@@ -155,6 +231,37 @@ pub(crate) async fn wait_ready(node: &mut Node) -> bool {
     false
 }
 
+/// Polls `cond` every 20 ms until it holds (true) or `limit` has passed
+/// (false).
+pub(crate) async fn poll_until<F, Fut>(limit: Duration, mut cond: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if cond().await {
+            return true;
+        }
+        if start.elapsed() >= limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// [`poll_until`], panicking with `what` when `limit` passes first.
+pub(crate) async fn wait_until<F, Fut>(limit: Duration, what: &str, cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    assert!(
+        poll_until(limit, cond).await,
+        "{what} did not happen within {limit:?}"
+    );
+}
+
 /// A running mesh of `groupcache serve` processes.
 pub(crate) struct Cluster {
     pub(crate) nodes: Vec<Node>,
@@ -164,6 +271,16 @@ pub(crate) struct Cluster {
 /// Starts `n` nodes peering with each other, each given `extra` flags
 /// (the groups). Retries with new ports when a port was taken in between.
 pub(crate) async fn start_cluster(n: usize, extra: &[String], dir: TempDir) -> Cluster {
+    start_cluster_env(n, extra, &[], dir).await
+}
+
+/// [`start_cluster`], with `envs` set in every node's environment.
+pub(crate) async fn start_cluster_env(
+    n: usize,
+    extra: &[String],
+    envs: &[(&str, String)],
+    dir: TempDir,
+) -> Cluster {
     for _attempt in 0..3 {
         let addrs: Vec<String> = free_ports(n)
             .into_iter()
@@ -180,7 +297,7 @@ pub(crate) async fn start_cluster(n: usize, extra: &[String], dir: TempDir) -> C
                     peers.clone(),
                 ];
                 args.extend(extra.iter().cloned());
-                spawn_node(addr, &args, &[], &dir.0)
+                spawn_node(addr, &args, envs, &dir.0)
             })
             .collect();
         let mut all = true;
