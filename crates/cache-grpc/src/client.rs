@@ -9,10 +9,10 @@
 //! answer as long as the group's flight lives (an owner's load may take
 //! seconds), and liveness is judged on the connection instead. Connecting
 //! is bounded by the peer timeout, and while fetches are in flight the
-//! connection sends an HTTP/2 PING whenever it has read nothing for half
-//! the peer timeout; a PING unanswered for the other half closes the
-//! connection, failing its fetches with `UNAVAILABLE` (the group then loads
-//! locally). A live owner's HTTP/2 stack answers PINGs at once however long
+//! connection sends an HTTP/2 PING whenever it has read nothing for a
+//! quarter of the peer timeout; a PING unanswered for a whole peer timeout
+//! closes the connection, failing its fetches with `UNAVAILABLE` (the group
+//! then loads locally). A live owner's HTTP/2 stack answers PINGs at once however long
 //! its load takes; a dead, unreachable or stopped (SIGSTOP) one does not.
 //! Transport failures feed the peer's [`breaker`], which skips the peer
 //! once they pile up.
@@ -65,10 +65,7 @@ impl GrpcPeer {
             .connect_timeout(opts.peer_timeout)
             .tcp_nodelay(true)
             .http2_keep_alive_interval(ping_after(opts.peer_timeout))
-            .keep_alive_timeout(
-                opts.peer_timeout
-                    .saturating_sub(ping_after(opts.peer_timeout)),
-            )
+            .keep_alive_timeout(opts.peer_timeout)
             .keep_alive_while_idle(false)
             // A fetch whose callers all left is cancelled (RST_STREAM); the
             // owner's answer may still arrive. Remembering that many reset
@@ -138,10 +135,12 @@ impl GrpcPeer {
 const REMEMBERED_RESETS: usize = 4096;
 
 /// How long a peer connection with fetches in flight may read nothing
-/// before it sends a PING: half the peer timeout, so that connect-or-PING
-/// plus the wait for the answer fit in one peer timeout.
+/// before it sends a PING: a quarter of the peer timeout. The PING's answer
+/// then gets the whole peer timeout (a live node on a busy machine must not
+/// be judged dead), and a dead one is found within 1.25 peer timeouts of
+/// its last word.
 fn ping_after(peer_timeout: Duration) -> Duration {
-    (peer_timeout / 2).max(Duration::from_millis(1))
+    (peer_timeout / 4).max(Duration::from_millis(1))
 }
 
 /// Bytes a peer connection may queue before its writes wait for the writer
