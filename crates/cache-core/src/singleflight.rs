@@ -29,11 +29,11 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
-use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::sync::{self, Mutex};
 use crate::{Error, LoadContext};
 
 /// The outcome slot of a flight: `None` until the work finishes.
@@ -47,9 +47,10 @@ type FlightMap<V> = HashMap<Arc<str>, Slot<V>>;
 ///
 /// Cheap to clone: clones share the same flights.
 pub struct Singleflight<V> {
-    /// The flights in progress. A `parking_lot` mutex (not a Tokio one):
-    /// every critical section is a map lookup, insert or removal and never
-    /// spans an `.await`, so a blocking lock is both correct and cheaper.
+    /// The flights in progress. A `parking_lot` mutex (not a Tokio one;
+    /// named through `crate::sync` so the models can swap it): every
+    /// critical section is a map lookup, insert or removal and never spans
+    /// an `.await`, so a blocking lock is both correct and cheaper.
     flights: Arc<Mutex<FlightMap<V>>>,
 }
 
@@ -148,7 +149,7 @@ where
             }
         };
         let result = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, wait)
+            Some(deadline) => sync::timeout_at(deadline, wait)
                 .await
                 .unwrap_or(Err(Error::DeadlineExceeded)),
             None => wait.await,
@@ -181,7 +182,7 @@ where
                 let rx = flight.outcome.clone();
                 return Ok((self.waiter(key, flight), rx));
             }
-            let handle = tokio::runtime::Handle::try_current().map_err(|_| {
+            let handle = sync::spawner().map_err(|_| {
                 Error::Config("a cache miss must be awaited inside a Tokio runtime".into())
             })?;
             let (tx, rx) = watch::channel(None);

@@ -2,10 +2,11 @@
 //! part of [`LruStore`] that keeps the budget (the rule is in the parent
 //! module's documentation).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use super::{LruStore, lane_of};
 use crate::store::CacheKind;
+use crate::sync::{self, AtomicU64};
 
 /// How many times a reservation that finds no victim at all yields and
 /// retries before giving up on storing the entry.
@@ -53,7 +54,7 @@ impl LruStore {
                 if idle > IDLE_RETRIES {
                     return false;
                 }
-                std::thread::yield_now();
+                sync::yield_now();
             }
             cur = counter.load(Ordering::Acquire);
         }
