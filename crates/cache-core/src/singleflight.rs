@@ -264,7 +264,6 @@ struct Waiter<V> {
 
 impl<V> Drop for Waiter<V> {
     fn drop(&mut self) {
-        let finished = self.flight.outcome.borrow().is_some();
         // Lock scope: decrement the waiter count and, for the last waiter of
         // an unfinished flight, detach it. The token is fired after the lock
         // is released (cancellation runs arbitrary wakers).
@@ -273,6 +272,15 @@ impl<V> Drop for Waiter<V> {
             match flights.get_mut(&*self.key) {
                 Some(slot) if Arc::ptr_eq(&slot.flight, &self.flight) => {
                     slot.waiters -= 1;
+                    // Read under the map lock, not before it: a waiter that
+                    // read "unfinished", was preempted while the outcome was
+                    // published and the other waiters took it and left, then
+                    // took the lock, would detach a finished flight and fire
+                    // its token (and a caller arriving next would start a
+                    // second load). The watch's read lock nests inside the
+                    // map lock; the task never holds it while taking the map
+                    // lock, so the order cannot deadlock.
+                    let finished = self.flight.outcome.borrow().is_some();
                     if slot.waiters == 0 && !finished {
                         flights.remove(&*self.key);
                         true
