@@ -297,5 +297,7 @@ impl<V> Drop for Waiter<V> {
     }
 }
 
+#[cfg(all(test, feature = "shuttle"))]
+mod models;
 #[cfg(test)]
 mod tests;

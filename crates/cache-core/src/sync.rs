@@ -48,7 +48,7 @@ mod imp {
     pub(crate) use shuttle::thread::yield_now;
 
     /// `parking_lot::Mutex`'s interface (no poisoning) over shuttle's mutex.
-    #[derive(Debug, Default)]
+    #[derive(Debug)]
     pub(crate) struct Mutex<T>(shuttle::sync::Mutex<T>);
 
     impl<T> Mutex<T> {
@@ -138,12 +138,13 @@ mod imp {
     /// Iterations per scheduler when `MODEL_ITERATIONS` is not set: sized
     /// for CI (`./scripts/check`); `scripts/models` runs more.
     #[cfg(test)]
-    const CI_ITERATIONS: usize = 300;
+    const CI_ITERATIONS: usize = 1000;
 
     /// Explores `model` with shuttle's random scheduler and then its PCT
-    /// scheduler (depth 3: finds any bug that three well-placed preemptions
-    /// expose with a known probability), `MODEL_ITERATIONS` executions each.
-    /// A failure panics with the schedule that `shuttle::replay` repeats.
+    /// scheduler (depth 3: two priority changes per execution, placed at
+    /// random), `MODEL_ITERATIONS` executions each. A failure panics after
+    /// shuttle has printed the seed (`SHUTTLE_RANDOM_SEED` replays it) and
+    /// the schedule.
     #[cfg(test)]
     pub(crate) fn explore(model: impl Fn() + Send + Sync + 'static) {
         use shuttle::scheduler::{PctScheduler, RandomScheduler};
@@ -157,16 +158,12 @@ mod imp {
             let mut config = Config::new();
             // Said once in docs/testing.md: shuttle runs atomics as SeqCst.
             config.silence_warnings = true;
-            // Every model ends in well under a thousand steps; a livelock
-            // is a failure, not a hang.
+            // A livelock fails the execution instead of hanging it.
             config.max_steps = MaxSteps::FailAfter(20_000);
             config
         };
         let model = std::sync::Arc::new(model);
-        let run = {
-            let model = std::sync::Arc::clone(&model);
-            move || model()
-        };
+        let run = move || model();
         Runner::new(RandomScheduler::new(iterations), config()).run(run.clone());
         Runner::new(PctScheduler::new(3, iterations), config()).run(run);
     }

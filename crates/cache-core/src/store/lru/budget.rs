@@ -9,8 +9,12 @@ use crate::store::CacheKind;
 use crate::sync::{self, AtomicU64};
 
 /// How many times a reservation that finds no victim at all yields and
-/// retries before giving up on storing the entry.
-const IDLE_RETRIES: u32 = 16;
+/// retries before giving up on storing the entry. The concurrency models
+/// (feature `shuttle`) give up at the first round that finds no victim:
+/// the rule is the same for any count, and their schedules would almost
+/// never keep the other inserts from linking through 16 yields, so the
+/// give-up path would go unexplored.
+const IDLE_RETRIES: u32 = if cfg!(feature = "shuttle") { 0 } else { 16 };
 
 impl LruStore {
     /// Returns `size` bytes of `kind` to the budget; called only after the

@@ -523,5 +523,7 @@ impl Store for LruStore {
     }
 }
 
+#[cfg(all(test, feature = "shuttle"))]
+mod models;
 #[cfg(test)]
 mod tests;
