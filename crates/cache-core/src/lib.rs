@@ -131,6 +131,9 @@
 //!   it.
 //! - `registry` ([`Registry`]): groups by name, no global state.
 //! - `error` ([`Error`]): every failure, classified.
+//! - `sync`: the locks, atomics, spawn and timeout that the singleflight
+//!   and the LRU store synchronise with: the real ones, or shuttle's for
+//!   the concurrency models (feature `shuttle`, `docs/testing.md`).
 
 pub use async_trait::async_trait;
 
@@ -147,6 +150,7 @@ mod registry;
 pub mod singleflight;
 mod stats;
 pub mod store;
+mod sync;
 
 pub use consistent_hash::{HashRing, canonical_peer_id};
 pub use context::LoadContext;

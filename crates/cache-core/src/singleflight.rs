@@ -29,11 +29,11 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
-use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::sync::{self, Mutex};
 use crate::{Error, LoadContext};
 
 /// The outcome slot of a flight: `None` until the work finishes.
@@ -47,9 +47,10 @@ type FlightMap<V> = HashMap<Arc<str>, Slot<V>>;
 ///
 /// Cheap to clone: clones share the same flights.
 pub struct Singleflight<V> {
-    /// The flights in progress. A `parking_lot` mutex (not a Tokio one):
-    /// every critical section is a map lookup, insert or removal and never
-    /// spans an `.await`, so a blocking lock is both correct and cheaper.
+    /// The flights in progress. A `parking_lot` mutex (not a Tokio one;
+    /// named through `crate::sync` so the models can swap it): every
+    /// critical section is a map lookup, insert or removal and never spans
+    /// an `.await`, so a blocking lock is both correct and cheaper.
     flights: Arc<Mutex<FlightMap<V>>>,
 }
 
@@ -148,7 +149,7 @@ where
             }
         };
         let result = match deadline {
-            Some(deadline) => tokio::time::timeout_at(deadline, wait)
+            Some(deadline) => sync::timeout_at(deadline, wait)
                 .await
                 .unwrap_or(Err(Error::DeadlineExceeded)),
             None => wait.await,
@@ -181,7 +182,7 @@ where
                 let rx = flight.outcome.clone();
                 return Ok((self.waiter(key, flight), rx));
             }
-            let handle = tokio::runtime::Handle::try_current().map_err(|_| {
+            let handle = sync::spawner().map_err(|_| {
                 Error::Config("a cache miss must be awaited inside a Tokio runtime".into())
             })?;
             let (tx, rx) = watch::channel(None);
@@ -263,7 +264,6 @@ struct Waiter<V> {
 
 impl<V> Drop for Waiter<V> {
     fn drop(&mut self) {
-        let finished = self.flight.outcome.borrow().is_some();
         // Lock scope: decrement the waiter count and, for the last waiter of
         // an unfinished flight, detach it. The token is fired after the lock
         // is released (cancellation runs arbitrary wakers).
@@ -272,6 +272,15 @@ impl<V> Drop for Waiter<V> {
             match flights.get_mut(&*self.key) {
                 Some(slot) if Arc::ptr_eq(&slot.flight, &self.flight) => {
                     slot.waiters -= 1;
+                    // Read under the map lock, not before it: a waiter that
+                    // read "unfinished", was preempted while the outcome was
+                    // published and the other waiters took it and left, then
+                    // took the lock, would detach a finished flight and fire
+                    // its token (and a caller arriving next would start a
+                    // second load). The watch's read lock nests inside the
+                    // map lock; the task never holds it while taking the map
+                    // lock, so the order cannot deadlock.
+                    let finished = self.flight.outcome.borrow().is_some();
                     if slot.waiters == 0 && !finished {
                         flights.remove(&*self.key);
                         true
@@ -288,5 +297,7 @@ impl<V> Drop for Waiter<V> {
     }
 }
 
+#[cfg(all(test, feature = "shuttle"))]
+mod models;
 #[cfg(test)]
 mod tests;

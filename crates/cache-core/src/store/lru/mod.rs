@@ -59,17 +59,16 @@ mod budget;
 mod index;
 mod shard;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use std::sync::PoisonError;
+use std::sync::atomic::Ordering;
 
-use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
 use tokio::time::Instant;
 
 use self::shard::{Lookup, Shard};
 use crate::CacheStats;
 use crate::store::counter::StripedCounter;
 use crate::store::{CacheKind, Entry, Store, entry_size, share_value};
+use crate::sync::{AtomicU64, ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
 
 /// How an [`LruStore`] records hits and picks victims, in each shard and
 /// lane. Both keep the same byte budget rule; only the order of eviction
@@ -122,7 +121,8 @@ pub(super) fn lane_of(kind: CacheKind) -> usize {
 #[repr(align(128))]
 struct ShardCell {
     /// The shard, behind a reader-writer lock made of one lock per thread
-    /// slot (`crossbeam_utils::sync::ShardedLock`): a read lock touches only
+    /// slot (`crossbeam_utils::sync::ShardedLock`, named through
+    /// `crate::sync` so the models can swap it): a read lock touches only
     /// the current thread's cache line, so SIEVE hits on different threads
     /// share no written line at all; a write locks every slot. Critical
     /// sections are short and never span an `.await`; a panic inside one
@@ -523,5 +523,7 @@ impl Store for LruStore {
     }
 }
 
+#[cfg(all(test, feature = "shuttle"))]
+mod models;
 #[cfg(test)]
 mod tests;
