@@ -195,12 +195,14 @@ async fn error_exit_codes_and_path_traversal() {
         assert!(out.stderr.starts_with("NOT_FOUND: "), "{}", out.stderr);
         assert!(out.stdout.is_empty());
 
+        // The README's promise: INVALID_ARGUMENT and exit 1, with the
+        // owner's reason on the owner and "refused by the key's owner" on
+        // the other nodes.
         for key in ["../secret", "sub/../../secret", "/etc/passwd", "..\\secret"] {
             let out = get(&node.addr, "files", key).await;
-            assert!(out.code == Some(1) || out.code == Some(3), "{key}: {out:?}");
+            assert_eq!(out.code, Some(1), "{key}: {out:?}");
             assert!(
-                out.stderr.starts_with("INVALID_ARGUMENT: ")
-                    || out.stderr.starts_with("NOT_FOUND: "),
+                out.stderr.starts_with("INVALID_ARGUMENT: invalid key: "),
                 "{key}: {}",
                 out.stderr
             );
