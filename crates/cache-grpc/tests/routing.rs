@@ -158,40 +158,45 @@ async fn disagreeing_peer_lists_answer_in_one_hop() {
     cluster.shutdown().await.unwrap();
 }
 
-/// The owner's NotFound reaches the client as NOT_FOUND, and the
-/// requesting node does not ask its own source again.
+/// The owner's own answers reach the client through another node with
+/// their code (NOT_FOUND, UNAVAILABLE "source failed" with no internal
+/// detail, INTERNAL for a panicking loader, INVALID_ARGUMENT for a key its
+/// source refuses), and the requesting node neither loads the key itself
+/// (the `gc-error` marker) nor caches the answer: asked again, it asks the
+/// owner again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn not_found_passes_through_without_local_reload() {
+async fn owner_answers_pass_through_without_local_reload() {
     let (cluster, recorder) = cluster(3).await;
     bounded(async {
-        let key = key_owned_by(&cluster, 1, "missing-");
-        let err = get(&mut cluster.client(0), &key, None).await.unwrap_err();
-        assert_eq!(err.code(), Code::NotFound, "{err:?}");
-        let loads = recorder.loads_of(&key);
-        assert_eq!(loads.len(), 1);
-        assert_eq!(loads[0].node, 1);
-        assert_eq!(counter(&cluster, 0, "fallback_loads"), 0);
-        assert_eq!(counter(&cluster, 0, "peer_errors"), 1);
-    })
-    .await;
-    cluster.shutdown().await.unwrap();
-}
-
-/// The owner's source failure reaches the client as UNAVAILABLE saying the
-/// source failed, without the internal detail, and is not reloaded.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn source_failure_is_unavailable_and_not_reloaded() {
-    let (cluster, recorder) = cluster(3).await;
-    bounded(async {
-        let key = key_owned_by(&cluster, 2, "fail-");
-        let err = get(&mut cluster.client(0), &key, None).await.unwrap_err();
-        assert_eq!(err.code(), Code::Unavailable, "{err:?}");
-        assert!(err.message().contains("source failed"), "{err:?}");
-        assert!(!err.message().contains("secret"), "{err:?}");
-        let loads = recorder.loads_of(&key);
-        assert_eq!(loads.len(), 1);
-        assert_eq!(loads[0].node, 2);
-        assert_eq!(counter(&cluster, 0, "fallback_loads"), 0);
+        let cases = [
+            ("missing-", Code::NotFound),
+            ("fail-", Code::Unavailable),
+            ("panic-", Code::Internal),
+            ("refuse-", Code::InvalidArgument),
+        ];
+        for (round, (prefix, code)) in cases.into_iter().enumerate() {
+            let key = key_owned_by(&cluster, 1, prefix);
+            for _ in 0..2 {
+                let err = get(&mut cluster.client(0), &key, None).await.unwrap_err();
+                assert_eq!(err.code(), code, "{prefix}: {err:?}");
+                assert!(!err.message().contains("secret"), "{err:?}");
+            }
+            if prefix == "fail-" {
+                let err = get(&mut cluster.client(0), &key, None).await.unwrap_err();
+                assert!(err.message().contains("source failed"), "{err:?}");
+            }
+            let loads = recorder.loads_of(&key);
+            assert!(loads.iter().all(|l| l.node == 1), "{prefix}: {loads:?}");
+            let asked = 2 * (round as u64 + 1) + u64::from(round >= 1);
+            assert_eq!(counter(&cluster, 0, "peer_loads"), asked, "{prefix}");
+            assert_eq!(counter(&cluster, 0, "fallback_loads"), 0, "{prefix}");
+        }
+        let requester = cluster.group(0, GROUP).unwrap().stats();
+        assert_eq!(
+            (requester.main_cache.items, requester.hot_cache.items),
+            (0, 0),
+            "no answer was cached by the requester"
+        );
     })
     .await;
     cluster.shutdown().await.unwrap();
@@ -311,6 +316,44 @@ async fn ttl_reaches_clients_from_owner_and_across_a_hop() {
             .unwrap()
             .into_inner();
         assert_eq!(reply.ttl_ms, 0, "a value without expiry reads 0");
+    })
+    .await;
+    cluster.shutdown().await.unwrap();
+}
+
+/// Keys follow the ring when the peer set changes at run time: with node 2
+/// removed from node 0's pool, node 0 sends node 2's keys to their new
+/// owner; once node 2 is added back (a live peer joining), its keys are
+/// fetched from it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_move_to_a_newly_added_live_peer() {
+    let (cluster, recorder) = cluster(3).await;
+    bounded(async {
+        let pool = cluster.pool(0);
+        let node2 = cluster.addr(2).to_string();
+        let keys: Vec<String> = (0..5)
+            .map(|i| key_owned_by(&cluster, 2, &format!("move{i}-")))
+            .collect();
+        assert!(pool.remove_peer(&node2).unwrap());
+        for key in &keys[..2] {
+            assert_eq!(
+                get(&mut cluster.client(0), key, None).await.unwrap(),
+                value_of(key)
+            );
+            let nodes: Vec<usize> = recorder.loads_of(key).iter().map(|l| l.node).collect();
+            assert_eq!(nodes.len(), 1, "{key}: {nodes:?}");
+            assert_ne!(nodes[0], 2, "{key}: node 2 left node 0's ring");
+        }
+        assert!(pool.add_peer(&node2).unwrap());
+        for key in &keys[2..] {
+            assert_eq!(
+                get(&mut cluster.client(0), key, None).await.unwrap(),
+                value_of(key)
+            );
+            let nodes: Vec<usize> = recorder.loads_of(key).iter().map(|l| l.node).collect();
+            assert_eq!(nodes, [2], "{key}: fetched from the peer that joined");
+        }
+        assert_eq!(counter(&cluster, 0, "fallback_loads"), 0);
     })
     .await;
     cluster.shutdown().await.unwrap();

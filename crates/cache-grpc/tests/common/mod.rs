@@ -91,6 +91,8 @@ pub fn value_of(key: &str) -> Bytes {
 /// The loader of node `node`. Behaviour by key:
 /// - `missing-*`: NotFound;
 /// - `fail-*`: a source failure with a secret in its detail;
+/// - `panic-*`: the loader panics;
+/// - `refuse-*`: the loader refuses the key (`InvalidKey`);
 /// - `slow{n}-*`: takes [`SLOW`] on node `n`, answers at once elsewhere;
 /// - `ttl-*`: [`value_of`] the key, to be served for [`TTL`];
 /// - anything else: [`value_of`] the key.
@@ -109,6 +111,12 @@ pub fn make_group(node: usize, recorder: &Recorder, pool: &cache_grpc::PeerPool)
             }
             if key.starts_with("fail-") {
                 return Err(Error::source_failed("db at 10.1.2.3 said: secret-token"));
+            }
+            if key.starts_with("panic-") {
+                panic!("the test loader panics for {key}");
+            }
+            if key.starts_with("refuse-") {
+                return Err(Error::InvalidKey("refused by the test source"));
             }
             if key.starts_with(&format!("slow{node}-")) {
                 tokio::time::sleep(SLOW).await;
