@@ -32,6 +32,7 @@
 //! The service is the same stack tonic's server would run: the
 //! [fast path](crate::fastpath) in front of tonic's router.
 
+pub(crate) mod accept;
 mod conn;
 mod stream;
 
@@ -46,6 +47,7 @@ use tokio_util::sync::CancellationToken;
 use tonic::body::Body;
 use tower::Service;
 
+use self::accept::{Acceptor, Slot};
 use crate::coalesce::CoalescingIo;
 use crate::fastpath::FastBody;
 
@@ -63,10 +65,28 @@ pub(crate) struct H2Config {
     /// Streams a client may reset before their answer, per second; past
     /// it the connection is closed with `ENHANCE_YOUR_CALM`.
     pub max_resets_per_second: u32,
+    /// Connections open at once; more are closed as they arrive.
+    pub max_connections: usize,
+    /// The largest header list a client may send (h2's
+    /// `max_header_list_size`; a request over it is answered 431).
+    pub max_header_list_size: u32,
+    /// Response bytes a connection may hold waiting for the client's
+    /// flow-control window; past it new streams are refused
+    /// (REFUSED_STREAM), and so is a response that would go over it.
+    pub max_queued_response_bytes: usize,
+    /// How long a response body may wait for the client's window before
+    /// its stream is reset (CANCEL) and its bytes dropped.
+    pub response_send_timeout: Duration,
+    /// How long a new connection may take to send the HTTP/2 preface.
+    pub handshake_timeout: Duration,
     /// Interval of keep-alive pings; a connection whose ping is not
-    /// answered within one more interval is closed, and so is a new one
-    /// that has not sent the HTTP/2 preface within one interval.
+    /// answered within one more interval is closed.
     pub keepalive_interval: Duration,
+    /// Age at which a connection is sent GOAWAY; it is closed
+    /// `connection_age_grace` later if streams are still open.
+    pub max_connection_age: Duration,
+    /// See `max_connection_age`.
+    pub connection_age_grace: Duration,
     /// Write through [`CoalescingIo`], with this many bytes queued at most
     /// (`None`: plain socket writes).
     pub write_buffer: Option<usize>,
@@ -103,7 +123,6 @@ impl<S> GrpcService for S where
 const STREAM_WINDOW: u32 = 1024 * 1024;
 const CONNECTION_WINDOW: u32 = 1024 * 1024;
 const MAX_FRAME_SIZE: u32 = 16 * 1024;
-const MAX_HEADER_LIST_SIZE: u32 = 16 * 1024;
 const MAX_SEND_BUFFER: usize = 400 * 1024;
 
 /// Accepts connections on `listener` and serves them with `svc` until
@@ -115,41 +134,35 @@ where
     S: GrpcService,
 {
     let cfg = Arc::new(cfg);
+    let mut acceptor = Acceptor::new(listener, cfg.max_connections);
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            accepted = listener.accept() => match accepted {
-                Ok((socket, _)) => {
-                    // Small answers must not wait ~40 ms for Nagle.
-                    let _ = socket.set_nodelay(true);
-                    let (svc, cfg, stop) = (svc.clone(), cfg.clone(), stop.clone());
-                    match cfg.write_buffer {
-                        Some(max) => conns.spawn(run(CoalescingIo::new(socket, max), svc, cfg, stop)),
-                        None => conns.spawn(run(socket, svc, cfg, stop)),
-                    };
-                }
-                Err(e) => {
-                    // Out of file descriptors and the like: wait, then go on.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
+            (socket, slot) = acceptor.accept() => {
+                let (svc, cfg, stop) = (svc.clone(), cfg.clone(), stop.clone());
+                match cfg.write_buffer {
+                    Some(max) => conns.spawn(run(CoalescingIo::new(socket, max), svc, cfg, stop, slot)),
+                    None => conns.spawn(run(socket, svc, cfg, stop, slot)),
+                };
+            }
         }
     }
-    drop(listener);
+    drop(acceptor);
     while conns.join_next().await.is_some() {}
 }
 
-async fn run<IO, S>(io: IO, svc: S, cfg: Arc<H2Config>, stop: CancellationToken)
+async fn run<IO, S>(io: IO, svc: S, cfg: Arc<H2Config>, stop: CancellationToken, slot: Slot)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: GrpcService,
 {
     if let Err(e) = conn::run(io, svc, &cfg, stop).await {
+        // Junk, HTTP/1.1 and TLS at the port end here (a bad preface).
         tracing::debug!(error = %e, "connection ended with an error");
     }
+    drop(slot);
 }
 
 #[cfg(test)]
