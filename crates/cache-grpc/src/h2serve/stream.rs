@@ -229,7 +229,10 @@ impl Pipe<'_> {
                 }
                 continue;
             }
-            if ready!(self.poll_room(cx, 1)).is_none() {
+            // The body is read without waiting for the window: what the
+            // window does not let out is counted in `pending`, one frame
+            // at most (the body is not read again until it is sent).
+            if self.send.poll_reset(cx).is_ready() {
                 return Poll::Ready(Ok(()));
             }
             match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
