@@ -13,8 +13,11 @@
 //!
 //! # How
 //!
-//! - `serve` accepts connections and runs each in its own task (a
-//!   `JoinSet`: dropping the server closes every connection).
+//! - `accept`: takes connections off the listener (for tonic's server
+//!   too): at most `max_connections` open, exponential backoff on accept
+//!   errors (the open-file limit), log lines at most once a second.
+//! - `serve` runs each connection in its own task (a `JoinSet`: dropping
+//!   the server closes every connection).
 //! - `conn`: one connection. Each request becomes a future in the
 //!   connection's own set of streams (no task per request). One pass takes
 //!   every request that is ready, then runs every stream that can make
@@ -24,10 +27,17 @@
 //!   in a second (a rapid-reset flood) is sent GOAWAY `ENHANCE_YOUR_CALM`
 //!   and closed.
 //! - `stream`: one request: the service is called with the request body
-//!   adapted to `http_body`, and the response body is piped to h2 with
-//!   flow control, as hyper does (at most one frame buffered beyond the
-//!   peer's window); a client's RST_STREAM drops the request's future, and
-//!   a request reset before it was taken up never calls the service.
+//!   adapted to `http_body` (a panic answers that request `INTERNAL`),
+//!   and the response body is piped to h2 with flow control: h2 gets what
+//!   the peer's window lets out, the rest of a frame waits in the stream,
+//!   counted against the connection's budget of queued bytes (over it,
+//!   REFUSED_STREAM), and is reset after the response send timeout; a
+//!   client's RST_STREAM drops the request's future, and a request reset
+//!   before it was taken up never calls the service.
+//! - Connections also end at their maximum age (GOAWAY, then closed after
+//!   a grace) and when the preface does not arrive within the handshake
+//!   timeout; a bad preface (HTTP/1.1, TLS, junk) ends one at its first
+//!   wrong byte.
 //!
 //! The service is the same stack tonic's server would run: the
 //! [fast path](crate::fastpath) in front of tonic's router.
