@@ -14,6 +14,7 @@ use tonic::transport::Server;
 use tonic_health::ServingStatus;
 use tower::Layer;
 
+use crate::catch_panic::CatchPanicLayer;
 use crate::coalesce::CoalescingIo;
 use crate::deadline::DeadlineLayer;
 use crate::fastpath::{FastGroupcache, FastPathLayer};
@@ -307,6 +308,9 @@ pub async fn serve(
             .max_connection_age(opts.max_connection_age)
             .max_connection_age_grace(opts.connection_age_grace())
             .trace_fn(|req| tracing::debug_span!("grpc", path = %req.uri().path()))
+            // hyper runs each request in its own task: a panic there would
+            // only reset the stream.
+            .layer(CatchPanicLayer)
             .layer(FastPathLayer::new(fast))
             .add_service(layers.service(generated))
             .add_service(health_service)

@@ -235,17 +235,26 @@ async fn a_client_that_never_reads_is_held_to_the_queued_byte_budget() {
     a_new_client_is_served(node.addr, "bystander").await;
 }
 
-/// A `Store` panicking on the hit path for one key (our driver): that
-/// request is answered INTERNAL, a request in flight on the same
+/// A `Store` panicking on the hit path for one key, on both transports:
+/// that request is answered INTERNAL, a request in flight on the same
 /// connection and the next ones are answered, the connection stays open.
 #[tokio::test]
 async fn a_panic_fails_only_its_request() {
-    let node = node(false, |_| {}).await;
+    for tonic_transport in [false, true] {
+        a_panic_fails_only_its_request_on(tonic_transport).await;
+    }
+}
+
+async fn a_panic_fails_only_its_request_on(tonic_transport: bool) {
+    let node = node(tonic_transport, |_| {}).await;
     let (send, conn) = connect(node.addr, 65_535).await;
     let (slow, _slow_stream) = fetch(&send, "hang-1").await;
     let (boom, _stream) = fetch(&send, "boom").await;
     let (status, _) = bounded(answer(boom)).await.unwrap();
-    assert_eq!(status, "13", "a panic is INTERNAL");
+    assert_eq!(
+        status, "13",
+        "tonic_transport={tonic_transport}: a panic is INTERNAL"
+    );
     still_served(&send, "after").await;
     drop(slow);
     assert!(!conn.is_finished(), "the connection was closed");

@@ -18,6 +18,7 @@ use tonic::body::Body;
 use tower::ServiceExt;
 
 use super::GrpcService;
+use crate::catch_panic::{internal_error, panic_message};
 use crate::fastpath::FastBody;
 
 /// How a stream ended.
@@ -78,32 +79,6 @@ pub(super) struct StreamLimits {
     pub(super) send_timeout: Duration,
 }
 
-/// The answer to a request whose service panicked: `INTERNAL`, in a
-/// trailers-only response.
-fn internal_error() -> http::Response<()> {
-    let mut res = http::Response::new(());
-    let headers = res.headers_mut();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/grpc"),
-    );
-    headers.insert("grpc-status", http::HeaderValue::from_static("13"));
-    headers.insert(
-        "grpc-message",
-        http::HeaderValue::from_static("internal%20error"),
-    );
-    res
-}
-
-/// A panic's message, if it has one.
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(not a string)")
-}
-
 /// Answers one request; ends early when the client resets the stream.
 pub(super) async fn serve<S>(
     svc: S,
@@ -135,7 +110,7 @@ where
                     panic = panic_message(&*panic),
                     "a request panicked: answered INTERNAL"
                 );
-                let _ = respond.send_response(internal_error(), true);
+                let _ = respond.send_response(internal_error(()), true);
                 return Outcome::Answered;
             }
         },
