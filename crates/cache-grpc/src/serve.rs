@@ -105,9 +105,10 @@ pub struct ServerOptions {
     /// then it is closed. Our HTTP/2 driver only. Default 10 s.
     pub handshake_timeout: Duration,
     /// Age at which a client connection is sent GOAWAY, so that clients
-    /// reconnect (and rebalance); streams in flight then have
-    /// `request_timeout` plus `response_send_timeout` to finish before the
-    /// connection is closed. Both transports. Default 1 h.
+    /// reconnect (and rebalance); on our driver, streams in flight then
+    /// have `request_timeout` plus `response_send_timeout` to finish before
+    /// the connection is closed (tonic's server waits for them). Both
+    /// transports. Default 1 h.
     pub max_connection_age: Duration,
     /// Gather each connection's writes and send them from a writer task
     /// ([`CoalescingIo`]), so answers that are ready together leave in one
@@ -305,8 +306,9 @@ pub async fn serve(
             .http2_keepalive_interval(Some(opts.keepalive_interval))
             .http2_keepalive_timeout(Some(opts.keepalive_interval))
             .http2_max_header_list_size(opts.max_header_list_bytes)
+            // No `max_connection_age_grace`: with one, tonic 0.14 sends no
+            // GOAWAY at the age but closes the connection at age + grace.
             .max_connection_age(opts.max_connection_age)
-            .max_connection_age_grace(opts.connection_age_grace())
             .trace_fn(|req| tracing::debug_span!("grpc", path = %req.uri().path()))
             // hyper runs each request in its own task: a panic there would
             // only reset the stream.

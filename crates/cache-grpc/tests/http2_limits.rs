@@ -640,3 +640,31 @@ async fn settings_and_ping_floods_do_not_stop_the_node() {
         }
     }
 }
+
+/// A connection reaching `max_connection_age` is sent GOAWAY and closed
+/// (no stream open), on both transports; a new connection is served.
+#[tokio::test]
+async fn a_connection_past_its_maximum_age_is_closed() {
+    for tonic_transport in [false, true] {
+        let node = node(tonic_transport, |o| {
+            o.max_connection_age = Duration::from_millis(300);
+        })
+        .await;
+        let started = Instant::now();
+        let (send, conn) = connect(node.addr, 65_535).await;
+        still_served(&send, "young").await;
+        let ended = bounded(conn).await.unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(250),
+            "tonic_transport={tonic_transport}: closed before its age"
+        );
+        match ended {
+            Ok(()) => {}
+            Err(e) => assert!(
+                e.is_go_away() || e.is_io(),
+                "tonic_transport={tonic_transport}: {e:?}"
+            ),
+        }
+        a_new_client_is_served(node.addr, "fresh").await;
+    }
+}

@@ -48,7 +48,7 @@ pub struct Http2Args {
     pub keepalive_interval: Duration,
     /// Age at which a client connection is sent GOAWAY (clients reconnect);
     /// it is closed once its streams end, or after --request-timeout plus
-    /// --response-send-timeout.
+    /// --response-send-timeout (with --tonic-transport, once they end).
     #[arg(long, env = "GROUPCACHE_MAX_CONNECTION_AGE", default_value = "1h", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub max_connection_age: Duration,
 }
