@@ -15,6 +15,7 @@ use crate::Error;
 use crate::cli::parse::{GroupSpec, clap_parsers};
 use crate::source::{Source, SourceOptions};
 
+pub mod http2;
 pub mod loads;
 mod node;
 pub mod resources;
@@ -142,6 +143,9 @@ pub struct ServeArgs {
     /// Origin connections and HTTP/2 client resets.
     #[command(flatten)]
     pub resources: resources::ResourceArgs,
+    /// HTTP/2 connections, streams, queued bytes and timers.
+    #[command(flatten)]
+    pub http2: http2::Http2Args,
     /// The longest any request may take: the budget of a request without a
     /// grpc-timeout, and the cap of one with a longer one.
     #[arg(long, env = "GROUPCACHE_REQUEST_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = clap_parsers::duration)]
@@ -242,6 +246,7 @@ impl ServeArgs {
             ));
         }
         self.resources.validate()?;
+        self.http2.validate()?;
         let mut options = SourceOptions::new(self.max_value_bytes, self.origin_timeout);
         self.resources.apply_to_sources(&mut options);
         if let Some(path) = &self.origin_ca {

@@ -62,12 +62,16 @@
 //!   through to the generated server).
 //! - [`deadline`]: tower layer capturing and enforcing `grpc-timeout`.
 //! - [`shed`]: tower layer shedding load beyond the in-flight limit.
+//! - [`catch_panic`]: tower layer answering a request that panicked
+//!   `INTERNAL` (under tonic's server; [`h2serve`] catches its own).
 //! - [`client`]: [`GrpcPeer`], a `PeerClient` over a tonic channel.
 //! - [`pool`]: [`PeerPool`], the ring and the clients, changeable at run time.
 //! - [`coalesce`]: [`CoalescingIo`](coalesce::CoalescingIo), server connections
 //!   whose answers leave in batches (one write for many).
 //! - [`h2serve`]: the server's HTTP/2 connections on `h2` directly: each
-//!   request a future inside its connection's task, no `date` header.
+//!   request a future inside its connection's task, no `date` header; the
+//!   accept loop (connection cap, backoff) of both transports; the HTTP/2
+//!   limits (docs/grpc.md, "HTTP/2 limits").
 //! - [`limits`]: message size limits derived from `max_value_bytes`, and
 //!   `RESOURCE_EXHAUSTED` for a request over them.
 //! - [`serve`](mod@serve): [`serve()`] and [`ServerOptions`].
@@ -75,6 +79,7 @@
 //! - [`error`]: [`Error`], this crate's error type.
 
 pub mod breaker;
+pub mod catch_panic;
 pub mod client;
 pub mod cluster;
 pub mod coalesce;

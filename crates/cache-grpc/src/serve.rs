@@ -11,13 +11,14 @@ use tokio_util::sync::CancellationToken;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tower::Layer;
 
+use crate::catch_panic::CatchPanicLayer;
 use crate::coalesce::CoalescingIo;
 use crate::deadline::DeadlineLayer;
 use crate::fastpath::{FastGroupcache, FastPathLayer};
+use crate::h2serve::accept::{Acceptor, Slotted};
 use crate::h2serve::{self, H2Config};
 use crate::pb::groupcache_server::GroupcacheServer;
 use crate::server::GroupcacheService;
@@ -77,8 +78,38 @@ pub struct ServerOptions {
     /// How long in-flight requests may take to finish after shutdown
     /// begins; connections still open then are closed. Default 10 s.
     pub drain_timeout: Duration,
-    /// HTTP/2 keep-alive ping interval on client connections. Default 30 s.
+    /// HTTP/2 keep-alive ping interval on client connections; a
+    /// connection whose ping is not answered within one more interval is
+    /// closed. Default 30 s.
     pub keepalive_interval: Duration,
+    /// Client connections open at once; a new one past it is closed as
+    /// soon as it is accepted (a warning, at most once a second). Both
+    /// transports. Default 10000.
+    pub max_connections: usize,
+    /// The largest HTTP/2 header list a client may send; a request over
+    /// it is answered HTTP 431 (its stream only). Both transports.
+    /// Default 16 KiB (hyper's).
+    pub max_header_list_bytes: u32,
+    /// Response bytes one connection may hold that the client's
+    /// flow-control window has not let out (a client that never opens its
+    /// window, or never reads); past it, new streams are refused
+    /// (REFUSED_STREAM), and so is a response that would go over it. One
+    /// response always fits, however large. Our HTTP/2 driver only
+    /// ([`h2serve`]). Default 64 MiB.
+    pub max_queued_response_bytes: usize,
+    /// How long a response body may wait for the client's flow-control
+    /// window; then its stream is reset (CANCEL) and its bytes dropped.
+    /// Our HTTP/2 driver only. Default 30 s.
+    pub response_send_timeout: Duration,
+    /// How long a new connection may take to send the HTTP/2 preface;
+    /// then it is closed. Our HTTP/2 driver only. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// Age at which a client connection is sent GOAWAY, so that clients
+    /// reconnect (and rebalance); on our driver, streams in flight then
+    /// have `request_timeout` plus `response_send_timeout` to finish before
+    /// the connection is closed (tonic's server waits for them). Both
+    /// transports. Default 1 h.
+    pub max_connection_age: Duration,
     /// Gather each connection's writes and send them from a writer task
     /// ([`CoalescingIo`]), so answers that are ready together leave in one
     /// system call instead of one each. Default true.
@@ -110,6 +141,12 @@ impl Default for ServerOptions {
             shutdown_grace: Duration::ZERO,
             drain_timeout: Duration::from_secs(10),
             keepalive_interval: Duration::from_secs(30),
+            max_connections: 10_000,
+            max_header_list_bytes: 16 * 1024,
+            max_queued_response_bytes: 64 << 20,
+            response_send_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
+            max_connection_age: Duration::from_secs(3600),
             write_coalescing: true,
             fast_path: true,
             write_buffer_bytes: 256 * 1024,
@@ -119,6 +156,12 @@ impl Default for ServerOptions {
 }
 
 impl ServerOptions {
+    /// Time a connection past `max_connection_age` gets for its streams.
+    fn connection_age_grace(&self) -> Duration {
+        self.request_timeout
+            .saturating_add(self.response_send_timeout)
+    }
+
     fn validate(&self) -> Result<(), Error> {
         if self.max_value_bytes == 0 {
             return Err(Error::Config("max_value_bytes must be at least 1".into()));
@@ -150,6 +193,26 @@ impl ServerOptions {
             return Err(Error::Config(
                 "max_resets_per_second must be at least 1".into(),
             ));
+        }
+        let zero_durations = [
+            ("keepalive_interval", self.keepalive_interval),
+            ("response_send_timeout", self.response_send_timeout),
+            ("handshake_timeout", self.handshake_timeout),
+            ("max_connection_age", self.max_connection_age),
+        ];
+        if let Some((name, _)) = zero_durations.iter().find(|(_, d)| d.is_zero()) {
+            return Err(Error::Config(format!("{name} must be above zero")));
+        }
+        let zero_counts = [
+            ("max_connections", self.max_connections == 0),
+            ("max_header_list_bytes", self.max_header_list_bytes == 0),
+            (
+                "max_queued_response_bytes",
+                self.max_queued_response_bytes == 0,
+            ),
+        ];
+        if let Some((name, _)) = zero_counts.iter().find(|(_, zero)| *zero) {
+            return Err(Error::Config(format!("{name} must be at least 1")));
         }
         if self.write_buffer_bytes == 0 {
             return Err(Error::Config(
@@ -229,26 +292,43 @@ pub async fn serve(
     // Cancelled when the server is to stop accepting and drain.
     let stop = CancellationToken::new();
     let server = if opts.tonic_transport {
+        let incoming = futures::stream::unfold(
+            Acceptor::new(listener, opts.max_connections),
+            |mut acceptor| async move {
+                let accepted = acceptor.accept().await;
+                Some((Ok::<_, std::io::Error>(accepted), acceptor))
+            },
+        );
         let router = Server::builder()
             .max_concurrent_streams(opts.max_concurrent_streams)
             .http2_max_pending_accept_reset_streams(Some(opts.max_pending_resets))
             .http2_max_local_error_reset_streams(Some(opts.max_local_error_resets))
             .http2_keepalive_interval(Some(opts.keepalive_interval))
+            .http2_keepalive_timeout(Some(opts.keepalive_interval))
+            .http2_max_header_list_size(opts.max_header_list_bytes)
+            // No `max_connection_age_grace`: with one, tonic 0.14 sends no
+            // GOAWAY at the age but closes the connection at age + grace.
+            .max_connection_age(opts.max_connection_age)
             .trace_fn(|req| tracing::debug_span!("grpc", path = %req.uri().path()))
+            // hyper runs each request in its own task: a panic there would
+            // only reset the stream.
+            .layer(CatchPanicLayer)
             .layer(FastPathLayer::new(fast))
             .add_service(layers.service(generated))
             .add_service(health_service)
             .add_optional_service(reflection_v1)
             .add_optional_service(reflection_v1alpha);
-        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
         if opts.write_coalescing {
             let max = opts.write_buffer_bytes;
-            let incoming = incoming.map(move |conn| conn.map(|s| CoalescingIo::new(s, max)));
+            let incoming = incoming.map(move |conn| {
+                conn.map(|(s, slot)| Slotted::new(CoalescingIo::new(s, max), slot))
+            });
             router
                 .serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned())
                 .map(|r| r.map_err(Error::from))
                 .boxed()
         } else {
+            let incoming = incoming.map(|conn| conn.map(|(s, slot)| Slotted::new(s, slot)));
             router
                 .serve_with_incoming_shutdown(incoming, stop.clone().cancelled_owned())
                 .map(|r| r.map_err(Error::from))
@@ -268,7 +348,14 @@ pub async fn serve(
             max_pending_resets: opts.max_pending_resets,
             max_local_error_resets: opts.max_local_error_resets,
             max_resets_per_second: opts.max_resets_per_second,
+            max_connections: opts.max_connections,
+            max_header_list_size: opts.max_header_list_bytes,
+            max_queued_response_bytes: opts.max_queued_response_bytes,
+            response_send_timeout: opts.response_send_timeout,
+            handshake_timeout: opts.handshake_timeout,
             keepalive_interval: opts.keepalive_interval,
+            max_connection_age: opts.max_connection_age,
+            connection_age_grace: opts.connection_age_grace(),
             write_buffer: opts.write_coalescing.then_some(opts.write_buffer_bytes),
         };
         h2serve::serve(listener, svc, cfg, stop.clone())
@@ -326,7 +413,29 @@ mod tests {
     fn zero_limits_are_refused() {
         assert!(ServerOptions::default().validate().is_ok());
         type Case = (fn(&mut ServerOptions), &'static str);
-        let cases: [Case; 8] = [
+        let cases: [Case; 15] = [
+            (
+                |o| o.keepalive_interval = Duration::ZERO,
+                "keepalive_interval",
+            ),
+            (
+                |o| o.response_send_timeout = Duration::ZERO,
+                "response_send_timeout",
+            ),
+            (
+                |o| o.handshake_timeout = Duration::ZERO,
+                "handshake_timeout",
+            ),
+            (
+                |o| o.max_connection_age = Duration::ZERO,
+                "max_connection_age",
+            ),
+            (|o| o.max_connections = 0, "max_connections"),
+            (|o| o.max_header_list_bytes = 0, "max_header_list_bytes"),
+            (
+                |o| o.max_queued_response_bytes = 0,
+                "max_queued_response_bytes",
+            ),
             (|o| o.max_value_bytes = 0, "max_value_bytes"),
             (|o| o.max_concurrent_requests = 0, "max_concurrent_requests"),
             (|o| o.request_timeout = Duration::ZERO, "request_timeout"),

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use cache_core::{GroupBuilder, Registry};
 use cache_grpc::{PeerPool, PoolOptions, ServerOptions};
-use tokio::net::TcpListener;
 
 use crate::Error;
 use crate::cli::serve::ServeConfig;
+use crate::cli::serve::http2;
 use crate::cli::serve::resources::raise_open_file_limit;
 
 /// Builds the pool and the groups, binds, serves until SIGINT/SIGTERM, then
@@ -35,8 +35,8 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         Err(e) => tracing::warn!(error = %e, "cannot raise the open-file limit"),
     }
 
-    let listener = TcpListener::bind(args.listen)
-        .await
+    // With the system's listen backlog, not tokio's 1024.
+    let listener = http2::bind(args.listen)
         .map_err(|e| Error::io(format!("cannot listen on {}", args.listen), e))?;
     let local = listener
         .local_addr()
@@ -83,6 +83,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     server_opts.fast_path = !args.no_fast_path;
     server_opts.tonic_transport = args.tonic_transport;
     args.resources.apply_to_server(&mut server_opts);
+    args.http2.apply_to_server(&mut server_opts);
 
     tracing::info!(
         listen = %local,

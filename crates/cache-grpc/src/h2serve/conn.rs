@@ -11,9 +11,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
+use super::stream::{Budget, StreamLimits};
 use super::{
-    CONNECTION_WINDOW, GrpcService, H2Config, MAX_FRAME_SIZE, MAX_HEADER_LIST_SIZE,
-    MAX_SEND_BUFFER, STREAM_WINDOW, stream,
+    CONNECTION_WINDOW, GrpcService, H2Config, MAX_FRAME_SIZE, MAX_SEND_BUFFER, STREAM_WINDOW,
+    stream,
 };
 
 /// Serves one connection until the client closes it, it fails, its
@@ -33,7 +34,7 @@ where
         .initial_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
         .max_frame_size(MAX_FRAME_SIZE)
-        .max_header_list_size(MAX_HEADER_LIST_SIZE)
+        .max_header_list_size(cfg.max_header_list_size)
         .max_send_buffer_size(MAX_SEND_BUFFER)
         .max_concurrent_streams(cfg.max_concurrent_streams)
         .max_pending_accept_reset_streams(cfg.max_pending_resets)
@@ -41,7 +42,7 @@ where
         .handshake::<_, Bytes>(io);
     let mut conn = tokio::select! {
         () = stop.cancelled() => return Ok(()),
-        done = tokio::time::timeout(cfg.keepalive_interval, handshake) => match done {
+        done = tokio::time::timeout(cfg.handshake_timeout, handshake) => match done {
             Ok(conn) => conn?,
             Err(_) => return Ok(()), // no preface in time: drop the socket
         },
@@ -59,6 +60,16 @@ where
     let mut flooded = false;
     let stopped = stop.cancelled();
     tokio::pin!(stopped);
+    // Fires at the connection's maximum age (GOAWAY), then once more
+    // after the grace (close).
+    let age = tokio::time::sleep(cfg.max_connection_age);
+    tokio::pin!(age);
+    let mut aged = false;
+    let limits = StreamLimits {
+        budget: Budget::new(cfg.max_queued_response_bytes),
+        send_timeout: cfg.response_send_timeout,
+    };
+    let limits = &limits;
     let mut streams = FuturesUnordered::new();
     // One pass takes every request that is ready, then runs every stream
     // that can make progress, and repeats until neither can: the
@@ -69,9 +80,13 @@ where
             let mut progress = false;
             while let Poll::Ready(accepted) = conn.poll_accept(cx) {
                 match accepted {
-                    Some(Ok((req, respond))) => {
-                        streams.push(stream::serve(svc.clone(), req, respond));
+                    Some(Ok((req, mut respond))) => {
                         progress = true;
+                        if limits.budget.is_spent() {
+                            respond.send_reset(h2::Reason::REFUSED_STREAM);
+                            continue;
+                        }
+                        streams.push(stream::serve(svc.clone(), req, respond, limits));
                     }
                     Some(Err(e)) => return Poll::Ready(Err(e)),
                     None => return Poll::Ready(Ok(())),
@@ -95,6 +110,19 @@ where
                 conn.graceful_shutdown();
                 progress = true;
             }
+            if age.as_mut().poll(cx).is_ready() {
+                if aged {
+                    tracing::debug!("connection past its maximum age and grace: closing");
+                    return Poll::Ready(Ok(()));
+                }
+                aged = true;
+                if !closing {
+                    closing = true;
+                    conn.graceful_shutdown();
+                }
+                age.as_mut().reset(later(cfg.connection_age_grace));
+                progress = true;
+            }
             if let Some(p) = pings.as_mut() {
                 if awaiting_pong && let Poll::Ready(pong) = p.poll_pong(cx) {
                     awaiting_pong = false;
@@ -115,6 +143,13 @@ where
         }
     })
     .await
+}
+
+/// `after` from now, or a year for a time too far to represent.
+fn later(after: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(after)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
 }
 
 /// Streams the client reset before their answer, counted over windows of

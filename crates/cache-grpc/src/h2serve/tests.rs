@@ -94,7 +94,14 @@ async fn start_with(shared: Shared, keepalive_interval: Duration) -> Server {
         max_pending_resets: 64,
         max_local_error_resets: 1024,
         max_resets_per_second: 128,
+        max_connections: 64,
+        max_header_list_size: 16 * 1024,
+        max_queued_response_bytes: 64 << 20,
+        response_send_timeout: Duration::from_secs(30),
+        handshake_timeout: keepalive_interval,
         keepalive_interval,
+        max_connection_age: Duration::from_secs(3600),
+        connection_age_grace: Duration::from_secs(10),
         write_buffer: Some(64 * 1024),
     };
     let stop = CancellationToken::new();
