@@ -4,17 +4,18 @@
 //! request is dropped; a rapid-reset flood loses its connection while other
 //! clients go on being served.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use cache_core::{Error, GroupBuilder, LoadContext, Loaded, Registry, getter_fn};
-use cache_grpc::pb::{FetchRequest, FetchResponse};
+use cache_grpc::pb::FetchRequest;
 use cache_grpc::{PeerPool, ServerOptions, serve};
-use h2::client::{ResponseFuture, SendRequest};
+use common::h2client::*;
 use prost::Message;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// Loads started and loads cancelled (their context's token fired) so far.
@@ -121,81 +122,6 @@ async fn node(tonic_transport: bool, opts: impl FnOnce(&mut ServerOptions)) -> N
     }
 }
 
-/// A raw HTTP/2 client connection; its connection task ends with the
-/// error that closed it (`Ok` if it closed cleanly).
-async fn connect(
-    addr: SocketAddr,
-) -> (
-    SendRequest<Bytes>,
-    tokio::task::JoinHandle<Result<(), h2::Error>>,
-) {
-    let tcp = TcpStream::connect(addr).await.unwrap();
-    let (send, conn) = h2::client::handshake(tcp).await.unwrap();
-    (send, tokio::spawn(conn))
-}
-
-/// Sends `Fetch(g, key)` on `send`; returns the response future and the
-/// stream, to reset it with.
-async fn fetch(send: &SendRequest<Bytes>, key: &str) -> (ResponseFuture, h2::SendStream<Bytes>) {
-    let request = http::Request::post("http://node/groupcache.v1.Groupcache/Fetch")
-        .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(())
-        .unwrap();
-    let message = FetchRequest {
-        group: "g".into(),
-        key: key.into(),
-    }
-    .encode_to_vec();
-    let mut frame = BytesMut::new();
-    frame.put_u8(0);
-    frame.put_u32(message.len() as u32);
-    frame.put_slice(&message);
-    // Ready at once while under the server's stream limit: no yield, so a
-    // burst leaves the client in one write.
-    let mut ready = send.clone().ready().await.unwrap();
-    let (response, mut stream) = ready.send_request(request, false).unwrap();
-    stream.send_data(frame.freeze(), true).unwrap();
-    (response, stream)
-}
-
-/// The `grpc-status` and body of a whole response.
-async fn answer(response: ResponseFuture) -> Result<(String, Bytes), h2::Error> {
-    let (parts, mut body) = response.await?.into_parts();
-    let mut data = BytesMut::new();
-    while let Some(chunk) = body.data().await {
-        let chunk = chunk?;
-        let _ = body.flow_control().release_capacity(chunk.len());
-        data.extend_from_slice(&chunk);
-    }
-    let trailers = body.trailers().await?;
-    let status = parts
-        .headers
-        .get("grpc-status")
-        .or_else(|| trailers.as_ref().and_then(|t| t.get("grpc-status")))
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    Ok((status, data.freeze()))
-}
-
-/// A `Fetch` of an ordinary key on `send` is answered with its value.
-async fn still_served(send: &SendRequest<Bytes>, key: &str) {
-    let (response, _stream) = fetch(send, key).await;
-    let (status, data) = answer(response)
-        .await
-        .unwrap_or_else(|e| panic!("fetch {key}: the connection is unusable: {e}"));
-    assert_eq!(status, "0");
-    let fetched = FetchResponse::decode(&data[5..]).expect("a FetchResponse");
-    assert_eq!(fetched.value, format!("value of {key}"));
-}
-
-/// Bounds a test step: a step taking longer is a hang.
-async fn bounded<T>(f: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(20), f)
-        .await
-        .expect("test step took too long")
-}
-
 /// A peer cancels 500 of its own fetches on one connection, in bursts of
 /// 100: three bursts of requests in flight (their loads started), two of
 /// requests reset in the same write that sent them (still waiting to be
@@ -208,7 +134,7 @@ async fn bounded<T>(f: impl Future<Output = T>) -> T {
 async fn a_peer_cancelling_its_fetches_keeps_its_connection() {
     for tonic_transport in [false, true] {
         let node = node(tonic_transport, |o| o.max_concurrent_requests = 150).await;
-        let (send, conn) = connect(node.addr).await;
+        let (send, conn) = connect(node.addr, 65_535).await;
         let mut started = 0;
         for burst in 0..5 {
             let mut streams = Vec::new();
@@ -254,8 +180,8 @@ async fn a_peer_cancelling_its_fetches_keeps_its_connection() {
 #[tokio::test]
 async fn a_rapid_reset_flood_loses_its_connection() {
     let node = node(false, |o| o.max_resets_per_second = 500).await;
-    let (bystander, bystander_conn) = connect(node.addr).await;
-    let (send, conn) = connect(node.addr).await;
+    let (bystander, bystander_conn) = connect(node.addr, 65_535).await;
+    let (send, conn) = connect(node.addr, 65_535).await;
     let mut sent = 0;
     bounded(async {
         'flood: for burst in 0..100 {
