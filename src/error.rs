@@ -29,6 +29,17 @@ pub enum Error {
         /// Why it failed.
         detail: String,
     },
+    /// A node did not answer its health check SERVING in time (`wait`,
+    /// `--wait`).
+    #[error("UNAVAILABLE: {addr} was not ready (health SERVING) within {within}: {last}")]
+    NotReady {
+        /// The node waited for.
+        addr: String,
+        /// How long it was waited for.
+        within: String,
+        /// Why the last check failed.
+        last: String,
+    },
     /// A node answered a call with a non-OK gRPC status.
     #[error("{}: {}", CodeName(.0.code()), .0.message())]
     Status(tonic::Status),

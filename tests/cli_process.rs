@@ -382,3 +382,49 @@ async fn a_closed_stderr_does_not_kill_the_node() {
     node.sigterm();
     assert_eq!(node.wait_exit(Duration::from_secs(15)), Some(0));
 }
+
+/// `groupcache wait` returns once every node listed answers health SERVING
+/// (nodes started a moment before, as a script does), `get --wait` waits
+/// the same way before its call, and a node that never comes up makes
+/// `wait` exit 1 at its timeout, naming the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_returns_once_nodes_serve() {
+    let dir = TempDir::new("wait");
+    let ports = free_ports(2);
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let peers = addrs.join(",");
+    let mut children = Vec::new();
+    for addr in &addrs {
+        let child = command()
+            .args(["serve", "--listen", addr, "--peers", &peers])
+            .args(["--peer-timeout", "5s", "--group", "syn=synthetic:size=8"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(
+                std::fs::File::create(dir.0.join(format!("{}.log", addr.replace(':', "_"))))
+                    .unwrap(),
+            )
+            .spawn()
+            .expect("groupcache starts");
+        children.push(Node {
+            child,
+            addr: addr.clone(),
+            log: dir.0.join("node.log"),
+        });
+    }
+    let out = run(&["wait", "--addr", &peers, "--timeout", "20s"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let out = run(&["get", "--wait", "20s", "--addr", &addrs[1], "syn", "k"]).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout, synthetic_value("k", 8));
+
+    let closed = format!("127.0.0.1:{}", free_ports(1)[0]);
+    let out = run(&["wait", "--addr", &closed, "--timeout", "500ms"]).await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&closed) && out.stderr.contains("not ready"),
+        "{}",
+        out.stderr
+    );
+    drop(children);
+}

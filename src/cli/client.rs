@@ -24,11 +24,20 @@ pub struct ClientArgs {
     /// `grpc-timeout`, so it bounds the work done for it too).
     #[arg(long, env = "GROUPCACHE_TIMEOUT", default_value = "5s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub timeout: Duration,
+    /// First wait up to this long for the node to answer its health check
+    /// SERVING (a node just started), as `groupcache wait` does; the
+    /// `--timeout` of the call starts after it. Default: no wait.
+    #[arg(long, env = "GROUPCACHE_WAIT", value_name = "DURATION", value_parser = clap_parsers::duration)]
+    pub wait: Option<Duration>,
 }
 
 impl ClientArgs {
-    /// Connects to the node within the timeout.
+    /// Waits for the node (with `--wait`), then connects within the
+    /// timeout.
     pub async fn connect(&self) -> Result<GroupcacheClient<Channel>, Error> {
+        if let Some(wait) = self.wait {
+            crate::cli::wait::until_serving(&self.addr, tokio::time::Instant::now() + wait).await?;
+        }
         connect(&self.addr, self.timeout).await
     }
 }
@@ -69,6 +78,12 @@ pub async fn bounded<T>(
 
 /// Connects to the node at `addr` (`host:port` or `http://host:port`).
 pub async fn connect(addr: &str, timeout: Duration) -> Result<GroupcacheClient<Channel>, Error> {
+    let channel = channel(addr, timeout).await?;
+    Ok(GroupcacheClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES))
+}
+
+/// A channel to the node at `addr`, connected within `timeout`.
+pub async fn channel(addr: &str, timeout: Duration) -> Result<Channel, Error> {
     let uri = if addr.starts_with("http://") {
         addr.to_owned()
     } else {
@@ -91,5 +106,5 @@ pub async fn connect(addr: &str, timeout: Duration) -> Result<GroupcacheClient<C
             ))
         })?
         .map_err(|e| failed(crate::error::error_chain(&e)))?;
-    Ok(GroupcacheClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES))
+    Ok(channel)
 }

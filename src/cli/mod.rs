@@ -6,6 +6,7 @@
 //! | `serve` | [`serve`] | run a cache node |
 //! | `get` | [`get`] | fetch one key from a node |
 //! | `stats` | [`stats`] | print a node's counters |
+//! | `wait` | [`wait`] | return once nodes answer health SERVING |
 //! | `demo` | [`demo`] | a 3-node mesh in one process, narrated |
 //! | `bench` | [`bench`](mod@bench) | load generator: throughput, latency, cluster counters |
 //! | `bench-echo` (hidden) | [`bench_echo`] | the limit server for `bench` |
@@ -37,6 +38,7 @@ pub mod parse;
 pub mod runtime;
 pub mod serve;
 pub mod stats;
+pub mod wait;
 
 /// `groupcache`: a distributed caching and cache-filling server speaking
 /// gRPC.
@@ -65,6 +67,9 @@ pub enum Command {
     Get(get::GetArgs),
     /// Print every counter of every group of a node, as a table or JSON.
     Stats(stats::StatsArgs),
+    /// Wait until every node given answers its health check SERVING (exit 1
+    /// on timeout): for scripts that start nodes and then use them.
+    Wait(wait::WaitArgs),
     /// Start a 3-node mesh in this process and show what groupcache does.
     Demo(demo::DemoArgs),
     /// Drive nodes with Get load: throughput, latency percentiles, errors by
@@ -85,6 +90,7 @@ impl Command {
             Command::Serve(args) => serve::run(args).await,
             Command::Get(args) => get::run(args).await,
             Command::Stats(args) => stats::run(args).await,
+            Command::Wait(args) => wait::run(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Bench(args) => bench::run(args).await,
             Command::BenchEcho(args) => bench_echo::run(args).await,
