@@ -428,3 +428,28 @@ async fn wait_returns_once_nodes_serve() {
     );
     drop(children);
 }
+
+/// A switch set from its environment variable takes `1/0`, `yes/no`,
+/// `true/false`, `on/off`; anything else is a usage error listing them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switches_from_the_environment_take_the_usual_spellings() {
+    let closed = format!("127.0.0.1:{}", free_ports(1)[0]);
+    for (value, code) in [("1", 1), ("yes", 1), ("off", 1), ("maybe", 2)] {
+        let out = command()
+            .args(["stats", "--addr", &closed, "--timeout", "1s"])
+            .env("GROUPCACHE_JSON", value)
+            .output()
+            .expect("groupcache runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        // 1: parsed, then the closed port; 2: refused before any call.
+        assert_eq!(out.status.code(), Some(code), "{value}: {stderr}");
+        if code == 2 {
+            assert!(
+                stderr.contains("expected 1, 0, true, false, yes, no"),
+                "{stderr}"
+            );
+        } else {
+            assert!(stderr.contains("UNAVAILABLE"), "{value}: {stderr}");
+        }
+    }
+}

@@ -93,7 +93,7 @@ pub struct BenchArgs {
     #[arg(long, env = "GROUPCACHE_BENCH_TIMELINE", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub timeline: Option<Duration>,
     /// Print the report as one JSON line instead of a table.
-    #[arg(long, env = "GROUPCACHE_BENCH_JSON")]
+    #[arg(long, env = "GROUPCACHE_BENCH_JSON", value_parser = clap_parsers::switch)]
     pub json: bool,
     /// Also append the JSON report as a line to this file.
     #[arg(long, env = "GROUPCACHE_BENCH_OUT", value_name = "PATH")]
@@ -110,10 +110,10 @@ pub struct BenchArgs {
     )]
     pub pids: Vec<u32>,
     /// Don't ask the targets for Stats before and after.
-    #[arg(long, env = "GROUPCACHE_BENCH_NO_STATS")]
+    #[arg(long, env = "GROUPCACHE_BENCH_NO_STATS", value_parser = clap_parsers::switch)]
     pub no_stats: bool,
     /// Don't draw the progress bar (it is drawn only on a terminal anyway).
-    #[arg(long, env = "GROUPCACHE_BENCH_NO_PROGRESS")]
+    #[arg(long, env = "GROUPCACHE_BENCH_NO_PROGRESS", value_parser = clap_parsers::switch)]
     pub no_progress: bool,
     /// Seed of the key and target choices.
     #[arg(long, env = "GROUPCACHE_BENCH_SEED", default_value_t = 1)]

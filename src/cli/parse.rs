@@ -141,6 +141,18 @@ pub(crate) mod clap_parsers {
         }
     }
 
+    /// A switch's value from its environment variable (the flag itself
+    /// takes none): `1/0`, `true/false`, `yes/no`, `on/off`, any case.
+    pub(crate) fn switch(s: &str) -> Result<bool, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" | "" => Ok(false),
+            _ => Err(format!(
+                "bad switch value {s:?}: expected 1, 0, true, false, yes, no, on or off"
+            )),
+        }
+    }
+
     /// `--threads`: 0 (one per core) up to [`MAX_THREADS`](crate::cli::runtime::MAX_THREADS).
     pub(crate) fn threads(s: &str) -> Result<usize, String> {
         let max = crate::cli::runtime::MAX_THREADS;
@@ -156,6 +168,20 @@ pub(crate) mod clap_parsers {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Switches set from the environment take the usual spellings of yes
+    /// and no; anything else is refused with the accepted list.
+    #[test]
+    fn switches() {
+        for yes in ["1", "true", "TRUE", "yes", "on"] {
+            assert_eq!(clap_parsers::switch(yes), Ok(true), "{yes}");
+        }
+        for no in ["0", "false", "No", "off", ""] {
+            assert_eq!(clap_parsers::switch(no), Ok(false), "{no}");
+        }
+        let err = clap_parsers::switch("maybe").unwrap_err();
+        assert!(err.contains("expected 1, 0, true, false, yes, no"), "{err}");
+    }
 
     /// Sizes in bytes, decimal and binary units parse to exact byte counts;
     /// garbage is refused.

@@ -151,7 +151,7 @@ pub struct ServeArgs {
     #[arg(long, env = "GROUPCACHE_REQUEST_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub request_timeout: Duration,
     /// Turn off gRPC server reflection (on by default, for grpcurl).
-    #[arg(long, env = "GROUPCACHE_NO_REFLECTION")]
+    #[arg(long, env = "GROUPCACHE_NO_REFLECTION", value_parser = clap_parsers::switch)]
     pub no_reflection: bool,
     /// Store of every group's caches.
     #[arg(long, env = "GROUPCACHE_STORE", value_enum, default_value_t = StoreArg::Sieve, value_name = "STORE")]
@@ -174,18 +174,18 @@ pub struct ServeArgs {
     /// Write each answer with its own system call, as stock tonic does,
     /// instead of gathering the answers that are ready together into one
     /// write (on by default: less CPU per request; see docs/grpc.md).
-    #[arg(long, env = "GROUPCACHE_NO_WRITE_COALESCING")]
+    #[arg(long, env = "GROUPCACHE_NO_WRITE_COALESCING", value_parser = clap_parsers::switch)]
     pub no_write_coalescing: bool,
     /// Answer `Get` and `Fetch` through tonic's generic codec, as stock
     /// tonic does, instead of the fast path (on by default: the same
     /// answers for less CPU per request; see docs/grpc.md).
-    #[arg(long, env = "GROUPCACHE_NO_FAST_PATH")]
+    #[arg(long, env = "GROUPCACHE_NO_FAST_PATH", value_parser = clap_parsers::switch)]
     pub no_fast_path: bool,
     /// Serve HTTP/2 through tonic's own server (hyper: a task per request
     /// and a `date` header on every answer) instead of driving `h2`
     /// directly (the default: the same answers for less CPU per request;
     /// see docs/grpc.md).
-    #[arg(long, env = "GROUPCACHE_TONIC_TRANSPORT")]
+    #[arg(long, env = "GROUPCACHE_TONIC_TRANSPORT", value_parser = clap_parsers::switch)]
     pub tonic_transport: bool,
 }
 

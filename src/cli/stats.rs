@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::Error;
 use crate::cli::client::{ClientArgs, bounded};
+use crate::cli::parse::clap_parsers;
 
 /// Flags of `groupcache stats`.
 #[derive(Debug, Clone, Args)]
@@ -18,7 +19,7 @@ pub struct StatsArgs {
     #[arg(long, env = "GROUPCACHE_STATS_GROUP")]
     pub group: Option<String>,
     /// Print JSON instead of a table.
-    #[arg(long, env = "GROUPCACHE_JSON")]
+    #[arg(long, env = "GROUPCACHE_JSON", value_parser = clap_parsers::switch)]
     pub json: bool,
 }
 
