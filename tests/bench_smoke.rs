@@ -167,3 +167,73 @@ async fn a_silent_server_cannot_hang_the_run() {
     assert_eq!(timed_out, 4, "{:?}", report.error_codes);
     silent.abort();
 }
+
+/// `groupcache bench` against a target nobody listens on prints a clean
+/// one-line reason (no `Debug` dump of the transport error) and exits 1.
+#[test]
+fn bench_against_an_unreachable_target_fails_cleanly() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_groupcache"))
+        .args([
+            "bench",
+            "--targets",
+            &format!("127.0.0.1:{port}"),
+            "--group",
+            "g",
+        ])
+        .args(["--duration", "1s"])
+        .env_remove("GROUPCACHE_BENCH_TARGETS")
+        .output()
+        .expect("groupcache runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("UNAVAILABLE: cannot connect to "),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("ConnectError(") && !stderr.contains("Os {"),
+        "{stderr}"
+    );
+}
+
+/// A run in which every request failed (a group the node does not have)
+/// exits 1 after its report; `--max-error-rate` fails a run above it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_of_failures_exits_one() {
+    let cluster = one_node().await;
+    let target = cluster.addr(0).to_string();
+    for (group, extra, code) in [
+        ("no-such-group", None, Some(1)),
+        ("bench", None, Some(0)),
+        ("bench", Some("--max-error-rate=0"), Some(0)),
+    ] {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_groupcache"));
+        cmd.args(["bench", "--targets", &target, "--group", group])
+            .args([
+                "--requests",
+                "50",
+                "--concurrency",
+                "2",
+                "--no-stats",
+                "--no-progress",
+            ]);
+        if let Some(flag) = extra {
+            cmd.arg(flag);
+        }
+        let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+            .await
+            .expect("bench finished")
+            .expect("groupcache runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), code, "{group} {extra:?}: {stderr}");
+        if code == Some(1) {
+            assert!(stderr.contains("all 50 requests failed"), "{stderr}");
+        }
+    }
+    cluster.shutdown().await.unwrap();
+}

@@ -38,7 +38,7 @@ pub(crate) async fn connect(
     let channel = endpoint
         .connect()
         .await
-        .map_err(|e| err(format!("{e} ({e:?})")))?;
+        .map_err(|e| err(crate::error::error_chain(&e)))?;
     Ok(GroupcacheClient::new(channel)
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes))

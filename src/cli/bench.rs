@@ -95,6 +95,11 @@ pub struct BenchArgs {
     /// Print the report as one JSON line instead of a table.
     #[arg(long, env = "GROUPCACHE_BENCH_JSON", value_parser = clap_parsers::switch)]
     pub json: bool,
+    /// Exit 1 (after printing the report) when more than this share of the
+    /// measured requests failed, in [0, 1]; a run where every request
+    /// failed always exits 1.
+    #[arg(long, env = "GROUPCACHE_BENCH_MAX_ERROR_RATE", default_value = "1", value_name = "FRACTION", value_parser = error_rate)]
+    pub max_error_rate: f64,
     /// Also append the JSON report as a line to this file.
     #[arg(long, env = "GROUPCACHE_BENCH_OUT", value_name = "PATH")]
     pub out: Option<PathBuf>,
@@ -212,12 +217,56 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
             .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
         writeln!(f, "{line}").map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
     }
-    if args.json {
-        println!("{line}");
-    } else {
-        println!("{}", report.to_table());
+    let printed = if args.json { line } else { report.to_table() };
+    crate::cli::write_stdout(format!("{printed}\n").as_bytes())?;
+    check_errors(report.requests, report.errors, args.max_error_rate)
+}
+
+/// `--max-error-rate`: a fraction in [0, 1].
+fn error_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!(
+            "bad error rate {s:?}: expected a number in [0, 1], as in 0.01"
+        )),
+    }
+}
+
+/// Fails the run when every request failed (or none was measured), or more
+/// than `max_rate` of them did.
+fn check_errors(requests: u64, errors: u64, max_rate: f64) -> Result<(), Error> {
+    let failed = |why: String| Err(Error::Status(tonic::Status::unavailable(why)));
+    if requests == 0 {
+        return failed("no request completed in the measured phase".into());
+    }
+    if errors == requests {
+        return failed(format!("all {requests} requests failed"));
+    }
+    let rate = errors as f64 / requests as f64;
+    if rate > max_rate {
+        return failed(format!(
+            "{errors} of {requests} requests failed ({:.2}%), above --max-error-rate {max_rate}",
+            rate * 100.0
+        ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod error_rate_tests {
+    use super::*;
+
+    /// A run fails when nothing succeeded or the error share is above the
+    /// limit; otherwise it passes.
+    #[test]
+    fn runs_fail_on_errors_as_configured() {
+        assert!(check_errors(0, 0, 1.0).is_err());
+        assert!(check_errors(10, 10, 1.0).is_err());
+        assert!(check_errors(100, 2, 0.01).is_err());
+        assert!(check_errors(100, 1, 0.01).is_ok());
+        assert!(check_errors(100, 99, 1.0).is_ok());
+        assert!(error_rate("1.5").is_err() && error_rate("0.05") == Ok(0.05));
+    }
 }
 
 /// `--owned-by NODE --peers ...`: the keys of the key set NODE owns.
