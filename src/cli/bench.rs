@@ -252,23 +252,6 @@ fn check_errors(requests: u64, errors: u64, max_rate: f64) -> Result<(), Error> 
     Ok(())
 }
 
-#[cfg(test)]
-mod error_rate_tests {
-    use super::*;
-
-    /// A run fails when nothing succeeded or the error share is above the
-    /// limit; otherwise it passes.
-    #[test]
-    fn runs_fail_on_errors_as_configured() {
-        assert!(check_errors(0, 0, 1.0).is_err());
-        assert!(check_errors(10, 10, 1.0).is_err());
-        assert!(check_errors(100, 2, 0.01).is_err());
-        assert!(check_errors(100, 1, 0.01).is_ok());
-        assert!(check_errors(100, 99, 1.0).is_ok());
-        assert!(error_rate("1.5").is_err() && error_rate("0.05") == Ok(0.05));
-    }
-}
-
 /// `--owned-by NODE --peers ...`: the keys of the key set NODE owns.
 fn print_owned(args: &BenchArgs, node: &str) -> Result<(), Error> {
     if args.peers.is_empty() {
@@ -283,4 +266,21 @@ fn print_owned(args: &BenchArgs, node: &str) -> Result<(), Error> {
         writeln!(out, "{k}").map_err(|e| Error::io("writing to stdout", e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run fails when nothing succeeded or the error share is above the
+    /// limit; otherwise it passes.
+    #[test]
+    fn runs_fail_on_errors_as_configured() {
+        assert!(check_errors(0, 0, 1.0).is_err());
+        assert!(check_errors(10, 10, 1.0).is_err());
+        assert!(check_errors(100, 2, 0.01).is_err());
+        assert!(check_errors(100, 1, 0.01).is_ok());
+        assert!(check_errors(100, 99, 1.0).is_ok());
+        assert!(error_rate("1.5").is_err() && error_rate("0.05") == Ok(0.05));
+    }
 }
