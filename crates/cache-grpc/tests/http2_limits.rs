@@ -12,11 +12,11 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use cache_core::CacheStats;
 use cache_core::store::{CacheKind, Entry, LruStore, Store};
-use cache_core::{Error, GroupBuilder, LoadContext, Loaded, Registry, getter_fn};
-use cache_grpc::{PeerPool, ServerOptions, serve};
+use cache_core::{Error, GroupBuilder, LoadContext, Loaded, getter_fn};
+use cache_grpc::ServerOptions;
 use common::h2client::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// Size of a `big-*` value.
@@ -45,25 +45,10 @@ impl Store for PanickingStore {
     }
 }
 
-/// A running node; dropping it stops it.
-struct Node {
-    addr: SocketAddr,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<Result<(), cache_grpc::Error>>,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
 /// A one-node server of group `g` on 127.0.0.1:0 with a
 /// [`PanickingStore`]: `big-*` keys are [`BIG`] bytes, `hang-*` keys load
 /// until cancelled, anything else is `value of KEY`.
-async fn node(tonic_transport: bool, opts: impl FnOnce(&mut ServerOptions)) -> Node {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+async fn node(tonic_transport: bool, opts: impl FnOnce(&mut ServerOptions)) -> OneNode {
     let getter = getter_fn(|key: String, ctx: LoadContext| async move {
         if key.starts_with("hang-") {
             ctx.cancellation().cancelled().await;
@@ -74,30 +59,12 @@ async fn node(tonic_transport: bool, opts: impl FnOnce(&mut ServerOptions)) -> N
         }
         Ok(Loaded::new(Bytes::from(format!("value of {key}"))))
     });
-    let registry = Registry::new();
     let store = Arc::new(PanickingStore(LruStore::new(64 << 20, 0.125)));
-    registry
-        .add(
-            GroupBuilder::new("g", 64 << 20, getter)
-                .store(store)
-                .build()
-                .unwrap(),
-        )
+    let group = GroupBuilder::new("g", 64 << 20, getter)
+        .store(store)
+        .build()
         .unwrap();
-    let me = addr.to_string();
-    let pool = PeerPool::new(&me, [me.as_str()], Default::default()).unwrap();
-    let mut options = ServerOptions::default();
-    options.tonic_transport = tonic_transport;
-    opts(&mut options);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, registry, pool, options, async {
-        let _ = stopped.await;
-    }));
-    Node {
-        addr,
-        _stop: stop,
-        task,
-    }
+    OneNode::start(group, tonic_transport, opts).await
 }
 
 /// A new client connection is served.
@@ -414,6 +381,14 @@ impl Raw {
             }
         }
     }
+
+    /// The next frame on `stream`, within the step bound; the test fails if
+    /// the connection closed first.
+    async fn answer_on(&mut self, stream: u32) -> RawFrame {
+        bounded(self.next_on(stream))
+            .await
+            .expect("the connection closed")
+    }
 }
 
 /// The error code of a RST_STREAM or GOAWAY frame.
@@ -439,9 +414,7 @@ async fn streams_past_the_limit_are_refused() {
             raw.fetch(2 * i + 1, &format!("hang-{tonic_transport}-{i}"))
                 .await;
         }
-        let frame = bounded(raw.next_on(9))
-            .await
-            .expect("the connection closed");
+        let frame = raw.answer_on(9).await;
         assert_eq!(
             frame.0, RST_STREAM,
             "tonic_transport={tonic_transport}: {frame:?}"
@@ -450,9 +423,7 @@ async fn streams_past_the_limit_are_refused() {
         raw.fetch(11, "x").await; // still refused: four hang.
         raw.send(RST_STREAM, 0, 1, &0x8u32.to_be_bytes()).await; // CANCEL stream 1
         raw.fetch(13, "after").await;
-        let frame = bounded(raw.next_on(13))
-            .await
-            .expect("the connection closed");
+        let frame = raw.answer_on(13).await;
         assert_eq!(
             frame.0, HEADERS,
             "tonic_transport={tonic_transport}: {frame:?}"
@@ -472,17 +443,13 @@ async fn an_oversized_header_list_fails_its_stream_only() {
         let headers = fetch_headers(&[(b"x-big", &big)]);
         raw.send(HEADERS, END_HEADERS, 1, &headers).await;
         raw.send(0, END_STREAM, 1, &fetch_frame("k")).await;
-        let frame = bounded(raw.next_on(1))
-            .await
-            .expect("the connection closed");
+        let frame = raw.answer_on(1).await;
         assert!(
             frame.0 == HEADERS || frame.0 == RST_STREAM,
             "tonic_transport={tonic_transport}: {frame:?}"
         );
         raw.fetch(3, "after").await;
-        let frame = bounded(raw.next_on(3))
-            .await
-            .expect("the connection closed");
+        let frame = raw.answer_on(3).await;
         assert_eq!(
             frame.0, HEADERS,
             "tonic_transport={tonic_transport}: {frame:?}"

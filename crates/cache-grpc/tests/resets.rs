@@ -6,16 +6,14 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use cache_core::{Error, GroupBuilder, LoadContext, Loaded, Registry, getter_fn};
+use cache_core::{Error, GroupBuilder, LoadContext, Loaded, getter_fn};
+use cache_grpc::ServerOptions;
 use cache_grpc::pb::FetchRequest;
-use cache_grpc::{PeerPool, ServerOptions, serve};
 use common::h2client::*;
 use prost::Message;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// Loads started and loads cancelled (their context's token fired) so far.
@@ -65,26 +63,13 @@ impl Counts {
 
 /// A running node and what its loader saw.
 struct Node {
-    addr: SocketAddr,
+    server: OneNode,
     counts: Counts,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), cache_grpc::Error>>,
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.abort();
-    }
 }
 
 /// A one-node server of group `g` on 127.0.0.1:0: `hang-*` keys load until
 /// their load is cancelled (counted), anything else is `value of KEY`.
 async fn node(tonic_transport: bool, opts: impl FnOnce(&mut ServerOptions)) -> Node {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let counts = Counts::new();
     let seen = counts.clone();
     let getter = getter_fn(move |key: String, ctx: LoadContext| {
@@ -101,24 +86,10 @@ async fn node(tonic_transport: bool, opts: impl FnOnce(&mut ServerOptions)) -> N
             Ok(Loaded::new(Bytes::from(format!("value of {key}"))))
         }
     });
-    let registry = Registry::new();
-    registry
-        .add(GroupBuilder::new("g", 1 << 20, getter).build().unwrap())
-        .unwrap();
-    let me = addr.to_string();
-    let pool = PeerPool::new(&me, [me.as_str()], Default::default()).unwrap();
-    let mut options = ServerOptions::default();
-    options.tonic_transport = tonic_transport;
-    opts(&mut options);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(serve(listener, registry, pool, options, async {
-        let _ = stopped.await;
-    }));
+    let group = GroupBuilder::new("g", 1 << 20, getter).build().unwrap();
     Node {
-        addr,
+        server: OneNode::start(group, tonic_transport, opts).await,
         counts,
-        stop: Some(stop),
-        task,
     }
 }
 
@@ -134,7 +105,7 @@ async fn node(tonic_transport: bool, opts: impl FnOnce(&mut ServerOptions)) -> N
 async fn a_peer_cancelling_its_fetches_keeps_its_connection() {
     for tonic_transport in [false, true] {
         let node = node(tonic_transport, |o| o.max_concurrent_requests = 150).await;
-        let (send, conn) = connect(node.addr, 65_535).await;
+        let (send, conn) = connect(node.server.addr, 65_535).await;
         let mut started = 0;
         for burst in 0..5 {
             let mut streams = Vec::new();
@@ -180,8 +151,8 @@ async fn a_peer_cancelling_its_fetches_keeps_its_connection() {
 #[tokio::test]
 async fn a_rapid_reset_flood_loses_its_connection() {
     let node = node(false, |o| o.max_resets_per_second = 500).await;
-    let (bystander, bystander_conn) = connect(node.addr, 65_535).await;
-    let (send, conn) = connect(node.addr, 65_535).await;
+    let (bystander, bystander_conn) = connect(node.server.addr, 65_535).await;
+    let (send, conn) = connect(node.server.addr, 65_535).await;
     let mut sent = 0;
     bounded(async {
         'flood: for burst in 0..100 {

@@ -100,3 +100,56 @@ pub async fn still_served(send: &SendRequest<Bytes>, key: &str) {
     let fetched = FetchResponse::decode(&data[5..]).expect("a FetchResponse");
     assert_eq!(fetched.value, format!("value of {key}"));
 }
+
+/// A one-node server on 127.0.0.1:0 serving `group` (its pool lists only
+/// itself); dropping it stops the server.
+pub struct OneNode {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), cache_grpc::Error>>,
+}
+
+impl OneNode {
+    /// Serves `group` with default options changed by `opts`, on our
+    /// HTTP/2 driver or (`tonic_transport`) tonic's server.
+    pub async fn start(
+        group: cache_core::Group,
+        tonic_transport: bool,
+        opts: impl FnOnce(&mut cache_grpc::ServerOptions),
+    ) -> OneNode {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let registry = cache_core::Registry::new();
+        registry.add(group).unwrap();
+        let me = addr.to_string();
+        let pool = cache_grpc::PeerPool::new(&me, [me.as_str()], Default::default()).unwrap();
+        let mut options = cache_grpc::ServerOptions::default();
+        options.tonic_transport = tonic_transport;
+        opts(&mut options);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(cache_grpc::serve(
+            listener,
+            registry,
+            pool,
+            options,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        OneNode {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+}
+
+impl Drop for OneNode {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.abort();
+    }
+}
