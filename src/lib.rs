@@ -2,7 +2,8 @@
 //! speaking gRPC. This facade re-exports [`cache_core`] and [`cache_grpc`].
 //!
 //! It also holds the `groupcache` binary's code: the command line
-//! ([`cli`]) and the built-in sources of truth ([`source`]).
+//! ([`cli`]), the built-in sources of truth ([`source`]) and the value
+//! syntaxes they share ([`units`]).
 
 pub use cache_core as core;
 pub use cache_grpc as grpc;
@@ -11,6 +12,7 @@ pub mod bench;
 pub mod cli;
 mod error;
 pub mod source;
+pub mod units;
 
 pub use error::{EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, Error};
 

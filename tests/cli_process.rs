@@ -105,8 +105,9 @@ async fn three_nodes_serve_and_load_each_key_once() {
     );
 }
 
-/// Both runtimes and both write paths (the default: one thread and
-/// coalesced writes; and `--threads 2 --no-write-coalescing`) serve the
+/// Both runtimes and both write paths (the default: a worker per core and
+/// coalesced writes; one thread; and `--threads 2 --dev stock`: hyper's
+/// transport, tonic's codec, one write per answer) serve the
 /// right bytes through every node, for values small enough to be copied
 /// into h2's buffer, large enough to be sent apart (>= 256 bytes), and
 /// spanning several DATA frames and flow-control windows; each key is
@@ -114,7 +115,11 @@ async fn three_nodes_serve_and_load_each_key_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runtimes_and_write_paths_serve_the_same_bytes() {
     const BIG: usize = 200_000;
-    for flags in [&[][..], &["--threads", "2", "--no-write-coalescing"][..]] {
+    for flags in [
+        &[][..],
+        &["--threads", "1"][..],
+        &["--threads", "2", "--dev", "stock"][..],
+    ] {
         let dir = TempDir::new("runtimes");
         let mut args: Vec<String> = flags.iter().map(|f| (*f).to_owned()).collect();
         for spec in [

@@ -17,8 +17,8 @@ use std::io;
 
 use tokio::runtime::{Builder, Runtime};
 
-/// The default of `--threads`.
-pub const DEFAULT_THREADS: usize = 1;
+/// The default of `--threads`: one worker per core.
+pub const DEFAULT_THREADS: usize = 0;
 
 /// The largest `--threads` accepted.
 pub const MAX_THREADS: usize = 1024;

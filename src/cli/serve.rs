@@ -15,6 +15,7 @@ use crate::Error;
 use crate::cli::parse::{GroupSpec, clap_parsers};
 use crate::source::{Source, SourceOptions};
 
+pub mod dev;
 pub mod http2;
 pub mod loads;
 mod node;
@@ -49,8 +50,6 @@ pub enum PromotionArg {
     /// Every value while the hot cache has free room, then the busiest
     /// tenth of the fetched keys by the owner's reported rate (default).
     Busy,
-    /// Only the busiest tenth, even into an empty hot cache.
-    BusyOnly,
     /// One value in ten at random, as golang/groupcache does.
     Coin,
     /// Every fetched value.
@@ -61,10 +60,12 @@ pub enum PromotionArg {
 
 impl PromotionArg {
     /// The policy this flag stands for.
-    pub fn policy(self) -> Arc<dyn PromotionPolicy> {
+    pub fn policy(self, dev: &dev::DevSettings) -> Arc<dyn PromotionPolicy> {
+        if dev.busy_only_promotion {
+            return Arc::new(QpsThreshold::default().with_fill_free_room(false));
+        }
         match self {
             PromotionArg::Busy => Arc::new(QpsThreshold::default()),
-            PromotionArg::BusyOnly => Arc::new(QpsThreshold::default().with_fill_free_room(false)),
             PromotionArg::Coin => Arc::new(CoinFlip::new(10)),
             PromotionArg::Always => Arc::new(Always),
             PromotionArg::Never => Arc::new(Never),
@@ -165,28 +166,24 @@ pub struct ServeArgs {
     /// stop sending traffic before the listener closes (0s: close at once).
     #[arg(long, env = "GROUPCACHE_SHUTDOWN_GRACE", default_value = "0s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub shutdown_grace: Duration,
-    /// Threads serving requests: 1 runs every task on one thread (answers
-    /// that are ready together leave in one write; the least CPU per
-    /// request), N > 1 a multi-thread runtime with N workers (more
-    /// throughput when the node has cores to itself), 0 one worker per core.
+    /// Threads serving requests: 0 (the default) one worker per core, N a
+    /// multi-thread runtime with N workers, 1 every task on one thread (the
+    /// least CPU per request when the node shares its cores: answers that
+    /// are ready together leave in one write).
     #[arg(long, env = "GROUPCACHE_THREADS", default_value_t = crate::cli::runtime::DEFAULT_THREADS, value_name = "N", value_parser = clap_parsers::threads)]
     pub threads: usize,
-    /// Write each answer with its own system call, as stock tonic does,
-    /// instead of gathering the answers that are ready together into one
-    /// write (on by default: less CPU per request; see docs/grpc.md).
-    #[arg(long, env = "GROUPCACHE_NO_WRITE_COALESCING", value_parser = clap_parsers::switch)]
-    pub no_write_coalescing: bool,
-    /// Answer `Get` and `Fetch` through tonic's generic codec, as stock
-    /// tonic does, instead of the fast path (on by default: the same
-    /// answers for less CPU per request; see docs/grpc.md).
-    #[arg(long, env = "GROUPCACHE_NO_FAST_PATH", value_parser = clap_parsers::switch)]
-    pub no_fast_path: bool,
-    /// Serve HTTP/2 through tonic's own server (hyper: a task per request
-    /// and a `date` header on every answer) instead of driving `h2`
-    /// directly (the default: the same answers for less CPU per request;
-    /// see docs/grpc.md).
-    #[arg(long, env = "GROUPCACHE_TONIC_TRANSPORT", value_parser = clap_parsers::switch)]
-    pub tonic_transport: bool,
+    /// Developer settings, for measuring against stock: hyper-transport,
+    /// tonic-codec, no-server-coalescing, no-peer-coalescing,
+    /// busy-only-promotion, or stock (all). See docs/bench.md.
+    #[arg(
+        long,
+        env = "GROUPCACHE_DEV",
+        value_enum,
+        value_delimiter = ',',
+        hide = true,
+        value_name = "SETTING,..."
+    )]
+    pub dev: Vec<dev::DevSetting>,
 }
 
 /// A validated serve configuration, sources opened.

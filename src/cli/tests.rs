@@ -47,10 +47,8 @@ fn serve_defaults() {
     assert_eq!(a.store, serve::StoreArg::Sieve);
     assert_eq!(a.shutdown_timeout, Duration::from_secs(10));
     assert_eq!(a.shutdown_grace, Duration::ZERO);
-    assert_eq!(a.threads, 1);
-    assert!(!a.no_write_coalescing);
-    assert!(!a.no_fast_path);
-    assert!(!a.tonic_transport);
+    assert_eq!(a.threads, 0);
+    assert!(a.dev.is_empty());
 }
 
 /// Every serve flag is read, repeated groups and comma-separated peers
@@ -81,9 +79,7 @@ fn serve_every_flag() {
         "--shutdown-timeout=3s",
         "--shutdown-grace=500ms",
         "--threads=4",
-        "--no-write-coalescing",
-        "--no-fast-path",
-        "--tonic-transport",
+        "--dev=hyper-transport,tonic-codec",
     ]);
     assert_eq!(a.listen.to_string(), "0.0.0.0:9000");
     assert_eq!(a.self_addr.as_deref(), Some("10.0.0.1:9000"));
@@ -109,9 +105,13 @@ fn serve_every_flag() {
     assert_eq!(a.shutdown_timeout, Duration::from_secs(3));
     assert_eq!(a.shutdown_grace, Duration::from_millis(500));
     assert_eq!(a.threads, 4);
-    assert!(a.no_write_coalescing);
-    assert!(a.no_fast_path);
-    assert!(a.tonic_transport);
+    assert_eq!(
+        a.dev,
+        [
+            serve::dev::DevSetting::HyperTransport,
+            serve::dev::DevSetting::TonicCodec
+        ]
+    );
 }
 
 /// Bad flag values are usage errors whose message names the problem.
@@ -166,8 +166,9 @@ fn serve_bad_values() {
     }
 }
 
-/// `--threads` picks the runtime of `serve` and `bench-echo` (default 1);
-/// the client commands always get one worker per core.
+/// `--threads` picks the runtime of `serve` and `bench-echo` (default 0:
+/// one worker per core); the client commands always get one worker per
+/// core.
 #[test]
 fn threads_choose_the_runtime() {
     assert_eq!(
@@ -175,16 +176,16 @@ fn threads_choose_the_runtime() {
             .unwrap()
             .command
             .threads(),
-        1
+        0
     );
     assert_eq!(
-        parse(&["serve", "--group=g=synthetic", "--threads=0"])
+        parse(&["serve", "--group=g=synthetic", "--threads=1"])
             .unwrap()
             .command
             .threads(),
-        0
+        1
     );
-    assert_eq!(parse(&["bench-echo"]).unwrap().command.threads(), 1);
+    assert_eq!(parse(&["bench-echo"]).unwrap().command.threads(), 0);
     assert_eq!(
         parse(&["bench-echo", "--threads=3"])
             .unwrap()

@@ -82,8 +82,8 @@ impl SyntheticSpec {
                 ))
             })?;
             match name {
-                "size" => spec.size = crate::cli::parse::parse_size(value)? as usize,
-                "delay" => spec.delay = crate::cli::parse::parse_duration(value)?,
+                "size" => spec.size = crate::units::parse_size(value)? as usize,
+                "delay" => spec.delay = crate::units::parse_duration(value)?,
                 "missing" if value.is_empty() => {
                     return Err(Error::config("synthetic option missing= needs a prefix"));
                 }

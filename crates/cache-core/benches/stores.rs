@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant as StdInstant};
 
 use bytes::Bytes;
-use cache_core::store::{CacheKind, Entry, Eviction, LruStore, MokaStore, Store, entry_size};
+use cache_core::store::{CacheKind, Entry, Eviction, MokaStore, ShardedStore, Store, entry_size};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use tokio::time::Instant;
 
@@ -30,11 +30,13 @@ fn stores(budget: u64) -> Stores {
     vec![
         (
             "sieve",
-            Arc::new(LruStore::new(budget, 0.125).with_eviction(Eviction::Sieve)) as Arc<dyn Store>,
+            Arc::new(ShardedStore::new(budget, 0.125).with_eviction(Eviction::Sieve))
+                as Arc<dyn Store>,
         ),
         (
             "lru",
-            Arc::new(LruStore::new(budget, 0.125).with_eviction(Eviction::Lru)) as Arc<dyn Store>,
+            Arc::new(ShardedStore::new(budget, 0.125).with_eviction(Eviction::Lru))
+                as Arc<dyn Store>,
         ),
         (
             "moka",

@@ -1,4 +1,4 @@
-//! Hit ratio of `LruStore` and `MokaStore` on synthetic traces, printed as
+//! Hit ratio of `ShardedStore` and `MokaStore` on synthetic traces, printed as
 //! a table: zipf (s = 0.9 and 1.1) over 100k keys, and zipf mixed with long
 //! sequential scans of keys never seen again. The cache holds 10% of the
 //! keyspace. Each request is a get; a miss inserts the key (as a group's
@@ -9,7 +9,7 @@
 use std::fmt::Write;
 
 use bytes::Bytes;
-use cache_core::store::{CacheKind, Entry, Eviction, LruStore, MokaStore, Store, entry_size};
+use cache_core::store::{CacheKind, Entry, Eviction, MokaStore, ShardedStore, Store, entry_size};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Zipf};
@@ -116,13 +116,13 @@ fn main() {
     println!("scans: every 20000 zipf requests, 20000 cold keys read once (50% of requests)");
     println!();
     println!(
-        "| trace | hot_fraction | LruStore LRU all | LRU zipf part | LruStore SIEVE all | SIEVE zipf part | MokaStore all | MokaStore zipf part |"
+        "| trace | hot_fraction | ShardedStore LRU all | LRU zipf part | ShardedStore SIEVE all | SIEVE zipf part | MokaStore all | MokaStore zipf part |"
     );
     println!("|---|---|---|---|---|---|---|---|");
     for (name, trace) in &traces {
         for frac in [0.0, 0.125] {
-            let lru = LruStore::new(budget, frac).with_eviction(Eviction::Lru);
-            let sieve = LruStore::new(budget, frac).with_eviction(Eviction::Sieve);
+            let lru = ShardedStore::new(budget, frac).with_eviction(Eviction::Lru);
+            let sieve = ShardedStore::new(budget, frac).with_eviction(Eviction::Sieve);
             let moka = MokaStore::new(budget, frac);
             let (la, lz) = replay(&lru, trace, &zipf_keys, &perm);
             let (sa, sz) = replay(&sieve, trace, &zipf_keys, &perm);

@@ -14,7 +14,7 @@ use std::thread;
 use std::time::Instant as StdInstant;
 
 use bytes::Bytes;
-use cache_core::store::{CacheKind, Entry, LruStore, MokaStore, Store, entry_size};
+use cache_core::store::{CacheKind, Entry, MokaStore, ShardedStore, Store, entry_size};
 use tokio::time::Instant;
 
 /// Gets per thread.
@@ -61,7 +61,7 @@ fn main() {
     let keys: Arc<Vec<String>> = Arc::new((0..10_000).map(|i| format!("key-{i:06}")).collect());
     let budget = 4 * keys.len() as u64 * entry_size(&keys[0], 100);
     let stores: Vec<(&str, Arc<dyn Store>)> = vec![
-        ("LruStore", Arc::new(LruStore::new(budget, 0.125))),
+        ("ShardedStore", Arc::new(ShardedStore::new(budget, 0.125))),
         ("MokaStore", Arc::new(MokaStore::new(budget, 0.125))),
     ];
     println!("10k keys, 100-byte values (one buffer per key), {GETS} gets per thread");

@@ -1,6 +1,6 @@
 //! How far over its byte budget each store goes while threads insert
 //! entries of random sizes: a watcher thread samples the charged bytes as
-//! fast as it can and keeps the maximum. `LruStore` must never exceed the
+//! fast as it can and keeps the maximum. `ShardedStore` must never exceed the
 //! budget; `MokaStore` enforces it eventually (with and without eager
 //! maintenance).
 //!
@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 
 use bytes::Bytes;
-use cache_core::store::{CacheKind, Entry, LruStore, MokaStore, Store};
+use cache_core::store::{CacheKind, Entry, MokaStore, ShardedStore, Store};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -67,10 +67,10 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|");
     for threads in [1, 2, 4] {
-        let lru = LruStore::new(BUDGET, 0.125);
+        let lru = ShardedStore::new(BUDGET, 0.125);
         let p = peak(&lru, threads, |s| s.charged_bytes());
         println!(
-            "| LruStore | {threads} | {p} | {} | - | {} / {} |",
+            "| ShardedStore | {threads} | {p} | {} | - | {} / {} |",
             p.saturating_sub(BUDGET),
             BUDGET,
             lru.hot_cap()

@@ -1,5 +1,5 @@
 //! Real memory per entry of a store full of 1 KiB values, with no server
-//! around it: fills an [`LruStore`] (or, with `moka`, a [`MokaStore`]) of
+//! around it: fills an [`ShardedStore`] (or, with `moka`, a [`MokaStore`]) of
 //! `BUDGET_MIB` (default 128) with 1.5x
 //! as many distinct values as fit and prints items, charged bytes and the
 //! RSS growth per item, to compare with `entry_size` (key + value +
@@ -8,7 +8,7 @@
 //! `cargo run --release -p cache-core --example store_rss -- 128 [lru|moka]`
 
 use bytes::Bytes;
-use cache_core::store::{CacheKind, ENTRY_OVERHEAD, Entry, LruStore, MokaStore, Store};
+use cache_core::store::{CacheKind, ENTRY_OVERHEAD, Entry, MokaStore, ShardedStore, Store};
 
 /// The process's resident set in KiB, from `/proc/self/status` (0 when it
 /// cannot be read, e.g. off Linux).
@@ -37,7 +37,7 @@ fn main() {
     let requested = budget_mib * 1024 * 3 / 2;
     let before = rss_kib();
     let store: Box<dyn Store> = match kind.as_str() {
-        "lru" => Box::new(LruStore::new(budget_mib << 20, 0.125)),
+        "lru" => Box::new(ShardedStore::new(budget_mib << 20, 0.125)),
         "moka" => Box::new(MokaStore::new(budget_mib << 20, 0.125)),
         other => {
             eprintln!("unknown store {other:?}: lru or moka");

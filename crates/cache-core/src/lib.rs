@@ -117,7 +117,7 @@
 //! - [`singleflight`]: one execution per key at a time, cancellation- and
 //!   panic-safe.
 //! - [`store`]: the main and hot caches under one byte budget
-//!   ([`store::LruStore`], [`store::MokaStore`]).
+//!   ([`store::ShardedStore`], [`store::MokaStore`]).
 //! - [`promotion`]: which values fetched from peers enter the hot cache.
 //! - [`load_limit`] ([`LoadLimiter`]): the bound on loads running at once.
 //! - `peers` ([`PeerPicker`], [`PeerClient`], [`NoPeers`]): the seam to the

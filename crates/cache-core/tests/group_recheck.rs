@@ -19,7 +19,7 @@ mod common;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use cache_core::store::{CacheKind, Entry, LruStore, Store};
+use cache_core::store::{CacheKind, Entry, ShardedStore, Store};
 use cache_core::{CacheStats, GroupBuilder};
 use common::*;
 use tokio::time::Instant;
@@ -27,7 +27,7 @@ use tokio::time::Instant;
 /// A store that, once armed, pauses the next main-cache lookup after doing
 /// it: it reports "paused" and blocks until told to go.
 struct PausingStore {
-    inner: LruStore,
+    inner: ShardedStore,
     /// `(paused, go)`: taken by the one lookup that pauses.
     armed: Mutex<Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>>,
 }
@@ -71,7 +71,7 @@ fn recheck_inside_the_flight_prevents_a_second_load() {
     let (paused_tx, paused_rx) = mpsc::channel();
     let (go_tx, go_rx) = mpsc::channel();
     let store = Arc::new(PausingStore {
-        inner: LruStore::new(1 << 20, 0.125),
+        inner: ShardedStore::new(1 << 20, 0.125),
         armed: Mutex::new(Some((paused_tx, go_rx))),
     });
     let calls = counter();

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cache_core::store::{CacheKind, Cached, ENTRY_OVERHEAD, Entry, LruStore, MokaStore, Store};
+use cache_core::store::{CacheKind, Cached, ENTRY_OVERHEAD, Entry, MokaStore, ShardedStore, Store};
 use proptest::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -76,7 +76,7 @@ proptest! {
         shards in 1..=16usize,
         ops in proptest::collection::vec(op(), 1..200),
     ) {
-        let store = LruStore::with_shards(budget, frac, shards);
+        let store = ShardedStore::with_shards(budget, frac, shards);
         let t0 = Instant::now();
         let mut now = t0;
         for op in ops {
@@ -168,15 +168,15 @@ fn hammer<S: Store>(store: Arc<S>, threads: usize, ops: usize, sample: impl Fn(&
     })
 }
 
-/// Four threads hammering a 16-shard LruStore whose budget holds only a few
+/// Four threads hammering a 16-shard ShardedStore whose budget holds only a few
 /// dozen entries: a watcher sampling the charged bytes never sees more than
 /// the budget (nor the hot cache above its cap), and after the threads join
 /// the stats add up exactly.
 #[test]
 fn lru_budget_holds_under_concurrency() {
     let budget = 40_000;
-    let store = Arc::new(LruStore::with_shards(budget, 0.125, 16));
-    let samples = hammer(Arc::clone(&store), 4, 6_000, |s: &LruStore| {
+    let store = Arc::new(ShardedStore::with_shards(budget, 0.125, 16));
+    let samples = hammer(Arc::clone(&store), 4, 6_000, |s: &ShardedStore| {
         let charged = s.charged_bytes();
         assert!(charged <= budget, "charged {charged} > budget {budget}");
     });

@@ -1,11 +1,11 @@
 //! `Store::get_hot_then_main`, the group's one-lookup hit path: the
-//! LruStore override agrees with the default (two `get` calls) on every
+//! ShardedStore override agrees with the default (two `get` calls) on every
 //! case, including expired entries, and releases their bytes.
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use cache_core::store::{CacheKind, Entry, LruStore, MokaStore, Store};
+use cache_core::store::{CacheKind, Entry, MokaStore, ShardedStore, Store};
 use tokio::time::Instant;
 
 fn entry(v: &'static str, expires_at: Option<Instant>) -> Entry {
@@ -21,7 +21,7 @@ fn entry(v: &'static str, expires_at: Option<Instant>) -> Entry {
 #[tokio::test(start_paused = true)]
 async fn hot_then_main_agrees_with_two_gets() {
     let stores: [Box<dyn Store>; 2] = [
-        Box::new(LruStore::new(1 << 20, 0.25)),
+        Box::new(ShardedStore::new(1 << 20, 0.25)),
         Box::new(MokaStore::new(1 << 20, 0.25)),
     ];
     for store in stores {

@@ -1,4 +1,4 @@
-//! `LruStore` with one shard checked against a plain reference (two
+//! `ShardedStore` with one shard checked against a plain reference (two
 //! `VecDeque`s, linear scans) of each eviction policy, LRU and SIEVE, over
 //! random operation sequences: every get result and every counter must
 //! match exactly.
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use cache_core::CacheStats;
-use cache_core::store::{CacheKind, Entry, Eviction, LruStore, Store, entry_size};
+use cache_core::store::{CacheKind, Entry, Eviction, ShardedStore, Store, entry_size};
 use proptest::prelude::*;
 use tokio::time::Instant;
 
@@ -201,7 +201,7 @@ fn kind(hot: bool) -> CacheKind {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
-    /// A one-shard LruStore behaves exactly like the reference of its
+    /// A one-shard ShardedStore behaves exactly like the reference of its
     /// eviction policy: same get results, same bytes/items/gets/hits/
     /// evictions after every step.
     #[test]
@@ -212,7 +212,7 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..300),
     ) {
         let eviction = if sieve { Eviction::Sieve } else { Eviction::Lru };
-        let store = LruStore::with_shards(budget, frac, 1).with_eviction(eviction);
+        let store = ShardedStore::with_shards(budget, frac, 1).with_eviction(eviction);
         let mut model = Model::new(budget, frac, eviction);
         prop_assert_eq!(store.hot_cap(), model.hot_cap);
         let t0 = Instant::now();

@@ -29,7 +29,7 @@ use tokio::net::TcpStream;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::breaker::{self, Breaker, PeerHealth};
-use crate::coalesce::CoalescingIo;
+use crate::transport::coalesce::CoalescingIo;
 
 use crate::pb::FetchRequest;
 use crate::pb::groupcache_client::GroupcacheClient;

@@ -132,7 +132,7 @@ impl LocalCluster {
 
         let mut cluster = LocalCluster {
             nodes: Vec::with_capacity(n),
-            max_message_bytes: limits::message_limit(opts.server.max_value_bytes),
+            max_message_bytes: limits::message_limit(opts.server.max_value_bytes()),
             opts,
         };
         for (index, listener) in listeners.into_iter().enumerate() {

@@ -4,55 +4,17 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use cache_core::consistent_hash::{DEFAULT_VNODES, HashRing, canonical_peer_id};
+use cache_core::consistent_hash::{HashRing, canonical_peer_id};
 use cache_core::{PeerClient, PeerPicker};
 use parking_lot::{Mutex, RwLock};
 
-use crate::breaker::{BreakerOptions, PeerHealth};
+mod options;
+
+pub use self::options::{PoolOptions, PoolOptionsBuilder};
+use crate::Error;
+use crate::breaker::PeerHealth;
 use crate::client::GrpcPeer;
-use crate::{Error, limits};
-
-/// Options of a [`PeerPool`]. Every node of a cluster must use the same
-/// `vnodes` (or they disagree about owners).
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct PoolOptions {
-    /// Virtual points per peer on the ring. Default
-    /// [`DEFAULT_VNODES`] (50).
-    pub vnodes: usize,
-    /// The largest value a peer may send; sets the client's message limits
-    /// (use the same value as the servers' `max_value_bytes`). Default
-    /// [`limits::DEFAULT_MAX_VALUE_BYTES`] (8 MiB).
-    pub max_value_bytes: usize,
-    /// How long a peer may stay silent before it is judged dead: the bound
-    /// on connecting, and on an HTTP/2 PING's answer while fetches are in
-    /// flight (see [`GrpcPeer`]). Not a bound on a live owner's answer,
-    /// which is waited for as long as the group's flight lives. Default
-    /// 300 ms.
-    pub peer_timeout: Duration,
-    /// When a peer's breaker opens and how it is probed. Default
-    /// [`BreakerOptions::default`]: 5 failures, probes after 500 ms
-    /// doubling to 5 s.
-    pub breaker: BreakerOptions,
-    /// Gather each peer connection's writes and send them from a writer
-    /// task ([`CoalescingIo`](crate::coalesce::CoalescingIo)), so fetches
-    /// sent together leave in one system call. Default true.
-    pub write_coalescing: bool,
-}
-
-impl Default for PoolOptions {
-    fn default() -> Self {
-        PoolOptions {
-            vnodes: DEFAULT_VNODES,
-            max_value_bytes: limits::DEFAULT_MAX_VALUE_BYTES,
-            peer_timeout: Duration::from_millis(300),
-            breaker: BreakerOptions::default(),
-            write_coalescing: true,
-        }
-    }
-}
 
 /// The peers of this node: a consistent hash ring over their canonical ids
 /// (this node included) and one [`GrpcPeer`] per other peer.
@@ -111,13 +73,6 @@ impl PeerPool {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        if opts.max_value_bytes == 0 {
-            return Err(Error::Config("max_value_bytes must be at least 1".into()));
-        }
-        if opts.peer_timeout.is_zero() {
-            return Err(Error::Config("peer_timeout must be above zero".into()));
-        }
-        opts.breaker.validate()?;
         let self_id = canonical(self_addr)?;
         let ids = canonical_all(peers)?;
         if !ids.contains(&self_id) {

@@ -33,7 +33,7 @@
 //! tonic's own answers are `INTERNAL` and `OUT_OF_RANGE`; gRPC's status
 //! code guide, and gRPC servers in other languages, say the caller sent a
 //! bad argument, and that a message over the limit exhausts a resource.
-//! [`codec`](crate::codec) and the [fast path](crate::fastpath) decide
+//! [`codec`](crate::codec) (both of its codecs) decides
 //! which case it is; [`limits::RequestLimit`](crate::limits::RequestLimit)
 //! catches the size before tonic reads the message.
 //!

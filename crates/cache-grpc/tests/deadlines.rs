@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use cache_grpc::ClusterOptions;
+use cache_grpc::Transport;
 use cache_grpc::pb::GetRequest;
 use common::*;
 use tokio::time::Instant;
@@ -49,10 +50,20 @@ async fn loaders_get_the_load_timeout_not_the_callers_deadline() {
 /// both server transports.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_slow_owner_is_waited_for_on_both_transports() {
-    for tonic_transport in [false, true] {
+    for transport in [Transport::H2, Transport::Hyper] {
         let mut opts = ClusterOptions::default();
-        opts.pool.peer_timeout = DEFAULT_PEER_TIMEOUT;
-        opts.server.tonic_transport = tonic_transport;
+        opts.pool = opts
+            .pool
+            .to_builder()
+            .peer_timeout(DEFAULT_PEER_TIMEOUT)
+            .build()
+            .unwrap();
+        opts.server = opts
+            .server
+            .to_builder()
+            .transport(transport)
+            .build()
+            .unwrap();
         let (cluster, recorder) = cluster_with(2, opts).await;
         bounded(async {
             let key = key_owned_by(&cluster, 1, "slow1-");
@@ -66,7 +77,7 @@ async fn live_slow_owner_is_waited_for_on_both_transports() {
             assert_eq!(
                 (stats.fallback_loads, stats.peer_errors),
                 (0, 0),
-                "tonic transport: {tonic_transport}"
+                "{transport:?}"
             );
             let nodes: Vec<usize> = recorder.loads_of(&key).iter().map(|l| l.node).collect();
             assert_eq!(nodes, [1], "only the owner loaded it");
@@ -96,7 +107,7 @@ async fn too_short_deadline_is_deadline_exceeded_on_time() {
         let err = client.get(req).await.unwrap_err();
         let took = start.elapsed();
         assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
-        let margin = cache_grpc::deadline::enforcement_margin(budget);
+        let margin = cache_grpc::middleware::deadline::enforcement_margin(budget);
         assert!(took >= budget - margin, "{took:?}");
         assert!(took < SLOW, "{took:?}");
     })

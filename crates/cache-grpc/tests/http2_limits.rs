@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use cache_core::CacheStats;
-use cache_core::store::{CacheKind, Entry, LruStore, Store};
+use cache_core::store::{CacheKind, Entry, ShardedStore, Store};
 use cache_core::{Error, GroupBuilder, LoadContext, Loaded, getter_fn};
-use cache_grpc::ServerOptions;
+use cache_grpc::{ServerOptionsBuilder, Transport};
 use common::h2client::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -23,8 +23,8 @@ use tokio::time::Instant;
 const BIG: usize = 256 << 10;
 
 /// A store that panics when asked for `boom` (on the hit path, before any
-/// load), and is an ordinary [`LruStore`] otherwise.
-struct PanickingStore(LruStore);
+/// load), and is an ordinary [`ShardedStore`] otherwise.
+struct PanickingStore(ShardedStore);
 
 impl Store for PanickingStore {
     fn get(&self, kind: CacheKind, key: &str, now: Instant) -> Option<Entry> {
@@ -48,7 +48,10 @@ impl Store for PanickingStore {
 /// A one-node server of group `g` on 127.0.0.1:0 with a
 /// [`PanickingStore`]: `big-*` keys are [`BIG`] bytes, `hang-*` keys load
 /// until cancelled, anything else is `value of KEY`.
-async fn node(tonic_transport: bool, opts: impl FnOnce(&mut ServerOptions)) -> OneNode {
+async fn node(
+    transport: Transport,
+    opts: impl FnOnce(ServerOptionsBuilder) -> ServerOptionsBuilder,
+) -> OneNode {
     let getter = getter_fn(|key: String, ctx: LoadContext| async move {
         if key.starts_with("hang-") {
             ctx.cancellation().cancelled().await;
@@ -59,12 +62,12 @@ async fn node(tonic_transport: bool, opts: impl FnOnce(&mut ServerOptions)) -> O
         }
         Ok(Loaded::new(Bytes::from(format!("value of {key}"))))
     });
-    let store = Arc::new(PanickingStore(LruStore::new(64 << 20, 0.125)));
+    let store = Arc::new(PanickingStore(ShardedStore::new(64 << 20, 0.125)));
     let group = GroupBuilder::new("g", 64 << 20, getter)
         .store(store)
         .build()
         .unwrap();
-    OneNode::start(group, tonic_transport, opts).await
+    OneNode::start(group, transport, opts).await
 }
 
 /// A new client connection is served.
@@ -81,9 +84,9 @@ async fn a_new_client_is_served(addr: SocketAddr, key: &str) {
 /// response send timeout passes; another client is served throughout.
 #[tokio::test]
 async fn a_client_that_never_reads_is_held_to_the_queued_byte_budget() {
-    let node = node(false, |o| {
-        o.max_queued_response_bytes = 1 << 20;
-        o.response_send_timeout = Duration::from_millis(500);
+    let node = node(Transport::H2, |b| {
+        b.max_queued_response_bytes(1 << 20)
+            .response_send_timeout(Duration::from_millis(500))
     })
     .await;
     let (send, _conn) = connect(node.addr, 0).await;
@@ -126,21 +129,18 @@ async fn a_client_that_never_reads_is_held_to_the_queued_byte_budget() {
 /// connection and the next ones are answered, the connection stays open.
 #[tokio::test]
 async fn a_panic_fails_only_its_request() {
-    for tonic_transport in [false, true] {
-        a_panic_fails_only_its_request_on(tonic_transport).await;
+    for transport in [Transport::H2, Transport::Hyper] {
+        a_panic_fails_only_its_request_on(transport).await;
     }
 }
 
-async fn a_panic_fails_only_its_request_on(tonic_transport: bool) {
-    let node = node(tonic_transport, |_| {}).await;
+async fn a_panic_fails_only_its_request_on(transport: Transport) {
+    let node = node(transport, |b| b).await;
     let (send, conn) = connect(node.addr, 65_535).await;
     let (slow, _slow_stream) = fetch(&send, "hang-1").await;
     let (boom, _stream) = fetch(&send, "boom").await;
     let (status, _) = bounded(answer(boom)).await.unwrap();
-    assert_eq!(
-        status, "13",
-        "tonic_transport={tonic_transport}: a panic is INTERNAL"
-    );
+    assert_eq!(status, "13", "{transport:?}: a panic is INTERNAL");
     still_served(&send, "after").await;
     drop(slow);
     assert!(!conn.is_finished(), "the connection was closed");
@@ -151,8 +151,8 @@ async fn a_panic_fails_only_its_request_on(tonic_transport: bool) {
 /// transports; when one closes, a new one is served again.
 #[tokio::test]
 async fn connections_over_the_cap_are_closed() {
-    for tonic_transport in [false, true] {
-        let node = node(tonic_transport, |o| o.max_connections = 2).await;
+    for transport in [Transport::H2, Transport::Hyper] {
+        let node = node(transport, |b| b.max_connections(2)).await;
         let (a, a_conn) = connect(node.addr, 65_535).await;
         let (b, _b_conn) = connect(node.addr, 65_535).await;
         still_served(&a, "a").await;
@@ -162,7 +162,7 @@ async fn connections_over_the_cap_are_closed() {
         let read = bounded(third.read(&mut buf)).await;
         assert!(
             matches!(read, Ok(0) | Err(_)),
-            "tonic_transport={tonic_transport}: over the cap and not closed: {read:?}"
+            "{transport:?}: over the cap and not closed: {read:?}"
         );
         drop((a, a_conn));
         // Bounded polling: the node frees the place once it sees the
@@ -208,10 +208,10 @@ async fn http1_tls_and_junk_are_closed() {
         ("tls", &hello),
         ("junk", b"\x00\xffhello there\n"),
     ];
-    for tonic_transport in [false, true] {
-        let node = node(tonic_transport, |o| {
-            o.handshake_timeout = Duration::from_secs(60);
-            o.keepalive_interval = Duration::from_secs(60);
+    for transport in [Transport::H2, Transport::Hyper] {
+        let node = node(transport, |b| {
+            b.handshake_timeout(Duration::from_secs(60))
+                .keepalive_interval(Duration::from_secs(60))
         })
         .await;
         for (name, bytes) in cases {
@@ -219,10 +219,7 @@ async fn http1_tls_and_junk_are_closed() {
             tcp.write_all(bytes).await.unwrap();
             let closed =
                 tokio::time::timeout(Duration::from_secs(10), read_to_close(&mut tcp)).await;
-            assert!(
-                closed.is_ok(),
-                "tonic_transport={tonic_transport}: {name} left open"
-            );
+            assert!(closed.is_ok(), "{transport:?}: {name} left open");
         }
         a_new_client_is_served(node.addr, "after-junk").await;
     }
@@ -232,7 +229,10 @@ async fn http1_tls_and_junk_are_closed() {
 /// the handshake timeout (our driver).
 #[tokio::test]
 async fn a_stalled_handshake_is_closed() {
-    let node = node(false, |o| o.handshake_timeout = Duration::from_millis(200)).await;
+    let node = node(Transport::H2, |b| {
+        b.handshake_timeout(Duration::from_millis(200))
+    })
+    .await;
     let mut tcp = TcpStream::connect(node.addr).await.unwrap();
     tcp.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
     let started = Instant::now();
@@ -407,27 +407,21 @@ const CALM: u32 = 0xb;
 /// both transports (h2 enforces it once the client has ACKed the limit).
 #[tokio::test]
 async fn streams_past_the_limit_are_refused() {
-    for tonic_transport in [false, true] {
-        let node = node(tonic_transport, |o| o.max_concurrent_streams = 4).await;
+    for transport in [Transport::H2, Transport::Hyper] {
+        let node = node(transport, |b| b.max_concurrent_streams(4)).await;
         let mut raw = Raw::connect(node.addr).await;
         for i in 0..5u32 {
-            raw.fetch(2 * i + 1, &format!("hang-{tonic_transport}-{i}"))
+            raw.fetch(2 * i + 1, &format!("hang-{transport:?}-{i}"))
                 .await;
         }
         let frame = raw.answer_on(9).await;
-        assert_eq!(
-            frame.0, RST_STREAM,
-            "tonic_transport={tonic_transport}: {frame:?}"
-        );
+        assert_eq!(frame.0, RST_STREAM, "{transport:?}: {frame:?}");
         assert_eq!(error_code(&frame), REFUSED);
         raw.fetch(11, "x").await; // still refused: four hang.
         raw.send(RST_STREAM, 0, 1, &0x8u32.to_be_bytes()).await; // CANCEL stream 1
         raw.fetch(13, "after").await;
         let frame = raw.answer_on(13).await;
-        assert_eq!(
-            frame.0, HEADERS,
-            "tonic_transport={tonic_transport}: {frame:?}"
-        );
+        assert_eq!(frame.0, HEADERS, "{transport:?}: {frame:?}");
     }
 }
 
@@ -436,8 +430,8 @@ async fn streams_past_the_limit_are_refused() {
 /// on both transports.
 #[tokio::test]
 async fn an_oversized_header_list_fails_its_stream_only() {
-    for tonic_transport in [false, true] {
-        let node = node(tonic_transport, |o| o.max_header_list_bytes = 4096).await;
+    for transport in [Transport::H2, Transport::Hyper] {
+        let node = node(transport, |b| b.max_header_list_bytes(4096)).await;
         let mut raw = Raw::connect(node.addr).await;
         let big = vec![b'a'; 8000];
         let headers = fetch_headers(&[(b"x-big", &big)]);
@@ -446,14 +440,11 @@ async fn an_oversized_header_list_fails_its_stream_only() {
         let frame = raw.answer_on(1).await;
         assert!(
             frame.0 == HEADERS || frame.0 == RST_STREAM,
-            "tonic_transport={tonic_transport}: {frame:?}"
+            "{transport:?}: {frame:?}"
         );
         raw.fetch(3, "after").await;
         let frame = raw.answer_on(3).await;
-        assert_eq!(
-            frame.0, HEADERS,
-            "tonic_transport={tonic_transport}: {frame:?}"
-        );
+        assert_eq!(frame.0, HEADERS, "{transport:?}: {frame:?}");
     }
 }
 
@@ -463,8 +454,8 @@ async fn an_oversized_header_list_fails_its_stream_only() {
 /// server relies on.
 #[tokio::test]
 async fn a_continuation_flood_gets_goaway() {
-    for tonic_transport in [false, true] {
-        let node = node(tonic_transport, |_| {}).await;
+    for transport in [Transport::H2, Transport::Hyper] {
+        let node = node(transport, |b| b).await;
         let mut raw = Raw::connect(node.addr).await;
         let mut block = fetch_headers(&[]);
         block.put_u8(0);
@@ -484,10 +475,7 @@ async fn a_continuation_flood_gets_goaway() {
         let frame = bounded(raw.next_on(1))
             .await
             .expect("closed without GOAWAY");
-        assert_eq!(
-            frame.0, GOAWAY,
-            "tonic_transport={tonic_transport}: {frame:?}"
-        );
+        assert_eq!(frame.0, GOAWAY, "{transport:?}: {frame:?}");
         assert_eq!(error_code(&frame), CALM);
         assert!(bounded(raw.next()).await.is_none(), "left open");
         a_new_client_is_served(node.addr, "bystander").await;
@@ -500,8 +488,8 @@ async fn a_continuation_flood_gets_goaway() {
 /// goes on serving others.
 #[tokio::test]
 async fn settings_and_ping_floods_do_not_stop_the_node() {
-    for tonic_transport in [false, true] {
-        let node = node(tonic_transport, |_| {}).await;
+    for transport in [Transport::H2, Transport::Hyper] {
+        let node = node(transport, |b| b).await;
         let mut flooders = Vec::new();
         for kind in [SETTINGS, PING] {
             let mut raw = Raw::connect(node.addr).await;
@@ -531,9 +519,9 @@ async fn settings_and_ping_floods_do_not_stop_the_node() {
 /// (no stream open), on both transports; a new connection is served.
 #[tokio::test]
 async fn a_connection_past_its_maximum_age_is_closed() {
-    for tonic_transport in [false, true] {
-        let node = node(tonic_transport, |o| {
-            o.max_connection_age = Duration::from_millis(300);
+    for transport in [Transport::H2, Transport::Hyper] {
+        let node = node(transport, |b| {
+            b.max_connection_age(Duration::from_millis(300))
         })
         .await;
         let started = Instant::now();
@@ -542,14 +530,11 @@ async fn a_connection_past_its_maximum_age_is_closed() {
         let ended = bounded(conn).await.unwrap();
         assert!(
             started.elapsed() >= Duration::from_millis(250),
-            "tonic_transport={tonic_transport}: closed before its age"
+            "{transport:?}: closed before its age"
         );
         match ended {
             Ok(()) => {}
-            Err(e) => assert!(
-                e.is_go_away() || e.is_io(),
-                "tonic_transport={tonic_transport}: {e:?}"
-            ),
+            Err(e) => assert!(e.is_go_away() || e.is_io(), "{transport:?}: {e:?}"),
         }
         a_new_client_is_served(node.addr, "fresh").await;
     }

@@ -20,13 +20,15 @@ const PEER_TIMEOUT: Duration = Duration::from_millis(500);
 /// A requester group (node index 9 in the recorder) whose pool lists itself
 /// and the proxy; every key the ring gives the proxy is fetched through it.
 fn requester(proxy: &FreezableProxy, recorder: &Recorder) -> (Group, PeerPool) {
-    let mut opts = PoolOptions::default();
-    opts.peer_timeout = PEER_TIMEOUT;
-    opts.breaker = BreakerOptions {
-        failures: 3,
-        backoff: Duration::from_millis(200),
-        max_backoff: Duration::from_millis(400),
-    };
+    let opts = PoolOptions::builder()
+        .peer_timeout(PEER_TIMEOUT)
+        .breaker(BreakerOptions {
+            failures: 3,
+            backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_millis(400),
+        })
+        .build()
+        .unwrap();
     let proxy_addr = proxy.addr().to_string();
     let pool = PeerPool::new("127.0.0.1:9", ["127.0.0.1:9", proxy_addr.as_str()], opts)
         .expect("valid pool");
@@ -130,8 +132,10 @@ async fn refused_peer_opens_the_breaker() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap()
     };
-    let mut opts = PoolOptions::default();
-    opts.peer_timeout = PEER_TIMEOUT;
+    let opts = PoolOptions::builder()
+        .peer_timeout(PEER_TIMEOUT)
+        .build()
+        .unwrap();
     let pool = PeerPool::new(
         "127.0.0.1:9",
         ["127.0.0.1:9".to_owned(), gone.to_string()],

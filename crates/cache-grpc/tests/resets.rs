@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use cache_core::{Error, GroupBuilder, LoadContext, Loaded, getter_fn};
-use cache_grpc::ServerOptions;
 use cache_grpc::pb::FetchRequest;
+use cache_grpc::{ServerOptionsBuilder, Transport};
 use common::h2client::*;
 use prost::Message;
 use tokio::sync::watch;
@@ -69,7 +69,10 @@ struct Node {
 
 /// A one-node server of group `g` on 127.0.0.1:0: `hang-*` keys load until
 /// their load is cancelled (counted), anything else is `value of KEY`.
-async fn node(tonic_transport: bool, opts: impl FnOnce(&mut ServerOptions)) -> Node {
+async fn node(
+    transport: Transport,
+    opts: impl FnOnce(ServerOptionsBuilder) -> ServerOptionsBuilder,
+) -> Node {
     let counts = Counts::new();
     let seen = counts.clone();
     let getter = getter_fn(move |key: String, ctx: LoadContext| {
@@ -88,7 +91,7 @@ async fn node(tonic_transport: bool, opts: impl FnOnce(&mut ServerOptions)) -> N
     });
     let group = GroupBuilder::new("g", 1 << 20, getter).build().unwrap();
     Node {
-        server: OneNode::start(group, tonic_transport, opts).await,
+        server: OneNode::start(group, transport, opts).await,
         counts,
     }
 }
@@ -103,8 +106,8 @@ async fn node(tonic_transport: bool, opts: impl FnOnce(&mut ServerOptions)) -> N
 /// would refuse the last request otherwise).
 #[tokio::test]
 async fn a_peer_cancelling_its_fetches_keeps_its_connection() {
-    for tonic_transport in [false, true] {
-        let node = node(tonic_transport, |o| o.max_concurrent_requests = 150).await;
+    for transport in [Transport::H2, Transport::Hyper] {
+        let node = node(transport, |b| b.max_concurrent_requests(150)).await;
         let (send, conn) = connect(node.server.addr, 65_535).await;
         let mut started = 0;
         for burst in 0..5 {
@@ -123,7 +126,7 @@ async fn a_peer_cancelling_its_fetches_keeps_its_connection() {
             still_served(&send, &format!("between-{burst}")).await;
         }
         bounded(node.counts.all_cancelled()).await;
-        if !tonic_transport {
+        if transport == Transport::H2 {
             // Our driver looks at the reset before it calls the service;
             // hyper may start the call once (then drops it).
             assert_eq!(
@@ -133,10 +136,7 @@ async fn a_peer_cancelling_its_fetches_keeps_its_connection() {
             );
         }
         bounded(still_served(&send, "after")).await;
-        assert!(
-            !conn.is_finished(),
-            "tonic_transport={tonic_transport}: connection closed"
-        );
+        assert!(!conn.is_finished(), "{transport:?}: connection closed");
     }
 }
 
@@ -150,7 +150,7 @@ async fn a_peer_cancelling_its_fetches_keeps_its_connection() {
 /// load; another client's connection is served throughout.
 #[tokio::test]
 async fn a_rapid_reset_flood_loses_its_connection() {
-    let node = node(false, |o| o.max_resets_per_second = 500).await;
+    let node = node(Transport::H2, |b| b.max_resets_per_second(500)).await;
     let (bystander, bystander_conn) = connect(node.server.addr, 65_535).await;
     let (send, conn) = connect(node.server.addr, 65_535).await;
     let mut sent = 0;

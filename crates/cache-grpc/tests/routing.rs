@@ -259,7 +259,12 @@ async fn channel_reconnects_to_a_restarted_owner() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shedding_owner_makes_the_requester_fall_back() {
     let mut opts = patient();
-    opts.server.max_concurrent_requests = 1;
+    opts.server = opts
+        .server
+        .to_builder()
+        .max_concurrent_requests(1)
+        .build()
+        .unwrap();
     let (cluster, recorder) = cluster_with(2, opts).await;
     bounded(async {
         let slow = key_owned_by(&cluster, 1, "slow1-");

@@ -144,7 +144,12 @@ async fn health_is_serving_then_not_serving_on_shutdown() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_grace_keeps_serving_while_not_serving() {
     let mut opts = patient();
-    opts.server.shutdown_grace = std::time::Duration::from_secs(2);
+    opts.server = opts
+        .server
+        .to_builder()
+        .shutdown_grace(std::time::Duration::from_secs(2))
+        .build()
+        .unwrap();
     let (mut cluster, _recorder) = cluster_with(1, opts).await;
     let url = cluster.url(0);
     bounded(async {
@@ -235,7 +240,7 @@ async fn reflection_lists_services_v1_and_v1alpha() {
     cluster.shutdown().await.unwrap();
 
     let mut opts = patient();
-    opts.server.reflection = false;
+    opts.server = opts.server.to_builder().reflection(false).build().unwrap();
     let (cluster, _recorder) = cluster_with(1, opts).await;
     bounded(async {
         let err = list_services_v1(cluster.url(0)).await.unwrap_err();
@@ -273,7 +278,12 @@ async fn graceful_shutdown_drains_in_flight_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_shedding_gives_resource_exhausted() {
     let mut opts = patient();
-    opts.server.max_concurrent_requests = 2;
+    opts.server = opts
+        .server
+        .to_builder()
+        .max_concurrent_requests(2)
+        .build()
+        .unwrap();
     let (cluster, recorder) = cluster_with(1, opts).await;
     bounded(async {
         let slow: Vec<_> = ["slow0-a", "slow0-b"]

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use cache_grpc::ServerOptions;
+use cache_grpc::{ServerOptions, ServerOptionsBuilder};
 use clap::Args;
 use tokio::net::{TcpListener, TcpSocket};
 
@@ -19,11 +19,11 @@ use crate::cli::parse::clap_parsers;
 pub struct Http2Args {
     /// Client connections open at once; a new one past it is closed at
     /// once (logged at most once a second).
-    #[arg(long, env = "GROUPCACHE_MAX_CONNECTIONS", default_value_t = ServerOptions::default().max_connections, value_name = "N")]
+    #[arg(long, env = "GROUPCACHE_MAX_CONNECTIONS", default_value_t = ServerOptions::default().max_connections(), value_name = "N")]
     pub max_connections: usize,
     /// HTTP/2 streams a client may open at once on one connection; one
     /// more is refused (REFUSED_STREAM).
-    #[arg(long, env = "GROUPCACHE_MAX_CONCURRENT_STREAMS", default_value_t = ServerOptions::default().max_concurrent_streams, value_name = "N")]
+    #[arg(long, env = "GROUPCACHE_MAX_CONCURRENT_STREAMS", default_value_t = ServerOptions::default().max_concurrent_streams(), value_name = "N")]
     pub max_concurrent_streams: u32,
     /// The largest header list a client may send; a request over it is
     /// answered HTTP 431.
@@ -89,17 +89,18 @@ impl Http2Args {
 
     /// Sets the server's options these flags decide (after
     /// [`validate`](Self::validate)).
-    pub fn apply_to_server(&self, options: &mut ServerOptions) {
-        options.max_connections = self.max_connections;
-        options.max_concurrent_streams = self.max_concurrent_streams;
-        options.max_header_list_bytes =
-            u32::try_from(self.max_header_list_bytes).unwrap_or(u32::MAX);
-        options.max_queued_response_bytes =
-            usize::try_from(self.max_queued_response_bytes).unwrap_or(usize::MAX);
-        options.response_send_timeout = self.response_send_timeout;
-        options.handshake_timeout = self.handshake_timeout;
-        options.keepalive_interval = self.keepalive_interval;
-        options.max_connection_age = self.max_connection_age;
+    pub fn apply_to_server(&self, options: ServerOptionsBuilder) -> ServerOptionsBuilder {
+        options
+            .max_connections(self.max_connections)
+            .max_concurrent_streams(self.max_concurrent_streams)
+            .max_header_list_bytes(u32::try_from(self.max_header_list_bytes).unwrap_or(u32::MAX))
+            .max_queued_response_bytes(
+                usize::try_from(self.max_queued_response_bytes).unwrap_or(usize::MAX),
+            )
+            .response_send_timeout(self.response_send_timeout)
+            .handshake_timeout(self.handshake_timeout)
+            .keepalive_interval(self.keepalive_interval)
+            .max_connection_age(self.max_connection_age)
     }
 }
 
@@ -158,21 +159,32 @@ mod tests {
     #[test]
     fn defaults_and_flags() {
         let stock = ServerOptions::default();
-        let mut server = ServerOptions::default();
         let defaults = parse(&[]);
         defaults.validate().unwrap();
-        defaults.apply_to_server(&mut server);
-        assert_eq!(server.max_connections, stock.max_connections);
-        assert_eq!(server.max_concurrent_streams, stock.max_concurrent_streams);
-        assert_eq!(server.max_header_list_bytes, stock.max_header_list_bytes);
+        let server = defaults
+            .apply_to_server(ServerOptions::builder())
+            .build()
+            .unwrap();
+        assert_eq!(server.max_connections(), stock.max_connections());
         assert_eq!(
-            server.max_queued_response_bytes,
-            stock.max_queued_response_bytes
+            server.max_concurrent_streams(),
+            stock.max_concurrent_streams()
         );
-        assert_eq!(server.response_send_timeout, stock.response_send_timeout);
-        assert_eq!(server.handshake_timeout, stock.handshake_timeout);
-        assert_eq!(server.keepalive_interval, stock.keepalive_interval);
-        assert_eq!(server.max_connection_age, stock.max_connection_age);
+        assert_eq!(
+            server.max_header_list_bytes(),
+            stock.max_header_list_bytes()
+        );
+        assert_eq!(
+            server.max_queued_response_bytes(),
+            stock.max_queued_response_bytes()
+        );
+        assert_eq!(
+            server.response_send_timeout(),
+            stock.response_send_timeout()
+        );
+        assert_eq!(server.handshake_timeout(), stock.handshake_timeout());
+        assert_eq!(server.keepalive_interval(), stock.keepalive_interval());
+        assert_eq!(server.max_connection_age(), stock.max_connection_age());
 
         let set = parse(&[
             "--max-connections=10",
@@ -185,15 +197,18 @@ mod tests {
             "--max-connection-age=6m",
         ]);
         set.validate().unwrap();
-        set.apply_to_server(&mut server);
-        assert_eq!(server.max_connections, 10);
-        assert_eq!(server.max_concurrent_streams, 20);
-        assert_eq!(server.max_header_list_bytes, 8 << 10);
-        assert_eq!(server.max_queued_response_bytes, 1 << 20);
-        assert_eq!(server.response_send_timeout, Duration::from_secs(3));
-        assert_eq!(server.handshake_timeout, Duration::from_secs(4));
-        assert_eq!(server.keepalive_interval, Duration::from_secs(5));
-        assert_eq!(server.max_connection_age, Duration::from_secs(360));
+        let server = set
+            .apply_to_server(ServerOptions::builder())
+            .build()
+            .unwrap();
+        assert_eq!(server.max_connections(), 10);
+        assert_eq!(server.max_concurrent_streams(), 20);
+        assert_eq!(server.max_header_list_bytes(), 8 << 10);
+        assert_eq!(server.max_queued_response_bytes(), 1 << 20);
+        assert_eq!(server.response_send_timeout(), Duration::from_secs(3));
+        assert_eq!(server.handshake_timeout(), Duration::from_secs(4));
+        assert_eq!(server.keepalive_interval(), Duration::from_secs(5));
+        assert_eq!(server.max_connection_age(), Duration::from_secs(360));
     }
 
     /// Zero is refused, naming the flag (a zero keep-alive interval used

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use cache_core::LoadLimiter;
 use cache_core::load_limit::{DEFAULT_MAX_CONCURRENT_LOADS, DEFAULT_MAX_QUEUED_LOADS};
-use cache_grpc::{BreakerOptions, PoolOptions};
+use cache_grpc::{BreakerOptions, PoolOptionsBuilder};
 use clap::Args;
 
 use crate::Error;
@@ -78,13 +78,14 @@ impl LoadArgs {
     }
 
     /// Sets the peer pool's options these flags decide.
-    pub fn apply_to_pool(&self, options: &mut PoolOptions) {
-        options.peer_timeout = self.peer_timeout;
-        options.breaker = BreakerOptions {
-            failures: self.breaker_failures,
-            backoff: self.breaker_backoff,
-            max_backoff: self.breaker_max_backoff,
-        };
+    pub fn apply_to_pool(&self, options: PoolOptionsBuilder) -> PoolOptionsBuilder {
+        options
+            .peer_timeout(self.peer_timeout)
+            .breaker(BreakerOptions {
+                failures: self.breaker_failures,
+                backoff: self.breaker_backoff,
+                max_backoff: self.breaker_max_backoff,
+            })
     }
 }
 
@@ -93,6 +94,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use cache_grpc::PoolOptions;
 
     /// The CLI with just these flags.
     #[derive(Debug, Parser)]
@@ -111,12 +113,14 @@ mod tests {
     fn defaults_and_flags() {
         let defaults = parse(&[]).unwrap();
         defaults.validate().unwrap();
-        let mut pool = PoolOptions::default();
-        defaults.apply_to_pool(&mut pool);
+        let pool = defaults
+            .apply_to_pool(PoolOptions::builder())
+            .build()
+            .unwrap();
         let stock = PoolOptions::default();
         assert_eq!(
-            (pool.peer_timeout, pool.breaker),
-            (stock.peer_timeout, stock.breaker)
+            (pool.peer_timeout(), pool.breaker()),
+            (stock.peer_timeout(), stock.breaker())
         );
         assert_eq!(defaults.load_timeout, cache_core::DEFAULT_LOAD_TIMEOUT);
         let limits = defaults.limiter().unwrap().stats();
@@ -139,10 +143,10 @@ mod tests {
         ])
         .unwrap();
         set.validate().unwrap();
-        set.apply_to_pool(&mut pool);
-        assert_eq!(pool.peer_timeout, Duration::from_secs(2));
+        let pool = set.apply_to_pool(PoolOptions::builder()).build().unwrap();
+        assert_eq!(pool.peer_timeout(), Duration::from_secs(2));
         assert_eq!(
-            pool.breaker,
+            pool.breaker(),
             BreakerOptions {
                 failures: 2,
                 backoff: Duration::from_secs(1),

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use cache_core::{GroupBuilder, Registry};
-use cache_grpc::{PeerPool, PoolOptions, ServerOptions};
+use cache_grpc::{PeerPool, PoolOptions, ServerOptions, Transport};
 
 use crate::Error;
 use crate::cli::serve::ServeConfig;
+use crate::cli::serve::dev::DevSettings;
 use crate::cli::serve::http2;
 use crate::cli::serve::resources::raise_open_file_limit;
 
@@ -43,10 +44,13 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         .map_err(|e| Error::io("cannot read the listen address", e))?;
     let self_addr = args.self_addr.clone().unwrap_or_else(|| local.to_string());
 
-    let mut pool_opts = PoolOptions::default();
-    pool_opts.max_value_bytes = max_value_bytes;
-    args.loads.apply_to_pool(&mut pool_opts);
-    pool_opts.write_coalescing = !args.no_write_coalescing;
+    let dev = DevSettings::from_list(&args.dev);
+    let pool_opts = args
+        .loads
+        .apply_to_pool(PoolOptions::builder())
+        .max_value_bytes(max_value_bytes)
+        .write_coalescing(!dev.no_peer_coalescing)
+        .build()?;
     let peers = if args.peers.is_empty() {
         vec![self_addr.clone()]
     } else {
@@ -62,7 +66,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         let group = GroupBuilder::new(name, args.cache_bytes, source)
             .peers(Arc::new(pool.clone()))
             .hot_fraction(args.hot_fraction)
-            .promotion(args.promotion.policy())
+            .promotion(args.promotion.policy(&dev))
             .store_kind(args.store.into())
             .negative_ttl(negative_ttl)
             .load_timeout(Some(args.loads.load_timeout))
@@ -72,18 +76,24 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         registry.add(group)?;
     }
 
-    let mut server_opts = ServerOptions::default();
-    server_opts.max_value_bytes = max_value_bytes;
-    server_opts.reflection = !args.no_reflection;
-    server_opts.max_concurrent_requests = args.max_concurrent_requests;
-    server_opts.request_timeout = args.request_timeout;
-    server_opts.drain_timeout = args.shutdown_timeout;
-    server_opts.shutdown_grace = args.shutdown_grace;
-    server_opts.write_coalescing = !args.no_write_coalescing;
-    server_opts.fast_path = !args.no_fast_path;
-    server_opts.tonic_transport = args.tonic_transport;
-    args.resources.apply_to_server(&mut server_opts);
-    args.http2.apply_to_server(&mut server_opts);
+    let server = ServerOptions::builder()
+        .max_value_bytes(max_value_bytes)
+        .reflection(!args.no_reflection)
+        .max_concurrent_requests(args.max_concurrent_requests)
+        .request_timeout(args.request_timeout)
+        .drain_timeout(args.shutdown_timeout)
+        .shutdown_grace(args.shutdown_grace)
+        .write_coalescing(!dev.no_server_coalescing)
+        .unary_codec(!dev.tonic_codec)
+        .transport(if dev.hyper_transport {
+            Transport::Hyper
+        } else {
+            Transport::H2
+        });
+    let server = args
+        .http2
+        .apply_to_server(args.resources.apply_to_server(server));
+    let server_opts = server.build()?;
 
     tracing::info!(
         listen = %local,

@@ -4,7 +4,7 @@
 //! flags are [`ResourceArgs`], flattened into
 //! [`ServeArgs`](super::ServeArgs).
 
-use cache_grpc::ServerOptions;
+use cache_grpc::{ServerOptions, ServerOptionsBuilder};
 use clap::Args;
 
 use crate::Error;
@@ -22,16 +22,16 @@ pub struct ResourceArgs {
     /// up by this node, at once on one connection; one more closes the
     /// connection (GOAWAY ENHANCE_YOUR_CALM). Peers whose fetches time out
     /// while this node is busy cancel them there.
-    #[arg(long, env = "GROUPCACHE_MAX_PENDING_RESETS", default_value_t = ServerOptions::default().max_pending_resets, value_name = "N")]
+    #[arg(long, env = "GROUPCACHE_MAX_PENDING_RESETS", default_value_t = ServerOptions::default().max_pending_resets(), value_name = "N")]
     pub max_pending_resets: usize,
     /// HTTP/2 streams this node may reset for a client's protocol errors
     /// over a connection's life; one more closes it.
-    #[arg(long, env = "GROUPCACHE_MAX_LOCAL_ERROR_RESETS", default_value_t = ServerOptions::default().max_local_error_resets, value_name = "N")]
+    #[arg(long, env = "GROUPCACHE_MAX_LOCAL_ERROR_RESETS", default_value_t = ServerOptions::default().max_local_error_resets(), value_name = "N")]
     pub max_local_error_resets: usize,
     /// HTTP/2 streams a client may reset before their answer, per second
     /// on one connection; one more closes it (a rapid-reset flood). Not
     /// with --tonic-transport.
-    #[arg(long, env = "GROUPCACHE_MAX_RESETS_PER_SECOND", default_value_t = ServerOptions::default().max_resets_per_second, value_name = "N")]
+    #[arg(long, env = "GROUPCACHE_MAX_RESETS_PER_SECOND", default_value_t = ServerOptions::default().max_resets_per_second(), value_name = "N")]
     pub max_resets_per_second: u32,
 }
 
@@ -56,10 +56,11 @@ impl ResourceArgs {
     }
 
     /// Sets the server's options these flags decide.
-    pub fn apply_to_server(&self, options: &mut ServerOptions) {
-        options.max_pending_resets = self.max_pending_resets;
-        options.max_local_error_resets = self.max_local_error_resets;
-        options.max_resets_per_second = self.max_resets_per_second;
+    pub fn apply_to_server(&self, options: ServerOptionsBuilder) -> ServerOptionsBuilder {
+        options
+            .max_pending_resets(self.max_pending_resets)
+            .max_local_error_resets(self.max_local_error_resets)
+            .max_resets_per_second(self.max_resets_per_second)
     }
 }
 
@@ -111,12 +112,20 @@ mod tests {
     fn defaults_and_flags() {
         let defaults = parse(&[]);
         assert_eq!(defaults.origin_max_connections, 64);
-        let mut server = ServerOptions::default();
-        defaults.apply_to_server(&mut server);
+        let server = defaults
+            .apply_to_server(ServerOptions::builder())
+            .build()
+            .unwrap();
         let stock = ServerOptions::default();
-        assert_eq!(server.max_pending_resets, stock.max_pending_resets);
-        assert_eq!(server.max_local_error_resets, stock.max_local_error_resets);
-        assert_eq!(server.max_resets_per_second, stock.max_resets_per_second);
+        assert_eq!(server.max_pending_resets(), stock.max_pending_resets());
+        assert_eq!(
+            server.max_local_error_resets(),
+            stock.max_local_error_resets()
+        );
+        assert_eq!(
+            server.max_resets_per_second(),
+            stock.max_resets_per_second()
+        );
 
         let set = parse(&[
             "--origin-max-connections=8",
@@ -128,10 +137,13 @@ mod tests {
         let mut sources = SourceOptions::new(1, std::time::Duration::from_secs(1));
         set.apply_to_sources(&mut sources);
         assert_eq!(sources.origin_max_connections, 8);
-        set.apply_to_server(&mut server);
-        assert_eq!(server.max_pending_resets, 100);
-        assert_eq!(server.max_local_error_resets, 200);
-        assert_eq!(server.max_resets_per_second, 300);
+        let server = set
+            .apply_to_server(ServerOptions::builder())
+            .build()
+            .unwrap();
+        assert_eq!(server.max_pending_resets(), 100);
+        assert_eq!(server.max_local_error_resets(), 200);
+        assert_eq!(server.max_resets_per_second(), 300);
     }
 
     /// Zero is refused, naming the flag.

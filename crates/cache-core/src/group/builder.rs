@@ -16,7 +16,7 @@ pub const DEFAULT_LOAD_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StoreKind {
     /// This crate's sharded store with an exact byte budget
-    /// ([`LruStore`](crate::store::LruStore)), evicting by SIEVE: the
+    /// ([`ShardedStore`](crate::store::ShardedStore)), evicting by SIEVE: the
     /// default (the best hit ratio of the three on our traces, and the
     /// cheapest hits).
     #[default]
@@ -192,10 +192,10 @@ impl GroupBuilder {
 fn new_store(kind: StoreKind, budget: u64, hot_fraction: f64) -> GroupStore {
     match kind {
         StoreKind::Sieve => GroupStore::Lru(
-            crate::store::LruStore::new(budget, hot_fraction).with_eviction(Eviction::Sieve),
+            crate::store::ShardedStore::new(budget, hot_fraction).with_eviction(Eviction::Sieve),
         ),
         StoreKind::Lru => GroupStore::Lru(
-            crate::store::LruStore::new(budget, hot_fraction).with_eviction(Eviction::Lru),
+            crate::store::ShardedStore::new(budget, hot_fraction).with_eviction(Eviction::Lru),
         ),
         StoreKind::Moka => {
             GroupStore::Other(Arc::new(crate::store::MokaStore::new(budget, hot_fraction)))

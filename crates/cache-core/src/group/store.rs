@@ -1,4 +1,4 @@
-//! The group's handle on its [`Store`]: the built-in [`LruStore`] is held
+//! The group's handle on its [`Store`]: the built-in [`ShardedStore`] is held
 //! directly, so the hit path calls it statically (and inlines it into
 //! `get`); any other store goes through `dyn Store`.
 
@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use crate::store::{Entry, LruStore, Store};
+use crate::store::{Entry, ShardedStore, Store};
 
 /// A group's store. The size difference between the variants does not
 /// matter: there is one per group, inside the group's `Arc`, and boxing the
@@ -15,7 +15,7 @@ use crate::store::{Entry, LruStore, Store};
 #[allow(clippy::large_enum_variant)]
 pub(super) enum GroupStore {
     /// The default store, dispatched statically.
-    Lru(LruStore),
+    Lru(ShardedStore),
     /// A built-in alternative or a user's store.
     Other(Arc<dyn Store>),
 }

@@ -7,11 +7,16 @@
 //! holds more than its share of it.
 
 pub(crate) mod counter;
-pub mod lru;
 pub mod moka_store;
+pub mod sharded;
 
-pub use lru::{Eviction, LruStore};
 pub use moka_store::MokaStore;
+pub use sharded::{Eviction, ShardedStore};
+
+/// The old name of [`ShardedStore`] (its default eviction is SIEVE, not LRU).
+#[deprecated(note = "renamed to ShardedStore")]
+#[doc(hidden)]
+pub type LruStore = ShardedStore;
 
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -20,7 +25,7 @@ use crate::CacheStats;
 
 /// A fixed per-entry charge that stands for what an entry costs in memory
 /// beside its key and value bytes, so the budget tracks real memory even for
-/// small values. 160 bytes is the measured cost of an [`LruStore`] entry
+/// small values. 160 bytes is the measured cost of an [`ShardedStore`] entry
 /// (`cargo run --release -p cache-core --example store_rss`: 1,210 bytes of
 /// RSS per 1 KiB entry charged 1,193): its 88-byte slab slot (plus the
 /// slab's growth slack), ~5-11 bytes of hash table, the value's shared

@@ -4,7 +4,7 @@
 //! # Arrangement
 //! moka bounds each cache by its own capacity, so the budget is split: the
 //! hot cache gets `floor(hot_fraction * budget)` bytes and the main cache the
-//! rest. Unlike [`LruStore`](super::LruStore), the main cache cannot borrow
+//! rest. Unlike [`ShardedStore`](super::ShardedStore), the main cache cannot borrow
 //! the hot cache's share while it is empty. Each entry weighs
 //! [`entry_size`] bytes (saturated at `u32::MAX`, moka's weight type), and
 //! its expiry is taken from [`Entry::expires_at`] through moka's `Expiry`.
@@ -20,14 +20,13 @@
 //! insert that leaves a cache over its capacity ("eager maintenance"); the
 //! overshoot is then bounded by the inserts that run concurrently on other
 //! threads (about one entry per inserting thread). With eager maintenance
-//! off, it can reach the write-log batch (~64 entries) or more: peaks of
-//! 1.3x the budget with one inserting thread and 2.3x with two were measured
-//! (`docs/benchmarks-stores.md`, example `store_overshoot`). Also, moka's own weighted size can drift from
+//! off, it can reach the write-log batch (~64 entries) or more (peaks in
+//! `docs/benchmarks-stores.md`, example `store_overshoot`). Also, moka's own weighted size can drift from
 //! the true contents when threads replace one key with values of different
 //! sizes at the same moment, so even after maintenance a cache may hold a
 //! few entries' worth more than its capacity (seen in the
 //! `moka_budget_after_maintenance` stress test). The exact promise "charged
-//! bytes never exceed the budget" is [`LruStore`]'s, not this store's.
+//! bytes never exceed the budget" is [`ShardedStore`]'s, not this store's.
 //!
 //! # Stats
 //! `bytes` and `items` are counted by this store: added on insert,
@@ -37,7 +36,7 @@
 //! `evictions` counts removals for size, which in moka include new entries
 //! that TinyLFU refused to admit. `gets` and `hits` are striped counters.
 //!
-//! [`LruStore`]: super::LruStore
+//! [`ShardedStore`]: super::ShardedStore
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -207,7 +206,7 @@ impl MokaStore {
     }
 
     /// Bytes charged to both caches right now (accepted and not yet
-    /// reported removed by moka). Unlike [`LruStore`](super::LruStore) this
+    /// reported removed by moka). Unlike [`ShardedStore`](super::ShardedStore) this
     /// may briefly exceed the budget.
     pub fn charged_bytes(&self) -> u64 {
         self.main.counters.bytes.load(Ordering::Acquire)

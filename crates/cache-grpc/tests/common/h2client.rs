@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use cache_grpc::Transport;
 use cache_grpc::pb::{FetchRequest, FetchResponse};
 use h2::client::{ResponseFuture, SendRequest};
 use prost::Message;
@@ -112,11 +113,11 @@ pub struct OneNode {
 
 impl OneNode {
     /// Serves `group` with default options changed by `opts`, on our
-    /// HTTP/2 driver or (`tonic_transport`) tonic's server.
+    /// `transport`.
     pub async fn start(
         group: cache_core::Group,
-        tonic_transport: bool,
-        opts: impl FnOnce(&mut cache_grpc::ServerOptions),
+        transport: Transport,
+        opts: impl FnOnce(cache_grpc::ServerOptionsBuilder) -> cache_grpc::ServerOptionsBuilder,
     ) -> OneNode {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -124,9 +125,9 @@ impl OneNode {
         registry.add(group).unwrap();
         let me = addr.to_string();
         let pool = cache_grpc::PeerPool::new(&me, [me.as_str()], Default::default()).unwrap();
-        let mut options = cache_grpc::ServerOptions::default();
-        options.tonic_transport = tonic_transport;
-        opts(&mut options);
+        let options = opts(cache_grpc::ServerOptions::builder().transport(transport))
+            .build()
+            .unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(cache_grpc::serve(
             listener,

@@ -150,7 +150,12 @@ pub async fn cluster_with(n: usize, opts: ClusterOptions) -> (LocalCluster, Reco
 /// Default cluster options but a [`PATIENT`] peer timeout.
 pub fn patient() -> ClusterOptions {
     let mut opts = ClusterOptions::default();
-    opts.pool.peer_timeout = PATIENT;
+    opts.pool = opts
+        .pool
+        .to_builder()
+        .peer_timeout(PATIENT)
+        .build()
+        .unwrap();
     opts
 }
 

@@ -1,0 +1,156 @@
+//! Load shedding: at most N requests in flight; the next one is answered
+//! `RESOURCE_EXHAUSTED` at once instead of queueing.
+//!
+//! A cache node under a burst should say "no" fast so clients can back off
+//! and peers fall back to loading locally (a peer treats an unmarked
+//! `RESOURCE_EXHAUSTED` as overload), rather than queue work whose callers
+//! have given up. A `tokio` semaphore counts permits; a permit lives in the
+//! response future until the response is ready.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::{Layer, Service};
+
+/// Adds [`ShedService`]; clones share one budget of permits.
+#[derive(Debug, Clone)]
+pub struct ShedLayer {
+    permits: Arc<Semaphore>,
+    max: usize,
+}
+
+impl ShedLayer {
+    /// A layer admitting at most `max` requests at once.
+    pub fn new(max: usize) -> Self {
+        ShedLayer {
+            permits: Arc::new(Semaphore::new(max)),
+            max,
+        }
+    }
+}
+
+impl<S> Layer<S> for ShedLayer {
+    type Service = ShedService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ShedService {
+            inner,
+            permits: self.permits.clone(),
+            max: self.max,
+        }
+    }
+}
+
+/// Sheds requests beyond the in-flight limit; see the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct ShedService<S> {
+    inner: S,
+    /// Shared by every clone: the limit is per server, not per connection.
+    permits: Arc<Semaphore>,
+    max: usize,
+}
+
+impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for ShedService<S>
+where
+    S: Service<http::Request<ReqBody>, Response = http::Response<ResBody>>,
+    ResBody: Default,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = ShedFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
+        match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => ShedFuture {
+                inner: Some(self.inner.call(req)),
+                permit: Some(permit),
+                max: self.max,
+            },
+            Err(_) => {
+                tracing::debug!(max = self.max, "shedding a request");
+                ShedFuture {
+                    inner: None,
+                    permit: None,
+                    max: self.max,
+                }
+            }
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`ShedService`]: the inner future (holding a
+    /// permit until it is done), or, when shed, `RESOURCE_EXHAUSTED` on the
+    /// first poll.
+    #[derive(Debug)]
+    pub struct ShedFuture<F> {
+        #[pin]
+        inner: Option<F>,
+        permit: Option<OwnedSemaphorePermit>,
+        max: usize,
+    }
+}
+
+impl<F, B, E> Future for ShedFuture<F>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+    B: Default,
+{
+    type Output = Result<http::Response<B>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        match this.inner.as_pin_mut() {
+            Some(inner) => {
+                let out = std::task::ready!(inner.poll(cx));
+                // Give the permit back as soon as the answer is ready.
+                this.permit.take();
+                Poll::Ready(out)
+            }
+            None => Poll::Ready(Ok(tonic::Status::resource_exhausted(format!(
+                "overloaded: {} requests already in flight",
+                this.max
+            ))
+            .into_http())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::time::Duration;
+
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// With a limit of 2, a third concurrent request is shed with
+    /// RESOURCE_EXHAUSTED, and a permit comes back once a request finishes.
+    #[tokio::test(start_paused = true)]
+    async fn sheds_beyond_the_limit() {
+        let inner = tower::service_fn(|_req: http::Request<()>| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok::<_, Infallible>(http::Response::new(String::from("ok")))
+        });
+        let svc = ShedLayer::new(2).layer(inner);
+        let a = tokio::spawn(svc.clone().oneshot(http::Request::new(())));
+        let b = tokio::spawn(svc.clone().oneshot(http::Request::new(())));
+        tokio::task::yield_now().await;
+        let shed = svc.clone().oneshot(http::Request::new(())).await.unwrap();
+        let status = tonic::Status::from_header_map(shed.headers()).unwrap();
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        assert_eq!(a.await.unwrap().unwrap().into_body(), "ok");
+        assert_eq!(b.await.unwrap().unwrap().into_body(), "ok");
+        let again = svc.oneshot(http::Request::new(())).await.unwrap();
+        assert_eq!(again.into_body(), "ok");
+    }
+}

@@ -1,0 +1,69 @@
+//! [`build`]: the whole service a node runs, built once, whichever
+//! transport serves it. Outermost first:
+//!
+//! 1. [`TraceLayer`]: the request's span (path, client address).
+//! 2. [`Router`]: `groupcache.v1.Groupcache` on, everything else (health,
+//!    reflection) to tonic's router, never shed.
+//! 3. [`ShedLayer`]: `RESOURCE_EXHAUSTED` past `max_concurrent_requests`
+//!    in flight (one budget for the node).
+//! 4. [`DeadlineLayer`]: the request's [`Deadline`](crate::middleware::deadline::Deadline),
+//!    from `grpc-timeout` capped by `request_timeout`, or the
+//!    `request_timeout` itself.
+//! 5. [`GroupcacheServer`]: the unary codec or the generated server, then
+//!    [`GroupcacheService`].
+
+use cache_core::Registry;
+use tonic::service::Routes;
+use tonic_health::server::HealthReporter;
+use tower::{Layer, ServiceBuilder};
+
+use super::options::ServerOptions;
+use super::{GroupcacheServer, Router};
+use crate::middleware::deadline::DeadlineLayer;
+use crate::middleware::shed::ShedLayer;
+use crate::middleware::trace::TraceLayer;
+use crate::service::GroupcacheService;
+use crate::transport::GrpcService;
+use crate::{Error, PeerPool};
+
+/// The node's service for `registry` and `pool` under `opts`, and the
+/// reporter of its health service (which starts NOT_SERVING).
+pub(crate) fn build(
+    registry: Registry,
+    pool: PeerPool,
+    opts: &ServerOptions,
+) -> Result<(impl GrpcService, HealthReporter), Error> {
+    let service = GroupcacheService::new(registry, pool, opts.max_value_bytes);
+    let groupcache = ServiceBuilder::new()
+        .layer(ShedLayer::new(opts.max_concurrent_requests))
+        .layer(DeadlineLayer::new(Some(opts.request_timeout)))
+        .service(GroupcacheServer::new(service).unary_codec(opts.unary_codec));
+    let (health, health_service) = tonic_health::server::health_reporter();
+    let mut others = Routes::new(health_service);
+    if opts.reflection {
+        let builder = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        };
+        // Each builder registers its own reflection descriptor; add the
+        // other version's so both list every service this server has.
+        others = others
+            .add_service(
+                builder()
+                    .register_encoded_file_descriptor_set(
+                        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+                    )
+                    .build_v1()?,
+            )
+            .add_service(
+                builder()
+                    .register_encoded_file_descriptor_set(
+                        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+                    )
+                    .build_v1alpha()?,
+            );
+    }
+    let svc = TraceLayer.layer(Router::new(groupcache, others.prepare()));
+    Ok((svc, health))
+}

@@ -1,0 +1,236 @@
+//! [`GroupcacheService`]: what happens on a `Get` (for clients), a `Fetch`
+//! (for peers) and a `Stats` (for operators), whichever codec and transport
+//! brought the request.
+//!
+//! - `Get`: the group by name (`INVALID_ARGUMENT` if unknown), then
+//!   [`Group::get_with_ttl`] under the request's deadline: the caches, or
+//!   the owner over the peer pool, or the loader. The value (over
+//!   `max_value_bytes`: `RESOURCE_EXHAUSTED`) and its TTL in milliseconds.
+//! - `Fetch`: the same for a peer, through [`Group::fetch_for_peer`]: the
+//!   owner's caches or its loader, never another peer (a request never
+//!   bounces), and the key's request rate for the requester's hot cache.
+//! - `Stats`: counters, caches, load limiter and peer health.
+//!
+//! Every error leaves as a gRPC status through [`status`], the one mapping.
+
+use std::time::Duration;
+
+use cache_core::{CacheStats, Group, LoadContext, LoadLimiterStats, Registry, StatsSnapshot};
+use tonic::{Request, Response, Status};
+
+use crate::middleware::deadline::Deadline;
+use crate::pb::groupcache_server::Groupcache;
+use crate::pb::{self, FetchRequest, FetchResponse, GetRequest, GetResponse};
+use crate::{PeerHealth, PeerPool, status};
+
+/// The service implementation. Cheap to clone (registry and pool are
+/// handles).
+#[derive(Debug, Clone)]
+pub struct GroupcacheService {
+    registry: Registry,
+    pool: PeerPool,
+    /// Values above this are refused rather than sent (they could not be
+    /// decoded by a peer or client configured with the same limit).
+    max_value_bytes: usize,
+}
+
+impl GroupcacheService {
+    /// A service answering for the groups of `registry`, on the node
+    /// described by `pool`.
+    pub fn new(registry: Registry, pool: PeerPool, max_value_bytes: usize) -> Self {
+        GroupcacheService {
+            registry,
+            pool,
+            max_value_bytes,
+        }
+    }
+
+    /// The largest value this service answers with.
+    pub fn max_value_bytes(&self) -> usize {
+        self.max_value_bytes
+    }
+
+    fn group(&self, name: &str) -> Result<Group, Status> {
+        self.registry
+            .require(name)
+            .map_err(|e| status::to_status(&e))
+    }
+
+    fn check_size(&self, value: &bytes::Bytes) -> Result<(), Status> {
+        if value.len() > self.max_value_bytes {
+            return Err(Status::resource_exhausted(format!(
+                "value of {} bytes exceeds max_value_bytes ({})",
+                value.len(),
+                self.max_value_bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The load context of a request: the deadline captured by the deadline
+/// layer (found in the request's extensions), if any.
+pub(crate) fn context(deadline: Option<&Deadline>) -> LoadContext {
+    match deadline {
+        Some(Deadline(at)) => LoadContext::new().deadline(*at),
+        None => LoadContext::new(),
+    }
+}
+
+/// Milliseconds left of a TTL, rounded up so that a short TTL never reads as
+/// "no expiry" (0).
+fn ttl_ms(ttl: Option<Duration>) -> u64 {
+    ttl.map_or(0, |t| {
+        u64::try_from(t.as_nanos().div_ceil(1_000_000))
+            .unwrap_or(u64::MAX)
+            .max(1)
+    })
+}
+
+impl GroupcacheService {
+    /// `Get`: the answer to `request` under `ctx`. Shared by the tonic
+    /// handler and the [unary codec](crate::codec::unary).
+    pub(crate) async fn get_message(
+        &self,
+        ctx: LoadContext,
+        request: GetRequest,
+    ) -> Result<GetResponse, Status> {
+        let GetRequest { group, key } = request;
+        let g = self.group(&group)?;
+        let loaded = g.get_with_ttl(&key, ctx).await.map_err(|e| {
+            tracing::debug!(%group, %key, error = %e, "get failed");
+            status::to_status(&e)
+        })?;
+        self.check_size(&loaded.value)?;
+        Ok(GetResponse {
+            value: loaded.value,
+            ttl_ms: ttl_ms(loaded.ttl),
+        })
+    }
+
+    /// `Fetch`: the answer to `request` under `ctx`. Shared by the tonic
+    /// handler and the [unary codec](crate::codec::unary).
+    pub(crate) async fn fetch_message(
+        &self,
+        ctx: LoadContext,
+        request: FetchRequest,
+    ) -> Result<FetchResponse, Status> {
+        let FetchRequest { group, key } = request;
+        let g = self.group(&group)?;
+        let fetched = g.fetch_for_peer(&key, ctx).await.map_err(|e| {
+            tracing::debug!(%group, %key, error = %e, "fetch failed");
+            status::to_status(&e)
+        })?;
+        self.check_size(&fetched.value)?;
+        Ok(FetchResponse {
+            value: fetched.value,
+            minute_qps: fetched.minute_qps.unwrap_or(0.0),
+            ttl_ms: ttl_ms(fetched.ttl),
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl Groupcache for GroupcacheService {
+    async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
+        let ctx = context(request.extensions().get::<Deadline>());
+        self.get_message(ctx, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn fetch(
+        &self,
+        request: Request<FetchRequest>,
+    ) -> Result<Response<FetchResponse>, Status> {
+        let ctx = context(request.extensions().get::<Deadline>());
+        self.fetch_message(ctx, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn stats(
+        &self,
+        request: Request<pb::StatsRequest>,
+    ) -> Result<Response<pb::StatsResponse>, Status> {
+        let name = request.into_inner().group;
+        let groups = if name.is_empty() {
+            self.registry.groups()
+        } else {
+            vec![self.group(&name)?]
+        };
+        Ok(Response::new(pb::StatsResponse {
+            node: self.pool.self_id().to_owned(),
+            peers: self.pool.peers(),
+            groups: groups.iter().map(group_stats).collect(),
+            peer_health: self
+                .pool
+                .health()
+                .into_iter()
+                .map(|(peer, h)| peer_health(peer, &h))
+                .collect(),
+        }))
+    }
+}
+
+fn group_stats(group: &Group) -> pb::GroupStats {
+    let snap: StatsSnapshot = group.stats();
+    pb::GroupStats {
+        name: group.name().to_owned(),
+        counters: snap
+            .counters()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+        main_cache: Some(cache_stats(&snap.main_cache)),
+        hot_cache: Some(cache_stats(&snap.hot_cache)),
+        cache_bytes: group.cache_bytes(),
+        loads: Some(load_stats(&group.load_limiter().stats())),
+    }
+}
+
+fn load_stats(l: &LoadLimiterStats) -> pb::LoadLimiterStats {
+    pb::LoadLimiterStats {
+        max_concurrent: l.max_concurrent,
+        max_queued: l.max_queued,
+        running: l.running,
+        queued: l.queued,
+        peak_running: l.peak_running,
+        rejected: l.rejected,
+    }
+}
+
+fn peer_health(peer: String, h: &PeerHealth) -> pb::PeerHealth {
+    pb::PeerHealth {
+        peer,
+        state: if h.open { "open" } else { "healthy" }.to_owned(),
+        breaker_opens: h.opens,
+        skipped_fetches: h.skipped,
+        failures: h.failures,
+        consecutive_failures: h.consecutive_failures,
+    }
+}
+
+fn cache_stats(c: &CacheStats) -> pb::CacheStats {
+    pb::CacheStats {
+        bytes: c.bytes,
+        items: c.items,
+        gets: c.gets,
+        hits: c.hits,
+        evictions: c.evictions,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// TTLs are rounded up to whole milliseconds; none is 0.
+    #[test]
+    fn ttl_rounds_up() {
+        assert_eq!(ttl_ms(None), 0);
+        assert_eq!(ttl_ms(Some(Duration::from_nanos(1))), 1);
+        assert_eq!(ttl_ms(Some(Duration::from_micros(1500))), 2);
+        assert_eq!(ttl_ms(Some(Duration::from_secs(3))), 3000);
+    }
+}
