@@ -14,6 +14,8 @@
 //!
 //! Every flag can also be set from an environment variable named
 //! `GROUPCACHE_<FLAG>` (shown in `--help`); a flag on the command line wins.
+//! `serve --config FILE` reads them from a TOML file too ([`config`]),
+//! below both.
 //!
 //! Exit codes: 0 success; 1 failure (a node unreachable, an error status
 //! other than `NOT_FOUND`); 2 usage or configuration error; 3 `NOT_FOUND`
@@ -31,6 +33,7 @@ pub mod bench;
 pub mod bench_echo;
 pub mod bench_report;
 pub mod client;
+pub mod config;
 pub mod demo;
 pub mod get;
 pub mod logging;
@@ -123,11 +126,15 @@ impl Command {
 /// Parses the command line and the environment, runs the subcommand, and
 /// returns the process exit code. The body of the `groupcache` binary.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match config::parse(std::env::args_os().collect(), |k| std::env::var_os(k)) {
         Ok(cli) => cli,
-        Err(e) => {
+        Err(config::ParseError::Clap(e)) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+        Err(config::ParseError::Config(e)) => {
+            logging::report(&e);
+            return ExitCode::from(e.exit_code());
         }
     };
     if let Err(e) = cli.log.init(cli.command.default_log_filter()) {

@@ -76,6 +76,11 @@ impl PromotionArg {
 /// Flags of `groupcache serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// A TOML file of settings: keys are these flags' long names, groups go
+    /// in a table named groups (NAME = "SOURCE"). Flags and environment
+    /// variables override it. See docs/cli.md and examples/groupcache.toml.
+    #[arg(long, env = "GROUPCACHE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Address to listen on for clients and peers. Loopback by default: use
     /// 0.0.0.0:PORT (and --self) to serve other machines.
     #[arg(
