@@ -17,7 +17,9 @@
 //!   SERVING closes the breaker.
 //!
 //! Each change of state is logged once (warn on open, info on close), never
-//! per request; counters say how often and how much was skipped.
+//! per request; failures before the breaker opens are logged at warn at
+//! most once per 10 s per peer, with the number held back since the last
+//! line. Counters say how often and how much was skipped.
 
 use std::sync::Weak;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +33,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::Error;
+use crate::log_limit::RateLimited;
 
 /// When a peer's breaker opens and how it is probed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,13 +109,30 @@ pub(crate) struct Breaker {
     failures: AtomicU64,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     /// Consecutive transport failures while closed.
     consecutive: u32,
     /// Since when the breaker is open; `None` while closed.
     open_since: Option<Instant>,
+    /// Failures that do not open the breaker, logged at most once per
+    /// [`FAILURE_LOG_EVERY`].
+    failure_log: RateLimited,
 }
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            consecutive: 0,
+            open_since: None,
+            failure_log: RateLimited::new(FAILURE_LOG_EVERY),
+        }
+    }
+}
+
+/// How often a peer's transport failures are logged at most, besides the
+/// breaker opening and closing (each logged once).
+const FAILURE_LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl Breaker {
     pub(crate) fn new(peer: String, opts: BreakerOptions, probe_timeout: Duration) -> Self {
@@ -149,18 +169,34 @@ impl Breaker {
     /// breaker: the caller then starts the probe task.
     pub(crate) fn record_failure(&self, error: &dyn std::fmt::Display) -> bool {
         self.failures.fetch_add(1, Ordering::Relaxed);
-        let opened = {
+        let (opened, consecutive, log) = {
             let mut state = self.state.lock();
             if state.open_since.is_some() {
                 return false;
             }
             state.consecutive += 1;
+            let now = Instant::now();
             let opened = state.consecutive >= self.opts.failures;
             if opened {
-                state.open_since = Some(Instant::now());
+                state.open_since = Some(now);
             }
-            opened
+            let log = if opened {
+                None
+            } else {
+                state.failure_log.due(now)
+            };
+            (opened, state.consecutive, log)
         };
+        if let Some(suppressed) = log {
+            tracing::warn!(
+                peer = %self.peer,
+                %error,
+                consecutive,
+                breaker_opens_at = self.opts.failures,
+                suppressed,
+                "peer fetch failed: the key is loaded locally"
+            );
+        }
         if opened {
             self.opens.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(
@@ -230,6 +266,63 @@ pub(crate) async fn probe_until_healthy(breaker: Weak<Breaker>, channel: Channel
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lines logged at warn or above while `f` runs.
+    fn warnings(f: impl FnOnce()) -> Vec<String> {
+        use std::sync::{Arc, Mutex as StdMutex};
+        #[derive(Clone, Default)]
+        struct Lines(Arc<StdMutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, f);
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        text.lines().map(str::to_owned).collect()
+    }
+
+    /// Failures before the breaker opens are logged once per interval per
+    /// peer, then with the count held back; the opening once.
+    #[tokio::test(start_paused = true)]
+    async fn failures_are_logged_rate_limited() {
+        let b = breaker(100);
+        let lines = warnings(|| {
+            for _ in 0..5 {
+                b.record_failure(&"connection refused");
+            }
+        });
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("peer fetch failed"), "{lines:?}");
+        assert!(lines[0].contains("peer=p:1"), "{lines:?}");
+        assert!(lines[0].contains("connection refused"), "{lines:?}");
+        tokio::time::advance(FAILURE_LOG_EVERY).await;
+        let lines = warnings(|| {
+            b.record_failure(&"connection refused");
+        });
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains("suppressed=4"), "{lines:?}");
+
+        let b = breaker(3);
+        let lines = warnings(|| {
+            for _ in 0..6 {
+                b.record_failure(&"reset");
+            }
+        });
+        assert_eq!(lines.len(), 2, "one failure line, one opening: {lines:?}");
+        assert!(lines[1].contains("breaker open"), "{lines:?}");
+    }
 
     fn breaker(failures: u32) -> Breaker {
         let opts = BreakerOptions {

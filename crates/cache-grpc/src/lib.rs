@@ -86,6 +86,7 @@ pub mod cluster;
 pub mod codec;
 pub mod error;
 pub mod limits;
+mod log_limit;
 pub mod middleware;
 pub mod pb;
 pub mod pool;

@@ -16,6 +16,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Instant;
 use tonic::transport::server::TcpConnectInfo;
 
+use crate::log_limit::RateLimited;
+
+/// How often an accept error or a refused connection is logged at most.
+const LOG_EVERY: Duration = Duration::from_secs(1);
+
 /// Accepts connections while fewer than `max` are open.
 #[derive(Debug)]
 pub(crate) struct Acceptor {
@@ -62,8 +67,8 @@ impl Acceptor {
             open: Arc::new(AtomicUsize::new(0)),
             max,
             backoff: Backoff::default(),
-            errors: RateLimited::default(),
-            refused: RateLimited::default(),
+            errors: RateLimited::new(LOG_EVERY),
+            refused: RateLimited::new(LOG_EVERY),
         }
     }
 
@@ -142,33 +147,6 @@ impl Backoff {
     }
 }
 
-/// Lets a log line through at most once a [`RateLimited::EVERY`],
-/// counting the ones held back in between.
-#[derive(Debug, Default)]
-pub(crate) struct RateLimited {
-    last: Option<Instant>,
-    suppressed: u64,
-}
-
-impl RateLimited {
-    pub(crate) const EVERY: Duration = Duration::from_secs(1);
-
-    /// `Some(lines held back since the last one)` if a line may be logged
-    /// at `now`, else `None` (and one more is counted).
-    pub(crate) fn due(&mut self, now: Instant) -> Option<u64> {
-        match self.last {
-            Some(last) if now.duration_since(last) < Self::EVERY => {
-                self.suppressed += 1;
-                None
-            }
-            _ => {
-                self.last = Some(now);
-                Some(std::mem::take(&mut self.suppressed))
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -181,18 +159,6 @@ mod tests {
         assert_eq!(waits, [5, 10, 20, 40, 80, 160, 320, 640, 1000, 1000]);
         b.reset();
         assert_eq!(b.next(), Backoff::MIN);
-    }
-
-    /// One line a second gets through, with the count of those held back.
-    #[test]
-    fn log_lines_are_rate_limited() {
-        let start = Instant::now();
-        let mut r = RateLimited::default();
-        assert_eq!(r.due(start), Some(0));
-        for ms in [1, 500, 999] {
-            assert_eq!(r.due(start + Duration::from_millis(ms)), None);
-        }
-        assert_eq!(r.due(start + Duration::from_secs(1)), Some(3));
     }
 
     /// Past the cap a new connection is closed at once; when one closes
