@@ -20,6 +20,7 @@ pub mod http2;
 pub mod loads;
 mod node;
 pub mod resources;
+pub mod self_id;
 
 /// Which store keeps a group's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -9,8 +9,8 @@ use cache_grpc::{PeerPool, PoolOptions, ServerOptions, Transport};
 use crate::Error;
 use crate::cli::serve::ServeConfig;
 use crate::cli::serve::dev::DevSettings;
-use crate::cli::serve::http2;
 use crate::cli::serve::resources::raise_open_file_limit;
+use crate::cli::serve::{http2, self_id};
 
 /// Builds the pool and the groups, binds, serves until SIGINT/SIGTERM, then
 /// lets `cache_grpc::serve` drain (bounded by `--shutdown-timeout`).
@@ -42,7 +42,13 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     let local = listener
         .local_addr()
         .map_err(|e| Error::io("cannot read the listen address", e))?;
-    let self_addr = args.self_addr.clone().unwrap_or_else(|| local.to_string());
+    // Our entry of --peers, as spelled there (host names resolved).
+    let self_addr = self_id::find_self(
+        args.self_addr.as_deref(),
+        local,
+        &args.peers,
+        &self_id::system_resolver,
+    )?;
 
     let dev = DevSettings::from_list(&args.dev);
     let pool_opts = args
