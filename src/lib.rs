@@ -8,7 +8,6 @@
 pub use cache_core as core;
 pub use cache_grpc as grpc;
 
-pub mod bench;
 pub mod cli;
 mod error;
 pub mod source;

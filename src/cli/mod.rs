@@ -8,9 +8,10 @@
 //! | `stats` | [`stats`] | print a node's counters |
 //! | `wait` | [`wait`] | return once nodes answer health SERVING |
 //! | `demo` | [`demo`] | a 3-node mesh in one process, narrated |
-//! | `bench` | [`bench`](mod@bench) | load generator: throughput, latency, cluster counters |
-//! | `bench-echo` (hidden) | [`bench_echo`] | the limit server for `bench` |
-//! | `bench-report` (hidden) | [`bench_report`] | `docs/benchmarks.md` and plots from bench results |
+//!
+//! The load generator is a binary of its own, `groupcache-bench` (crate
+//! `crates/groupcache-bench`), as `redis-benchmark` is beside
+//! `redis-server`.
 //!
 //! Every flag can also be set from an environment variable named
 //! `GROUPCACHE_<FLAG>` (shown in `--help`); a flag on the command line wins.
@@ -29,9 +30,6 @@ use clap::{Parser, Subcommand};
 use crate::Error;
 use crate::error::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
-pub mod bench;
-pub mod bench_echo;
-pub mod bench_report;
 pub mod client;
 pub mod config;
 pub mod demo;
@@ -63,6 +61,8 @@ pub struct Cli {
 /// The subcommands. Adding one is a variant here, a module beside this file
 /// and an arm in [`Command::run`].
 #[derive(Debug, Subcommand)]
+// One value per process, parsed once: the variants' sizes don't matter.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run a cache node: serve groups over gRPC and share keys with peers.
     Serve(serve::ServeArgs),
@@ -75,15 +75,6 @@ pub enum Command {
     Wait(wait::WaitArgs),
     /// Start a 3-node mesh in this process and show what groupcache does.
     Demo(demo::DemoArgs),
-    /// Drive nodes with Get load: throughput, latency percentiles, errors by
-    /// status, and the cluster's counter deltas.
-    Bench(bench::BenchArgs),
-    /// The limit server for `bench`: answers every Get with a fixed payload.
-    #[command(hide = true)]
-    BenchEcho(bench_echo::BenchEchoArgs),
-    /// Writes the benchmark report (Markdown and SVG plots) from bench results.
-    #[command(hide = true)]
-    BenchReport(bench_report::BenchReportArgs),
 }
 
 impl Command {
@@ -95,19 +86,15 @@ impl Command {
             Command::Stats(args) => stats::run(args).await,
             Command::Wait(args) => wait::run(args).await,
             Command::Demo(args) => demo::run(args).await,
-            Command::Bench(args) => bench::run(args).await,
-            Command::BenchEcho(args) => bench_echo::run(args).await,
-            Command::BenchReport(args) => bench_report::run(args),
         }
     }
 
     /// The `--threads` of the runtime this subcommand runs on (see
-    /// [`runtime`]): the flag for `serve` and `bench-echo`, one worker per
-    /// core for the others.
+    /// [`runtime`]): the flag for `serve`, one worker per core for the
+    /// others.
     pub fn threads(&self) -> usize {
         match self {
             Command::Serve(args) => args.threads,
-            Command::BenchEcho(args) => args.threads,
             _ => 0,
         }
     }

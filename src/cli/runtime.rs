@@ -1,5 +1,6 @@
-//! The async runtime a command runs on: `--threads` of `serve` and
-//! `bench-echo` choose its shape.
+//! The async runtime a command runs on: `serve --threads` chooses its
+//! shape (`groupcache-bench echo --threads` makes the same choice, so the
+//! limit runs on the node's runtime).
 //!
 //! | `--threads` | runtime |
 //! |---|---|

@@ -157,7 +157,6 @@ fn serve_bad_values() {
             &["serve", "--group=g=synthetic", "--threads=many"][..],
             "bad thread count",
         ),
-        (&["bench-echo", "--threads=2000"][..], "bad thread count"),
     ] {
         let err = parse(args).unwrap_err();
         assert!(err.use_stderr(), "{args:?}");
@@ -166,9 +165,8 @@ fn serve_bad_values() {
     }
 }
 
-/// `--threads` picks the runtime of `serve` and `bench-echo` (default 0:
-/// one worker per core); the client commands always get one worker per
-/// core.
+/// `--threads` picks the runtime of `serve` (default 0: one worker per
+/// core); the client commands always get one worker per core.
 #[test]
 fn threads_choose_the_runtime() {
     assert_eq!(
@@ -184,14 +182,6 @@ fn threads_choose_the_runtime() {
             .command
             .threads(),
         1
-    );
-    assert_eq!(parse(&["bench-echo"]).unwrap().command.threads(), 0);
-    assert_eq!(
-        parse(&["bench-echo", "--threads=3"])
-            .unwrap()
-            .command
-            .threads(),
-        3
     );
     assert_eq!(parse(&["stats"]).unwrap().command.threads(), 0);
 }

@@ -3,7 +3,10 @@
 //!
 //! The bytes are the same as those of the Go harness's benchmark node
 //! (`shared/anchors/go-groupcache/node/main.go`, `synthValue`), so one tool
-//! can verify values served by either implementation.
+//! can verify values served by either implementation. The load generator
+//! (`crates/groupcache-bench`, `synthetic.rs`) holds a copy of
+//! [`synthetic_value`] for `--verify-synthetic`, tested against the same
+//! fixed bytes as here.
 
 use std::time::Duration;
 

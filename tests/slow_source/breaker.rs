@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use groupcache::grpc::{PeerPool, PoolOptions};
 use groupcache::source::synthetic_value;
 
 use crate::cli_support::load::{
@@ -146,10 +147,13 @@ async fn stopped_owner_is_skipped_then_used_again() {
         let peers: Vec<String> = addrs(&cluster).iter().map(|a| (*a).to_owned()).collect();
         let (a, b, c) = (&cluster.nodes[0], &cluster.nodes[1], &cluster.nodes[2]);
         let all: Vec<String> = (0..300_000).map(|i| format!("stop-{i}")).collect();
-        let mut owned_by_c: Vec<String> = groupcache::bench::owned_keys(&c.addr, &peers, &all)
-            .unwrap()
-            .into_iter()
-            .map(str::to_owned)
+        // The keys the third node owns, by the ring the nodes use.
+        let ring = PeerPool::new(&c.addr, &peers, PoolOptions::default()).unwrap();
+        let c_id = ring.self_id().to_string();
+        let mut owned_by_c: Vec<String> = all
+            .iter()
+            .filter(|k| ring.owner(k) == c_id)
+            .cloned()
             .collect();
         // Fresh keys for the load after SIGCONT.
         let after_keys = owned_by_c.split_off(owned_by_c.len() / 2);

@@ -1,4 +1,4 @@
-//! # `groupcache bench`: a gRPC load generator for `groupcache.v1.Groupcache/Get`
+//! The load generator: drive `groupcache.v1.Groupcache/Get` and measure.
 //!
 //! 1. [`BenchConfig`] says what to drive: targets, group, key set and
 //!    distribution (uniform, zipf, sequential), workers, HTTP/2 connections
@@ -12,9 +12,6 @@
 //!    code, CPU per request and the cluster's counter deltas, as a table
 //!    ([`Report::to_table`]) or JSON (serde).
 //!
-//! [`echo`] is the limit to compare with: a bare tonic server answering
-//! every `Get` with a fixed payload.
-//!
 //! # Layout
 //! - `config`: the run's settings and their defaults
 //! - `keys`: key distributions
@@ -25,27 +22,18 @@
 //! - `stats`: the cluster's counters through the `Stats` RPC
 //! - `cpu`: CPU time of processes from `/proc`
 //! - `progress`: the live progress bar
+//! - `timeline`: per-slice figures (`--timeline`)
 //! - `report`: the result, as a table or JSON
-//! - [`echo`]: the limit server
-//! - [`summary`], `svg`: the suite's Markdown report and plots
-//! - `resilience`: the report's lines on the slow-source stampede and the
-//!   SIGSTOPped owner
-//! - [`ceiling`]: what 2x Go's throughput would leave our node on the rig
 
-pub mod ceiling;
 mod client;
 mod config;
 mod cpu;
-pub mod echo;
 mod keys;
 mod owned;
 mod progress;
 mod report;
-mod resilience;
 mod run;
 mod stats;
-pub mod summary;
-mod svg;
 mod timeline;
 mod worker;
 

@@ -1,19 +1,18 @@
-//! `groupcache bench-report` (hidden): used by `scripts/bench-suite` to turn
-//! raw results into `docs/benchmarks.md` and SVG plots, to print one saved
-//! report as a table, or to read one field of it.
+//! `groupcache-bench report`: used by `scripts/bench-suite` to turn raw
+//! results into `docs/benchmarks.md` and SVG plots (see [`crate::suite`]),
+//! to print one saved report as a table, or to read one field of it.
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use crate::Error;
-use crate::bench::Report;
-use crate::bench::summary::{HarnessRun, SuiteInputs, render};
+use crate::suite::{HarnessRun, SuiteInputs, render};
+use crate::{Error, Report};
 
-/// Flags of `groupcache bench-report`.
+/// Flags of `groupcache-bench report`.
 #[derive(Debug, Clone, Args)]
-pub struct BenchReportArgs {
-    /// Print this saved JSON report (`groupcache bench --json`) as a table and exit.
+pub struct ReportArgs {
+    /// Print this saved JSON report (`groupcache-bench --json`) as a table and exit.
     #[arg(long, value_name = "PATH")]
     pub table: Option<PathBuf>,
     /// Print one field of a saved JSON report (dotted path, as in
@@ -23,7 +22,7 @@ pub struct BenchReportArgs {
     /// The report file for --field.
     #[arg(value_name = "PATH")]
     pub file: Option<PathBuf>,
-    /// Our runs: JSON lines written by `groupcache bench --out`.
+    /// Our runs: JSON lines written by `groupcache-bench --out`.
     #[arg(long, value_name = "PATH")]
     pub ours: Option<PathBuf>,
     /// The Go harness's loadgen JSON lines (repeatable).
@@ -64,7 +63,7 @@ fn read_opt(path: &Option<PathBuf>) -> Result<String, Error> {
 }
 
 /// Runs the chosen mode.
-pub fn run(args: BenchReportArgs) -> Result<(), Error> {
+pub fn run(args: ReportArgs) -> Result<(), Error> {
     if let Some(path) = &args.table {
         let r: Report = serde_json::from_str(read(path)?.trim())
             .map_err(|e| Error::config(format!("{} is not a bench report: {e}", path.display())))?;

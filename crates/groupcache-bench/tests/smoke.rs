@@ -1,23 +1,35 @@
-//! Smoke test of the `groupcache bench` engine through the library API: an
-//! in-process node with the synthetic source, a short fixed-count run, and
-//! the echo limit server. Asserts behaviour (counts, verification, stats,
-//! JSON), never timings.
+//! Smoke test of the load generator through the library API and the
+//! `groupcache-bench` binary: an in-process node (cache-grpc's
+//! `LocalCluster`) serving synthetic values, short fixed-count runs, and the
+//! echo limit server. Asserts behaviour (counts, verification, stats, JSON,
+//! exit codes), never timings.
+//!
+//! `cargo test -p groupcache-bench --test smoke`
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use cache_core::GroupBuilder;
+use cache_core::{Error as CoreError, GroupBuilder, Loaded, getter_fn};
 use cache_grpc::LocalCluster;
-use groupcache::bench::{self, BenchConfig, Distribution, KeySet, Report, Stop, Verify};
-use groupcache::source::{SyntheticSource, SyntheticSpec, synthetic_value};
+use groupcache_bench::{
+    self as bench, BenchConfig, Distribution, KeySet, Report, Stop, Verify, synthetic_value,
+};
 
 const SIZE: usize = 1024;
 
-async fn one_node() -> LocalCluster {
-    LocalCluster::start(1, |_i, pool| {
-        let spec = SyntheticSpec::parse(&format!("size={SIZE}")).expect("valid synthetic spec");
+/// A one-node cluster whose group `bench` serves `synthetic_value(key,
+/// size)`, as `groupcache serve --group bench=synthetic:size=SIZE` does,
+/// and NOT_FOUND for keys starting with `missing` (if given).
+async fn node(size: usize, cache_bytes: u64, missing: Option<&'static str>) -> LocalCluster {
+    LocalCluster::start(1, move |_i, pool| {
+        let source = getter_fn(move |key: String, _ctx| async move {
+            match missing {
+                Some(prefix) if key.starts_with(prefix) => Err(CoreError::NotFound),
+                _ => Ok(Loaded::new(synthetic_value(&key, size))),
+            }
+        });
         vec![
-            GroupBuilder::new("bench", 16 << 20, SyntheticSource::new(spec))
+            GroupBuilder::new("bench", cache_bytes, source)
                 .peers(Arc::new(pool.clone()))
                 .build()
                 .expect("valid group"),
@@ -25,6 +37,10 @@ async fn one_node() -> LocalCluster {
     })
     .await
     .expect("cluster starts")
+}
+
+async fn one_node() -> LocalCluster {
+    node(SIZE, 16 << 20, None).await
 }
 
 fn config(target: String, requests: u64) -> BenchConfig {
@@ -82,17 +98,7 @@ async fn bench_runs_against_one_node() {
 /// every request and error by send time.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_are_counted_by_status() {
-    let cluster = LocalCluster::start(1, |_i, pool| {
-        let spec = SyntheticSpec::parse("size=16,missing=gone-").expect("valid synthetic spec");
-        vec![
-            GroupBuilder::new("bench", 1 << 20, SyntheticSource::new(spec))
-                .peers(Arc::new(pool.clone()))
-                .build()
-                .expect("valid group"),
-        ]
-    })
-    .await
-    .expect("cluster starts");
+    let cluster = node(16, 1 << 20, Some("gone-")).await;
     let mut cfg = config(cluster.addr(0).to_string(), 300);
     cfg.keys = KeySet::List(vec!["here-1".into(), "gone-1".into(), "here-2".into()]);
     cfg.dist = Distribution::Sequential;
@@ -168,7 +174,7 @@ async fn a_silent_server_cannot_hang_the_run() {
     silent.abort();
 }
 
-/// `groupcache bench` against a target nobody listens on prints a clean
+/// `groupcache-bench` against a target nobody listens on prints a clean
 /// one-line reason (no `Debug` dump of the transport error) and exits 1.
 #[test]
 fn bench_against_an_unreachable_target_fails_cleanly() {
@@ -177,18 +183,12 @@ fn bench_against_an_unreachable_target_fails_cleanly() {
         .local_addr()
         .unwrap()
         .port();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_groupcache"))
-        .args([
-            "bench",
-            "--targets",
-            &format!("127.0.0.1:{port}"),
-            "--group",
-            "g",
-        ])
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_groupcache-bench"))
+        .args(["--targets", &format!("127.0.0.1:{port}"), "--group", "g"])
         .args(["--duration", "1s"])
         .env_remove("GROUPCACHE_BENCH_TARGETS")
         .output()
-        .expect("groupcache runs");
+        .expect("groupcache-bench runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(
@@ -212,23 +212,22 @@ async fn a_run_of_failures_exits_one() {
         ("bench", None, Some(0)),
         ("bench", Some("--max-error-rate=0"), Some(0)),
     ] {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_groupcache"));
-        cmd.args(["bench", "--targets", &target, "--group", group])
-            .args([
-                "--requests",
-                "50",
-                "--concurrency",
-                "2",
-                "--no-stats",
-                "--no-progress",
-            ]);
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_groupcache-bench"));
+        cmd.args(["--targets", &target, "--group", group]).args([
+            "--requests",
+            "50",
+            "--concurrency",
+            "2",
+            "--no-stats",
+            "--no-progress",
+        ]);
         if let Some(flag) = extra {
             cmd.arg(flag);
         }
         let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
             .await
             .expect("bench finished")
-            .expect("groupcache runs");
+            .expect("groupcache-bench runs");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), code, "{group} {extra:?}: {stderr}");
         if code == Some(1) {

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::report::Report;
+use crate::Report;
 
 /// Appends the headline bullets of the scenarios present in `ours`.
 pub(crate) fn headline(md: &mut String, ours: &[Report], env: &BTreeMap<&str, &str>) {
@@ -110,7 +110,7 @@ fn fmt_opt(v: Option<f64>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::{StatsDelta, TimelinePoint};
+    use crate::{StatsDelta, TimelinePoint};
 
     fn run(label: &str, loads: u64, errors: u64) -> Report {
         Report {

@@ -1,6 +1,7 @@
-//! `groupcache bench`: drive nodes with `Get` load and report throughput,
-//! latency percentiles, errors and the cluster's counter deltas (see
-//! [`crate::bench`]).
+//! `groupcache-bench [FLAGS]`: drive nodes with `Get` load and report
+//! throughput, latency percentiles, errors and the cluster's counter deltas
+//! (see [`crate::load`]); or, with `--owned-by`, print the keys one node
+//! owns.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -8,9 +9,8 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use crate::Error;
-use crate::bench::{self, BenchConfig, Distribution, KeySet, Stop, Verify};
-use crate::cli::parse::clap_parsers;
+use super::parse;
+use crate::{BenchConfig, Distribution, Error, KeySet, Stop, Verify};
 
 /// How keys are drawn (`--dist`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -23,9 +23,9 @@ pub enum DistArg {
     Seq,
 }
 
-/// Flags of `groupcache bench`.
+/// Flags of the load generator (`groupcache-bench` without a subcommand).
 #[derive(Debug, Clone, Args)]
-pub struct BenchArgs {
+pub struct RunArgs {
     /// Node addresses to drive; each request goes to one of them at random.
     #[arg(
         long,
@@ -65,16 +65,16 @@ pub struct BenchArgs {
     #[arg(long, env = "GROUPCACHE_BENCH_CONNS", default_value_t = 4)]
     pub conns: usize,
     /// Measured time (after the warm-up).
-    #[arg(short = 'd', long, env = "GROUPCACHE_BENCH_DURATION", default_value = "10s", value_parser = clap_parsers::duration)]
+    #[arg(short = 'd', long, env = "GROUPCACHE_BENCH_DURATION", default_value = "10s", value_parser = parse::duration)]
     pub duration: Duration,
     /// Stop after this many measured requests instead (bounded by --max-time).
     #[arg(short = 'n', long, env = "GROUPCACHE_BENCH_REQUESTS")]
     pub requests: Option<u64>,
     /// Upper bound of the measured phase with --requests.
-    #[arg(long, env = "GROUPCACHE_BENCH_MAX_TIME", default_value = "300s", value_parser = clap_parsers::duration)]
+    #[arg(long, env = "GROUPCACHE_BENCH_MAX_TIME", default_value = "300s", value_parser = parse::duration)]
     pub max_time: Duration,
     /// Unmeasured time before measuring.
-    #[arg(long, env = "GROUPCACHE_BENCH_WARMUP", default_value = "1s", value_parser = clap_parsers::duration)]
+    #[arg(long, env = "GROUPCACHE_BENCH_WARMUP", default_value = "1s", value_parser = parse::duration)]
     pub warmup: Duration,
     /// Open loop: send this many requests per second in total, whatever the
     /// answers' speed; latency counts from each request's intended send time.
@@ -82,23 +82,23 @@ pub struct BenchArgs {
     pub rate: Option<f64>,
     /// Check every value against the synthetic source's value of this size
     /// (nodes serving `synthetic:size=SIZE`).
-    #[arg(long, env = "GROUPCACHE_BENCH_VERIFY_SYNTHETIC", value_name = "SIZE", value_parser = clap_parsers::size)]
+    #[arg(long, env = "GROUPCACHE_BENCH_VERIFY_SYNTHETIC", value_name = "SIZE", value_parser = parse::size)]
     pub verify_synthetic: Option<u64>,
     /// Per-request deadline (sent as grpc-timeout).
-    #[arg(long, env = "GROUPCACHE_BENCH_TIMEOUT", default_value = "5s", value_parser = clap_parsers::duration)]
+    #[arg(long, env = "GROUPCACHE_BENCH_TIMEOUT", default_value = "5s", value_parser = parse::duration)]
     pub timeout: Duration,
     /// Also report requests, errors and p50/p99/max per slice of this length
     /// (e.g. 1s): shows an event during the run (a peer killed) as a before
     /// and an after. Off by default.
-    #[arg(long, env = "GROUPCACHE_BENCH_TIMELINE", value_name = "DURATION", value_parser = clap_parsers::duration)]
+    #[arg(long, env = "GROUPCACHE_BENCH_TIMELINE", value_name = "DURATION", value_parser = parse::duration)]
     pub timeline: Option<Duration>,
     /// Print the report as one JSON line instead of a table.
-    #[arg(long, env = "GROUPCACHE_BENCH_JSON", value_parser = clap_parsers::switch)]
+    #[arg(long, env = "GROUPCACHE_BENCH_JSON", value_parser = parse::switch)]
     pub json: bool,
     /// Exit 1 (after printing the report) when more than this share of the
     /// measured requests failed, in [0, 1]; a run where every request
     /// failed always exits 1.
-    #[arg(long, env = "GROUPCACHE_BENCH_MAX_ERROR_RATE", default_value = "1", value_name = "FRACTION", value_parser = error_rate)]
+    #[arg(long, env = "GROUPCACHE_BENCH_MAX_ERROR_RATE", default_value = "1", value_name = "FRACTION", value_parser = parse::error_rate)]
     pub max_error_rate: f64,
     /// Also append the JSON report as a line to this file.
     #[arg(long, env = "GROUPCACHE_BENCH_OUT", value_name = "PATH")]
@@ -115,24 +115,24 @@ pub struct BenchArgs {
     )]
     pub pids: Vec<u32>,
     /// Don't ask the targets for Stats before and after.
-    #[arg(long, env = "GROUPCACHE_BENCH_NO_STATS", value_parser = clap_parsers::switch)]
+    #[arg(long, env = "GROUPCACHE_BENCH_NO_STATS", value_parser = parse::switch)]
     pub no_stats: bool,
     /// Don't draw the progress bar (it is drawn only on a terminal anyway).
-    #[arg(long, env = "GROUPCACHE_BENCH_NO_PROGRESS", value_parser = clap_parsers::switch)]
+    #[arg(long, env = "GROUPCACHE_BENCH_NO_PROGRESS", value_parser = parse::switch)]
     pub no_progress: bool,
     /// Seed of the key and target choices.
     #[arg(long, env = "GROUPCACHE_BENCH_SEED", default_value_t = 1)]
     pub seed: u64,
     /// Print the keys of the key set that this node owns, one per line, and
     /// exit (no load). The ring is computed from --peers.
-    #[arg(long, value_name = "ADDR", value_parser = clap_parsers::peer)]
+    #[arg(long, value_name = "ADDR", value_parser = parse::peer)]
     pub owned_by: Option<String>,
-    /// With --owned-by: every member of the cluster, as given to `serve --peers`.
-    #[arg(long, value_delimiter = ',', value_name = "ADDR,ADDR,...", value_parser = clap_parsers::peer)]
+    /// With --owned-by: every member of the cluster, as given to `groupcache serve --peers`.
+    #[arg(long, value_delimiter = ',', value_name = "ADDR,ADDR,...", value_parser = parse::peer)]
     pub peers: Vec<String>,
 }
 
-impl BenchArgs {
+impl RunArgs {
     /// The run these flags describe (reads --keys-file).
     pub fn to_config(&self) -> Result<BenchConfig, Error> {
         let mut cfg = BenchConfig::new(self.targets.clone());
@@ -160,7 +160,7 @@ impl BenchArgs {
                 .map_err(|_| Error::config("--verify-synthetic is too large"))?;
             cfg.verify = Some(Verify {
                 size,
-                expected: crate::source::synthetic_value,
+                expected: crate::synthetic_value,
             });
             cfg.max_message_bytes = cfg.max_message_bytes.max(size + (1 << 20));
         }
@@ -202,12 +202,12 @@ impl BenchArgs {
 }
 
 /// Runs the benchmark (or `--owned-by`) and prints the report.
-pub async fn run(args: BenchArgs) -> Result<(), Error> {
+pub async fn run(args: RunArgs) -> Result<(), Error> {
     if let Some(node) = &args.owned_by {
         return print_owned(&args, node);
     }
     let cfg = args.to_config()?;
-    let report = bench::run(&cfg).await?;
+    let report = crate::run(&cfg).await?;
     let line = serde_json::to_string(&report).expect("a report serialises");
     if let Some(path) = &args.out {
         let mut f = std::fs::OpenOptions::new()
@@ -222,20 +222,10 @@ pub async fn run(args: BenchArgs) -> Result<(), Error> {
     check_errors(report.requests, report.errors, args.max_error_rate)
 }
 
-/// `--max-error-rate`: a fraction in [0, 1].
-fn error_rate(s: &str) -> Result<f64, String> {
-    match s.trim().parse::<f64>() {
-        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
-        _ => Err(format!(
-            "bad error rate {s:?}: expected a number in [0, 1], as in 0.01"
-        )),
-    }
-}
-
 /// Fails the run when every request failed (or none was measured), or more
 /// than `max_rate` of them did.
 fn check_errors(requests: u64, errors: u64, max_rate: f64) -> Result<(), Error> {
-    let failed = |why: String| Err(Error::Status(tonic::Status::unavailable(why)));
+    let failed = |why: String| Err(Error::Failed(why));
     if requests == 0 {
         return failed("no request completed in the measured phase".into());
     }
@@ -253,14 +243,14 @@ fn check_errors(requests: u64, errors: u64, max_rate: f64) -> Result<(), Error> 
 }
 
 /// `--owned-by NODE --peers ...`: the keys of the key set NODE owns.
-fn print_owned(args: &BenchArgs, node: &str) -> Result<(), Error> {
+fn print_owned(args: &RunArgs, node: &str) -> Result<(), Error> {
     if args.peers.is_empty() {
         return Err(Error::config(
             "--owned-by needs --peers (every member of the cluster)",
         ));
     }
     let keys = args.key_set()?.keys()?;
-    let owned = bench::owned_keys(node, &args.peers, &keys)?;
+    let owned = crate::owned_keys(node, &args.peers, &keys)?;
     let mut out = std::io::stdout().lock();
     for k in owned {
         writeln!(out, "{k}").map_err(|e| Error::io("writing to stdout", e))?;
@@ -281,6 +271,5 @@ mod tests {
         assert!(check_errors(100, 2, 0.01).is_err());
         assert!(check_errors(100, 1, 0.01).is_ok());
         assert!(check_errors(100, 99, 1.0).is_ok());
-        assert!(error_rate("1.5").is_err() && error_rate("0.05") == Ok(0.05));
     }
 }
