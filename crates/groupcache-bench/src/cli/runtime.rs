@@ -14,7 +14,7 @@ use std::io;
 use tokio::runtime::{Builder, Runtime};
 
 /// The default of `echo --threads` (the node's default).
-pub const DEFAULT_THREADS: usize = 1;
+pub const DEFAULT_THREADS: usize = 0;
 
 /// The largest `--threads` accepted.
 pub const MAX_THREADS: usize = 1024;

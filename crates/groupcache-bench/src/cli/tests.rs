@@ -65,7 +65,7 @@ fn subcommands_and_conflicts() {
     let Some(Command::Echo(e)) = cli.command else {
         panic!("{:?}", cli.command)
     };
-    assert_eq!((e.listen.port(), e.size, e.threads), (0, 10, 1));
+    assert_eq!((e.listen.port(), e.size, e.threads), (0, 10, 0));
     let cli = parse(&["report", "--field", "stats.source_loads", "r.json"]).unwrap();
     let Some(Command::Report(r)) = cli.command else {
         panic!("{:?}", cli.command)
@@ -106,11 +106,11 @@ fn bad_values() {
     }
 }
 
-/// `echo --threads` picks its runtime (default 1, as the node's); the load
+/// `echo --threads` picks its runtime (default 0, as the node's); the load
 /// generator and the report get one worker per core.
 #[test]
 fn threads_choose_the_runtime() {
-    assert_eq!(parse(&["echo"]).unwrap().threads(), 1);
+    assert_eq!(parse(&["echo"]).unwrap().threads(), 0);
     assert_eq!(parse(&["echo", "--threads=3"]).unwrap().threads(), 3);
     assert_eq!(parse(&[]).unwrap().threads(), 0);
     assert_eq!(parse(&["report", "--table=x"]).unwrap().threads(), 0);
