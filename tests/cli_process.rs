@@ -13,9 +13,13 @@ use groupcache::source::synthetic_value;
 /// The value size of the `syn` group.
 const SIZE: usize = 100;
 
-/// Flags of a node with a `files` group over `root` and a `syn` group.
+/// Flags of a node with a `files` group over `root` and a `syn` group,
+/// and a peer timeout long enough that a loaded machine never judges a
+/// live peer dead (the tests count loads and fallbacks).
 fn groups(root: &std::path::Path) -> Vec<String> {
     vec![
+        "--peer-timeout".into(),
+        "10s".into(),
         "--group".into(),
         format!("files=dir:{}", root.display()),
         "--group".into(),
@@ -122,6 +126,8 @@ async fn runtimes_and_write_paths_serve_the_same_bytes() {
     ] {
         let dir = TempDir::new("runtimes");
         let mut args: Vec<String> = flags.iter().map(|f| (*f).to_owned()).collect();
+        // Each key loaded once: no live peer may be judged dead.
+        args.extend(["--peer-timeout".to_owned(), "10s".to_owned()]);
         for spec in [
             format!("syn=synthetic:size={SIZE}"),
             "mid=synthetic:size=1024".to_owned(),

@@ -40,6 +40,16 @@ pub enum Error {
     /// The key is empty or longer than the group's key limit.
     #[error("invalid key: {0}")]
     InvalidKey(&'static str),
+    /// The value is larger than a server may send (`max_value_bytes` of the
+    /// gRPC layer). An answer about the value, not the peer: a requester
+    /// passes an owner's refusal on rather than loading the key itself.
+    #[error("value of {size} bytes exceeds max_value_bytes ({limit})")]
+    ValueTooLarge {
+        /// The value's size in bytes.
+        size: u64,
+        /// The largest value allowed.
+        limit: u64,
+    },
     /// The loader panicked. Every waiter of that load gets this error; the
     /// next get of the key calls the loader again.
     #[error("loader panicked")]
@@ -69,7 +79,7 @@ impl Error {
     /// True when a failed peer fetch should be answered by loading the key
     /// locally: the peer could not answer (its client found it dead, hung
     /// or skipped by its breaker), or it shed the request. `NotFound`,
-    /// `SourceFailed` and `TooManyLoads` are answers about the owner's
+    /// `SourceFailed`, `TooManyLoads` and `ValueTooLarge` are answers about the owner's
     /// source and are passed on instead (reloading would only fail again and
     /// double the load on the source); so is `DeadlineExceeded`, the load
     /// timeout passing while a live owner loads.

@@ -1,6 +1,9 @@
 //! The byte budget of the stores under random operations and under
 //! concurrent threads.
 //!
+//! In-process tier (the stores alone): `ShardedStore` never exceeds its
+//! budget; `MokaStore` stays within the overshoot its docs allow.
+//!
 //! Run: `cargo test -p cache-core --test store_budget -- --nocapture`
 //! (`--nocapture` shows the peaks measured for `MokaStore`).
 
@@ -196,37 +199,69 @@ fn lru_budget_holds_under_concurrency() {
     );
 }
 
-/// The same load on MokaStore (eager maintenance): after the threads join
-/// and pending maintenance runs, each cache is within its capacity plus one
-/// entry per thread; the peaks seen during the run are printed (moka
-/// enforces the budget eventually, so this is a measurement, not a promise).
+/// The same load on MokaStore (eager maintenance), held to what its docs
+/// promise instead of the exact budget (moka evicts after the fact): while
+/// the threads run, a watcher never sees either cache above its capacity
+/// plus one largest entry per inserting thread and one more for moka's
+/// drift, nor does either cache's peak right after an insert go above
+/// that; after the threads join and pending maintenance runs, each cache is
+/// within its capacity plus the drift's entry.
 #[test]
-fn moka_budget_after_maintenance() {
+fn moka_overshoot_stays_within_one_entry_per_thread() {
+    use std::sync::atomic::AtomicU64;
+    const THREADS: u64 = 4;
     let budget = 40_000;
     let store = Arc::new(MokaStore::new(budget, 0.125));
-    let peak = std::sync::atomic::AtomicU64::new(0);
-    hammer(Arc::clone(&store), 4, 6_000, |s: &MokaStore| {
-        peak.fetch_max(s.charged_bytes(), Ordering::Relaxed);
-    });
+    // The most bytes the watcher saw in each cache (main, hot). Read one
+    // cache at a time: their sum is no instant's total.
+    let seen = (AtomicU64::new(0), AtomicU64::new(0));
+    let samples = hammer(
+        Arc::clone(&store),
+        THREADS as usize,
+        6_000,
+        |s: &MokaStore| {
+            seen.0
+                .fetch_max(s.stats(CacheKind::Main).bytes, Ordering::Relaxed);
+            seen.1
+                .fetch_max(s.stats(CacheKind::Hot).bytes, Ordering::Relaxed);
+        },
+    );
+    assert!(samples > 0);
+    // Each inserting thread holds at most one entry that moka has not
+    // evicted for yet; moka's own weighted size can also drift from the
+    // true contents when threads replace one key with values of different
+    // sizes at once (under one entry in 200 runs of this test).
+    let in_flight = THREADS * MAX_ENTRY;
+    let drift = MAX_ENTRY;
+    let (main_cap, hot_cap) = (
+        store.capacity(CacheKind::Main),
+        store.capacity(CacheKind::Hot),
+    );
+    let (main_peak, hot_peak) = store.peak_bytes();
+    for (what, bytes, cap) in [
+        ("main, watcher", seen.0.load(Ordering::Relaxed), main_cap),
+        ("hot, watcher", seen.1.load(Ordering::Relaxed), hot_cap),
+        ("main, after an insert", main_peak, main_cap),
+        ("hot, after an insert", hot_peak, hot_cap),
+    ] {
+        assert!(
+            bytes <= cap + in_flight + drift,
+            "{what}: {bytes} bytes, capacity {cap} + {in_flight} + {drift}"
+        );
+    }
     store.run_pending_tasks();
     let main = store.stats(CacheKind::Main);
     let hot = store.stats(CacheKind::Hot);
-    // moka's own weighted size can drift from the true contents when
-    // threads replace one key with values of different sizes at once, so
-    // even after maintenance a cache may hold a little more than its
-    // capacity; allow one entry per thread.
-    let slack = 4 * MAX_ENTRY;
+    assert!(main.bytes <= main_cap + drift, "{main:?}");
+    assert!(hot.bytes <= hot_cap + drift, "{hot:?}");
     assert!(
-        main.bytes <= store.capacity(CacheKind::Main) + slack,
-        "{main:?}"
-    );
-    assert!(
-        hot.bytes <= store.capacity(CacheKind::Hot) + slack,
-        "{hot:?}"
+        main.evictions + hot.evictions > 0,
+        "the test must force evictions"
     );
     println!(
-        "moka: budget {budget}, peak charged seen by watcher {}, peak after insert (main, hot) {:?}",
-        peak.load(Ordering::Relaxed),
-        store.peak_bytes()
+        "moka: capacities ({main_cap}, {hot_cap}); peaks seen by the watcher ({}, {}), \
+         right after an insert ({main_peak}, {hot_peak})",
+        seen.0.load(Ordering::Relaxed),
+        seen.1.load(Ordering::Relaxed),
     );
 }

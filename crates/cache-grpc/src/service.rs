@@ -58,11 +58,10 @@ impl GroupcacheService {
 
     fn check_size(&self, value: &bytes::Bytes) -> Result<(), Status> {
         if value.len() > self.max_value_bytes {
-            return Err(Status::resource_exhausted(format!(
-                "value of {} bytes exceeds max_value_bytes ({})",
-                value.len(),
-                self.max_value_bytes
-            )));
+            return Err(status::to_status(&cache_core::Error::ValueTooLarge {
+                size: value.len() as u64,
+                limit: self.max_value_bytes as u64,
+            }));
         }
         Ok(())
     }

@@ -13,6 +13,7 @@
 //! | `DeadlineExceeded` | `DEADLINE_EXCEEDED` | – |
 //! | `Overloaded` | `RESOURCE_EXHAUSTED` | – |
 //! | `TooManyLoads` | `RESOURCE_EXHAUSTED` ("too many loads in progress") | `too-many-loads` |
+//! | `ValueTooLarge` | `RESOURCE_EXHAUSTED` ("value of N bytes exceeds max_value_bytes (M)") | `value-too-large` |
 //! | `Unavailable` | `UNAVAILABLE` ("a peer was unavailable") | – |
 //! | `DuplicateGroup`, `Config` | `INTERNAL` | – |
 //!
@@ -64,6 +65,8 @@ pub const KIND_INVALID_KEY: &str = "invalid-key";
 pub const KIND_LOADER_PANICKED: &str = "loader-panicked";
 /// Marker value: the owner's load limit and its queue were full.
 pub const KIND_TOO_MANY_LOADS: &str = "too-many-loads";
+/// Marker value: the owner's value is over its `max_value_bytes`.
+pub const KIND_VALUE_TOO_LARGE: &str = "value-too-large";
 
 /// The message sent for a source failure (the detail stays in the logs).
 const SOURCE_FAILED_MESSAGE: &str = "the source failed to load the key";
@@ -96,6 +99,12 @@ pub fn to_status(err: &CoreError) -> Status {
         CoreError::TooManyLoads => marked(
             Status::resource_exhausted("too many loads in progress; try again later"),
             KIND_TOO_MANY_LOADS,
+        ),
+        // Marked: the requester's own load would give the same value, as
+        // large (and load the source a second time for it).
+        CoreError::ValueTooLarge { .. } => marked(
+            Status::resource_exhausted(err.to_string()),
+            KIND_VALUE_TOO_LARGE,
         ),
         CoreError::Unavailable(detail) => {
             tracing::warn!(%detail, "peer unavailable");
@@ -131,7 +140,8 @@ pub fn request_too_large(len: usize, limit: usize) -> Status {
 /// Maps a status received from a peer's `Fetch` to a core error.
 ///
 /// Marked statuses are the owner's answers (`NotFound`, `SourceFailed`,
-/// `LoaderPanicked`, `InvalidKey`, `TooManyLoads`: passed on). Unmarked ones
+/// `LoaderPanicked`, `InvalidKey`, `TooManyLoads`, `ValueTooLarge`: passed
+/// on). Unmarked ones
 /// come from the transport or the peer's server: `DEADLINE_EXCEEDED` (the
 /// fetch's deadline, the load timeout, passed) becomes `DeadlineExceeded`,
 /// passed on; `RESOURCE_EXHAUSTED` becomes `Overloaded` and anything else
@@ -150,12 +160,26 @@ pub fn from_status(status: &Status) -> CoreError {
         Some(KIND_LOADER_PANICKED) => return CoreError::LoaderPanicked,
         Some(KIND_INVALID_KEY) => return CoreError::InvalidKey("refused by the key's owner"),
         Some(KIND_TOO_MANY_LOADS) => return CoreError::TooManyLoads,
+        Some(KIND_VALUE_TOO_LARGE) => return value_too_large(status.message()),
         _ => {}
     }
     match status.code() {
         Code::DeadlineExceeded => CoreError::DeadlineExceeded,
         Code::ResourceExhausted => CoreError::Overloaded,
         code => CoreError::unavailable(format!("{code:?}: {}", status.message())),
+    }
+}
+
+/// The owner's `ValueTooLarge`, its sizes read back from the message (0
+/// where the message does not say).
+fn value_too_large(message: &str) -> CoreError {
+    let mut numbers = message
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<u64>().unwrap_or(0));
+    CoreError::ValueTooLarge {
+        size: numbers.next().unwrap_or(0),
+        limit: numbers.next().unwrap_or(0),
     }
 }
 
@@ -171,6 +195,31 @@ fn marked(mut status: Status, kind: &'static str) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An owner's `ValueTooLarge` crosses the wire marked, as itself (sizes
+    /// included), and is passed on rather than loaded again.
+    #[test]
+    fn value_too_large_round_trips() {
+        let err = CoreError::ValueTooLarge {
+            size: 5_242_880,
+            limit: 1_048_576,
+        };
+        let status = to_status(&err);
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(
+            status.message(),
+            "value of 5242880 bytes exceeds max_value_bytes (1048576)"
+        );
+        let back = from_status(&status);
+        assert!(!back.is_peer_fallback());
+        assert!(matches!(
+            back,
+            CoreError::ValueTooLarge {
+                size: 5_242_880,
+                limit: 1_048_576
+            }
+        ));
+    }
 
     /// Every core error maps to the documented status code.
     #[test]

@@ -91,12 +91,20 @@ async fn live_slow_owner_is_waited_for_on_both_transports() {
 /// real gRPC status from the server, not CANCELLED or a transport error),
 /// a little before the deadline rather than after the load. The client
 /// sends `grpc-timeout` without enforcing it, so the answer is the
-/// server's.
+/// server's, and its connection is made before the clock starts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_short_deadline_is_deadline_exceeded_on_time() {
     let (cluster, _recorder) = cluster_with(1, patient()).await;
     bounded(async {
         let mut client = non_enforcing_client(&cluster.url(0));
+        // Warm the connection, so the time measured is the request's only.
+        client
+            .get(GetRequest {
+                group: GROUP.into(),
+                key: "warm".into(),
+            })
+            .await
+            .unwrap();
         let mut req = tonic::Request::new(GetRequest {
             group: GROUP.into(),
             key: "slow0-x".into(),

@@ -122,15 +122,19 @@ async fn maps_statuses() {
     }
 }
 
-/// A body over the maximum value size fails the load.
+/// A body over the maximum value size fails the load, saying so; one of
+/// exactly the maximum is a value.
 #[tokio::test]
 async fn refuses_big_bodies() {
     let o = origin().await;
     let src = v_source(&o.base, 99, Duration::from_secs(5));
-    assert!(matches!(
-        get(&src, "big").await,
-        Err(CoreError::SourceFailed(_))
-    ));
+    let want = format!(
+        "origin GET {}/v/big: body over the maximum value size of 99 bytes",
+        o.base
+    );
+    assert_eq!(get(&src, "big").await, Err(CoreError::source_failed(want)));
+    let exact = v_source(&o.base, 100, Duration::from_secs(5));
+    assert_eq!(get(&exact, "big").await.unwrap(), "x".repeat(100));
 }
 
 /// The origin timeout bounds a slow origin: the load fails after about the
@@ -142,7 +146,16 @@ async fn origin_timeout() {
     let got = tokio::time::timeout(Duration::from_secs(3), get(&src, "slow"))
         .await
         .expect("the origin timeout did not fire");
-    assert!(matches!(got, Err(CoreError::SourceFailed(_))), "{got:?}");
+    match got {
+        Err(CoreError::SourceFailed(msg)) => {
+            assert!(
+                msg.starts_with(&format!("origin GET {}/v/slow: ", o.base)),
+                "{msg}"
+            );
+            assert!(msg.contains("timed out"), "{msg}");
+        }
+        other => panic!("expected the origin timeout, got {other:?}"),
+    }
 }
 
 /// The get's own deadline also bounds the request, and an expired one

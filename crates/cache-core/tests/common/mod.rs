@@ -40,6 +40,8 @@ pub(crate) fn counting_getter(tag: &'static str, calls: Arc<AtomicUsize>) -> imp
 pub(crate) enum Behaviour {
     /// Answers `"remote:{key}"` reporting `qps` and no TTL.
     Up { qps: f64 },
+    /// Answers like `Up` (50 QPS), with this much of the value's TTL left.
+    Expiring(Duration),
     /// Transport failure.
     Down,
     /// Sheds load.
@@ -102,6 +104,11 @@ impl PeerClient for FakePeer {
                 value: format!("remote:{key}").into(),
                 minute_qps: Some(*qps),
                 ttl: None,
+            }),
+            Behaviour::Expiring(ttl) => Ok(Fetched {
+                value: format!("remote:{key}").into(),
+                minute_qps: Some(50.0),
+                ttl: Some(*ttl),
             }),
             Behaviour::Down => Err(Error::unavailable("connection refused")),
             Behaviour::Overloaded => Err(Error::Overloaded),

@@ -98,6 +98,17 @@ pub fn value_of(key: &str) -> Bytes {
 /// - `ttl-*`: [`value_of`] the key, to be served for [`TTL`];
 /// - anything else: [`value_of`] the key.
 pub fn make_group(node: usize, recorder: &Recorder, pool: &cache_grpc::PeerPool) -> Group {
+    group_builder(node, recorder, pool)
+        .build()
+        .expect("valid test group")
+}
+
+/// The builder of [`make_group`], for tests that set more options.
+pub fn group_builder(
+    node: usize,
+    recorder: &Recorder,
+    pool: &cache_grpc::PeerPool,
+) -> GroupBuilder {
     let recorder = recorder.clone();
     let getter = getter_fn(move |key: String, ctx: LoadContext| {
         let recorder = recorder.clone();
@@ -131,8 +142,6 @@ pub fn make_group(node: usize, recorder: &Recorder, pool: &cache_grpc::PeerPool)
     GroupBuilder::new(GROUP, 64 << 20, getter)
         .peers(Arc::new(pool.clone()))
         .load_timeout(Some(LOAD_TIMEOUT))
-        .build()
-        .expect("valid test group")
 }
 
 /// Starts `n` nodes serving [`GROUP`] with `opts`.
@@ -141,6 +150,26 @@ pub async fn cluster_with(n: usize, opts: ClusterOptions) -> (LocalCluster, Reco
     let rec = recorder.clone();
     let cluster = LocalCluster::start_with(n, opts, move |node, pool| {
         vec![make_group(node, &rec, pool)]
+    })
+    .await
+    .expect("cluster starts");
+    (cluster, recorder)
+}
+
+/// Starts `n` nodes serving [`GROUP`] with `opts`, each group's builder
+/// passed through `configure` first.
+pub async fn cluster_configured(
+    n: usize,
+    opts: ClusterOptions,
+    configure: impl Fn(GroupBuilder) -> GroupBuilder,
+) -> (LocalCluster, Recorder) {
+    let recorder = Recorder::default();
+    let rec = recorder.clone();
+    let cluster = LocalCluster::start_with(n, opts, move |node, pool| {
+        let group = configure(group_builder(node, &rec, pool))
+            .build()
+            .expect("valid test group");
+        vec![group]
     })
     .await
     .expect("cluster starts");
