@@ -214,3 +214,6 @@ fn status_trailers(status: &Status) -> HeaderMap {
     }
     trailers
 }
+
+#[cfg(test)]
+mod tests;
