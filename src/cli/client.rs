@@ -29,7 +29,15 @@ pub struct ClientArgs {
     /// `--timeout` of the call starts after it. Default: no wait.
     #[arg(long, env = "GROUPCACHE_WAIT", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub wait: Option<Duration>,
+    /// Send `authorization: Bearer TOKEN` with the first token of FILE (a
+    /// node with --auth-token-file). Or set GROUPCACHE_TOKEN to the token
+    /// itself; no flag takes the token, so it never shows in `ps`.
+    #[arg(long, env = "GROUPCACHE_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<std::path::PathBuf>,
 }
+
+/// The variable holding a client's token itself.
+pub const TOKEN_VAR: &str = "GROUPCACHE_TOKEN";
 
 impl ClientArgs {
     /// Waits for the node (with `--wait`), then connects within the
@@ -39,6 +47,23 @@ impl ClientArgs {
             crate::cli::wait::until_serving(&self.addr, tokio::time::Instant::now() + wait).await?;
         }
         connect(&self.addr, self.timeout).await
+    }
+}
+
+impl ClientArgs {
+    /// Adds the token (from `--token-file`, else `GROUPCACHE_TOKEN`), if
+    /// any, to `request`.
+    pub fn authorize<T>(&self, request: &mut tonic::Request<T>) -> Result<(), Error> {
+        let tokens = match (&self.token_file, std::env::var(TOKEN_VAR)) {
+            (Some(file), _) => cache_grpc::auth::Tokens::from_file(file)?,
+            (None, Ok(token)) => cache_grpc::auth::Tokens::from_text(&token)
+                .map_err(|e| Error::config(format!("{TOKEN_VAR}: {e}")))?,
+            (None, Err(_)) => return Ok(()),
+        };
+        request
+            .metadata_mut()
+            .insert("authorization", tokens.header());
+        Ok(())
     }
 }
 

@@ -30,6 +30,7 @@ pub async fn run(args: GetArgs) -> Result<(), Error> {
         key: args.key,
     });
     request.set_timeout(args.client.timeout);
+    args.client.authorize(&mut request)?;
     let response = bounded(args.client.timeout, client.get(request)).await?;
     crate::cli::write_stdout(&response.value)
 }

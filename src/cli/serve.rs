@@ -15,6 +15,7 @@ use crate::Error;
 use crate::cli::parse::{GroupSpec, clap_parsers};
 use crate::source::{Source, SourceOptions};
 
+pub mod auth;
 pub mod dev;
 pub mod http2;
 pub mod loads;
@@ -153,6 +154,9 @@ pub struct ServeArgs {
     /// HTTP/2 connections, streams, queued bytes and timers.
     #[command(flatten)]
     pub http2: http2::Http2Args,
+    /// Client and peer tokens, open RPCs, --insecure.
+    #[command(flatten)]
+    pub auth: auth::AuthArgs,
     /// The longest any request may take: the budget of a request without a
     /// grpc-timeout, and the cap of one with a longer one.
     #[arg(long, env = "GROUPCACHE_REQUEST_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = clap_parsers::duration)]
@@ -199,6 +203,8 @@ pub struct ServeConfig {
     pub args: ServeArgs,
     /// Each group's name and opened source, in flag order.
     pub sources: Vec<(String, Source)>,
+    /// The client and peer tokens, read.
+    pub tokens: auth::NodeTokens,
 }
 
 impl ServeArgs {
@@ -250,6 +256,8 @@ impl ServeArgs {
         }
         self.resources.validate()?;
         self.http2.validate()?;
+        let tokens = self.auth.tokens(&|var| std::env::var(var).ok())?;
+        self.auth.check_exposure(self.listen, &tokens)?;
         let mut options = SourceOptions::new(self.max_value_bytes, self.origin_timeout);
         self.resources.apply_to_sources(&mut options);
         if let Some(path) = &self.origin_ca {
@@ -273,6 +281,7 @@ impl ServeArgs {
         Ok(ServeConfig {
             args: self,
             sources,
+            tokens,
         })
     }
 }

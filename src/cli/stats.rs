@@ -40,6 +40,7 @@ pub async fn fetch(client: &ClientArgs, group: String) -> Result<StatsResponse, 
     let mut conn = client.connect().await?;
     let mut request = tonic::Request::new(StatsRequest { group });
     request.set_timeout(client.timeout);
+    client.authorize(&mut request)?;
     bounded(client.timeout, conn.stats(request)).await
 }
 

@@ -33,6 +33,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::Error;
+use crate::auth::Tokens;
 use crate::log_limit::RateLimited;
 
 /// When a peer's breaker opens and how it is probed.
@@ -237,8 +238,13 @@ impl Breaker {
 
 /// Probes the peer behind `channel` until it answers SERVING, then closes
 /// `breaker`. Ends early when the breaker is dropped (the peer left the
-/// pool). Spawned when the breaker opens.
-pub(crate) async fn probe_until_healthy(breaker: Weak<Breaker>, channel: Channel) {
+/// pool). Spawned when the breaker opens. Probes carry the peer token, if
+/// any, for nodes whose health check needs one.
+pub(crate) async fn probe_until_healthy(
+    breaker: Weak<Breaker>,
+    channel: Channel,
+    tokens: Option<Tokens>,
+) {
     let (mut wait, max_wait, timeout) = match breaker.upgrade() {
         Some(b) => (b.opts.backoff, b.opts.max_backoff, b.probe_timeout),
         None => return,
@@ -247,9 +253,15 @@ pub(crate) async fn probe_until_healthy(breaker: Weak<Breaker>, channel: Channel
         tokio::time::sleep(wait).await;
         let Some(b) = breaker.upgrade() else { return };
         let mut client = HealthClient::new(channel.clone());
-        let check = client.check(HealthCheckRequest {
+        let mut request = tonic::Request::new(HealthCheckRequest {
             service: String::new(),
         });
+        if let Some(tokens) = &tokens {
+            request
+                .metadata_mut()
+                .insert("authorization", tokens.header());
+        }
+        let check = client.check(request);
         match tokio::time::timeout(timeout, check).await {
             Ok(Ok(answer)) if answer.get_ref().status() == ServingStatus::Serving => {
                 b.close();

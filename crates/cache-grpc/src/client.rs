@@ -28,6 +28,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::auth::Tokens;
 use crate::breaker::{self, Breaker, PeerHealth};
 use crate::transport::coalesce::CoalescingIo;
 
@@ -52,6 +53,9 @@ pub struct GrpcPeer {
     breaker: Arc<Breaker>,
     /// Connect through [`CoalescingIo`] (see [`PoolOptions::write_coalescing`]).
     write_coalescing: bool,
+    /// Sent as `authorization: Bearer` on every fetch (see
+    /// [`PoolOptionsBuilder::peer_tokens`](crate::PoolOptionsBuilder::peer_tokens)).
+    peer_tokens: Option<Tokens>,
 }
 
 impl GrpcPeer {
@@ -80,6 +84,7 @@ impl GrpcPeer {
             max_message_bytes: limits::message_limit(opts.max_value_bytes),
             breaker,
             write_coalescing: opts.write_coalescing,
+            peer_tokens: opts.peer_tokens.clone(),
         })
     }
 
@@ -114,6 +119,7 @@ impl GrpcPeer {
                     tokio::spawn(breaker::probe_until_healthy(
                         Arc::downgrade(&self.breaker),
                         self.channel(),
+                        self.peer_tokens.clone(),
                     ));
                 }
             }
@@ -293,6 +299,11 @@ impl GrpcPeer {
                 return (Err(CoreError::DeadlineExceeded), Verdict::Unknown);
             }
             request.set_timeout(budget);
+        }
+        if let Some(tokens) = &self.peer_tokens {
+            request
+                .metadata_mut()
+                .insert("authorization", tokens.header());
         }
         let mut client = self.client();
         let started = tokio::time::Instant::now();

@@ -15,7 +15,9 @@
 //!    `remote_addr()` works) and calls the node's one service.
 //! 2. **Span and route.** That service is built once, by [`serve()`], for
 //!    either driver. A `grpc` span is opened for the request
-//!    ([`middleware::trace`]); the [`Router`](server::Router) sends
+//!    ([`middleware::trace`]), its credentials are checked ([`auth`]:
+//!    `UNAUTHENTICATED` or `PERMISSION_DENIED`, when tokens are on), and the
+//!    [`Router`](server::Router) sends
 //!    `groupcache.v1.Groupcache` on and every other service (health,
 //!    reflection) to tonic's router.
 //! 3. **Shed and deadline.** [`middleware::shed`] answers
@@ -69,6 +71,8 @@
 //! - [`transport`]: how bytes move: accepting, the two connection drivers,
 //!   the [`ResponseBody`](transport::ResponseBody), write coalescing.
 //! - [`middleware`]: tower layers: trace, shed, deadline, catch-panic.
+//! - [`auth`]: client and peer tokens, peer certificates: who may call
+//!   what.
 //! - [`limits`]: message size limits derived from `max_value_bytes`.
 //! - [`status`]: the one mapping between core errors and gRPC statuses.
 //! - [`client`]: [`GrpcPeer`], a `PeerClient` over a tonic channel, with
@@ -80,6 +84,7 @@
 //! - [`pb`]: code generated from the proto (by `build.rs`).
 //! - [`error`]: [`Error`], this crate's error type.
 
+pub mod auth;
 pub mod breaker;
 pub mod client;
 pub mod cluster;

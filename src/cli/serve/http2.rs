@@ -31,15 +31,15 @@ pub struct Http2Args {
     pub max_header_list_bytes: u64,
     /// Response bytes one connection may hold that its client has not
     /// taken (its flow-control window closed); past it new streams are
-    /// refused (REFUSED_STREAM). Not with --tonic-transport.
+    /// refused (REFUSED_STREAM). Not with --dev hyper-transport.
     #[arg(long, env = "GROUPCACHE_MAX_QUEUED_RESPONSE_BYTES", default_value = "64MiB", value_name = "SIZE", value_parser = clap_parsers::size)]
     pub max_queued_response_bytes: u64,
     /// How long a response may wait for its client to take it; then its
-    /// stream is reset and its bytes dropped. Not with --tonic-transport.
+    /// stream is reset and its bytes dropped. Not with --dev hyper-transport.
     #[arg(long, env = "GROUPCACHE_RESPONSE_SEND_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub response_send_timeout: Duration,
     /// How long a new connection may take to send the HTTP/2 preface.
-    /// Not with --tonic-transport.
+    /// Not with --dev hyper-transport.
     #[arg(long, env = "GROUPCACHE_HANDSHAKE_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub handshake_timeout: Duration,
     /// Interval of keep-alive pings; a connection whose ping is not
@@ -48,7 +48,7 @@ pub struct Http2Args {
     pub keepalive_interval: Duration,
     /// Age at which a client connection is sent GOAWAY (clients reconnect);
     /// it is closed once its streams end, or after --request-timeout plus
-    /// --response-send-timeout (with --tonic-transport, once they end).
+    /// --response-send-timeout.
     #[arg(long, env = "GROUPCACHE_MAX_CONNECTION_AGE", default_value = "1h", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub max_connection_age: Duration,
 }

@@ -10,12 +10,16 @@ use crate::Error;
 use crate::cli::serve::ServeConfig;
 use crate::cli::serve::dev::DevSettings;
 use crate::cli::serve::resources::raise_open_file_limit;
-use crate::cli::serve::{http2, self_id};
+use crate::cli::serve::{auth, http2, self_id};
 
 /// Builds the pool and the groups, binds, serves until SIGINT/SIGTERM, then
 /// lets `cache_grpc::serve` drain (bounded by `--shutdown-timeout`).
 pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
-    let ServeConfig { args, sources } = config;
+    let ServeConfig {
+        args,
+        sources,
+        tokens,
+    } = config;
     let max_value_bytes = usize::try_from(args.max_value_bytes)
         .map_err(|_| Error::config("--max-value-bytes is too large for this machine"))?;
     let max_key_bytes = usize::try_from(args.max_key_bytes)
@@ -23,6 +27,8 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
 
     // Signals first, so a SIGTERM during start-up is not lost.
     let signal = termination_signal()?;
+    // Token files are reread when they change and on SIGHUP.
+    tokio::spawn(auth::reload_on_change(tokens.clone(), hangups()?));
 
     match raise_open_file_limit() {
         Ok(limit) => {
@@ -51,12 +57,15 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     )?;
 
     let dev = DevSettings::from_list(&args.dev);
-    let pool_opts = args
+    let mut pool_opts = args
         .loads
         .apply_to_pool(PoolOptions::builder())
         .max_value_bytes(max_value_bytes)
-        .write_coalescing(!dev.no_peer_coalescing)
-        .build()?;
+        .write_coalescing(!dev.no_peer_coalescing);
+    if let Some(peer_tokens) = &tokens.peers {
+        pool_opts = pool_opts.peer_tokens(peer_tokens.clone());
+    }
+    let pool_opts = pool_opts.build()?;
     let peers = if args.peers.is_empty() {
         vec![self_addr.clone()]
     } else {
@@ -83,6 +92,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     }
 
     let server = ServerOptions::builder()
+        .auth(args.auth.policy(&tokens))
         .max_value_bytes(max_value_bytes)
         .reflection(!args.no_reflection)
         .max_concurrent_requests(args.max_concurrent_requests)
@@ -123,6 +133,18 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+/// SIGHUP, as a stream (installed now: from here on SIGHUP no longer ends
+/// the process).
+fn hangups() -> Result<impl futures::Stream<Item = ()> + Unpin + Send + 'static, Error> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let hup = signal(SignalKind::hangup())
+        .map_err(|e| Error::io("cannot install the SIGHUP handler", e))?;
+    Ok(Box::pin(futures::stream::unfold(
+        hup,
+        |mut hup| async move { hup.recv().await.map(|()| ((), hup)) },
+    )))
 }
 
 /// Installs the SIGINT and SIGTERM handlers now; the returned future

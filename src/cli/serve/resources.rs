@@ -30,7 +30,7 @@ pub struct ResourceArgs {
     pub max_local_error_resets: usize,
     /// HTTP/2 streams a client may reset before their answer, per second
     /// on one connection; one more closes it (a rapid-reset flood). Not
-    /// with --tonic-transport.
+    /// with --dev hyper-transport.
     #[arg(long, env = "GROUPCACHE_MAX_RESETS_PER_SECOND", default_value_t = ServerOptions::default().max_resets_per_second(), value_name = "N")]
     pub max_resets_per_second: u32,
 }

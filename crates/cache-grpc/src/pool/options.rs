@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use cache_core::consistent_hash::DEFAULT_VNODES;
 
+use crate::auth::Tokens;
 use crate::breaker::BreakerOptions;
 use crate::{Error, limits};
 
@@ -31,6 +32,7 @@ pub struct PoolOptions {
     pub(crate) peer_timeout: Duration,
     pub(crate) breaker: BreakerOptions,
     pub(crate) write_coalescing: bool,
+    pub(crate) peer_tokens: Option<Tokens>,
 }
 
 impl Default for PoolOptions {
@@ -41,6 +43,7 @@ impl Default for PoolOptions {
             peer_timeout: Duration::from_millis(300),
             breaker: BreakerOptions::default(),
             write_coalescing: true,
+            peer_tokens: None,
         }
     }
 }
@@ -133,6 +136,15 @@ impl PoolOptionsBuilder {
     /// Default true.
     pub fn write_coalescing(mut self, value: bool) -> Self {
         self.opts.write_coalescing = value;
+        self
+    }
+
+    /// Present the first of `tokens` (`authorization: Bearer`) on every
+    /// fetch: the peers' `--peer-token-file`, the same set the servers
+    /// accept (see [`AuthPolicy::peer_tokens`](crate::auth::AuthPolicy::peer_tokens)).
+    /// Reloads of the set are picked up by the next fetch. Default none.
+    pub fn peer_tokens(mut self, tokens: Tokens) -> Self {
+        self.opts.peer_tokens = Some(tokens);
         self
     }
 

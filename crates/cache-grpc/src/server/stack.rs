@@ -2,23 +2,26 @@
 //! transport serves it. Outermost first:
 //!
 //! 1. [`TraceLayer`]: the request's span (path, client address).
-//! 2. [`Router`]: `groupcache.v1.Groupcache` on, everything else (health,
+//! 2. [`AuthLayer`]: credentials by role (`UNAUTHENTICATED`,
+//!    `PERMISSION_DENIED`), before anything else is spent on a request.
+//! 3. [`Router`]: `groupcache.v1.Groupcache` on, everything else (health,
 //!    reflection) to tonic's router, never shed.
-//! 3. [`ShedLayer`]: `RESOURCE_EXHAUSTED` past `max_concurrent_requests`
+//! 4. [`ShedLayer`]: `RESOURCE_EXHAUSTED` past `max_concurrent_requests`
 //!    in flight (one budget for the node).
-//! 4. [`DeadlineLayer`]: the request's [`Deadline`](crate::middleware::deadline::Deadline),
+//! 5. [`DeadlineLayer`]: the request's [`Deadline`](crate::middleware::deadline::Deadline),
 //!    from `grpc-timeout` capped by `request_timeout`, or the
 //!    `request_timeout` itself.
-//! 5. [`GroupcacheServer`]: the unary codec or the generated server, then
+//! 6. [`GroupcacheServer`]: the unary codec or the generated server, then
 //!    [`GroupcacheService`].
 
 use cache_core::Registry;
 use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
-use tower::{Layer, ServiceBuilder};
+use tower::ServiceBuilder;
 
 use super::options::ServerOptions;
 use super::{GroupcacheServer, Router};
+use crate::auth::AuthLayer;
 use crate::middleware::deadline::DeadlineLayer;
 use crate::middleware::shed::ShedLayer;
 use crate::middleware::trace::TraceLayer;
@@ -64,6 +67,9 @@ pub(crate) fn build(
                     .build_v1alpha()?,
             );
     }
-    let svc = TraceLayer.layer(Router::new(groupcache, others.prepare()));
+    let svc = ServiceBuilder::new()
+        .layer(TraceLayer)
+        .layer(AuthLayer::new(opts.auth.clone()))
+        .service(Router::new(groupcache, others.prepare()));
     Ok((svc, health))
 }

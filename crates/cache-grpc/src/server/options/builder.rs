@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::ServerOptions;
 use crate::Error;
+use crate::auth::AuthPolicy;
 use crate::transport::Transport;
 
 /// Builds [`ServerOptions`]: each setter takes and returns the builder
@@ -194,6 +195,15 @@ impl ServerOptionsBuilder {
     /// comparisons.
     pub fn transport(mut self, value: Transport) -> Self {
         self.opts.transport = value;
+        self
+    }
+
+    /// Who may call what: client and peer tokens, peer certificates,
+    /// which RPCs stay open ([`AuthPolicy`]). Default: no checks (a node
+    /// on loopback). An unworkable policy (client tokens with no way for
+    /// peers to prove themselves) is refused by [`build`](Self::build).
+    pub fn auth(mut self, value: AuthPolicy) -> Self {
+        self.opts.auth = value;
         self
     }
 

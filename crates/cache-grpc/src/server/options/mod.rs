@@ -8,6 +8,7 @@ use std::time::Duration;
 mod builder;
 
 pub use self::builder::ServerOptionsBuilder;
+use crate::auth::AuthPolicy;
 use crate::transport::{Transport, TransportConfig};
 use crate::{Error, limits};
 
@@ -49,6 +50,7 @@ pub struct ServerOptions {
     pub(crate) unary_codec: bool,
     pub(crate) write_buffer_bytes: usize,
     pub(crate) transport: Transport,
+    pub(crate) auth: AuthPolicy,
 }
 
 impl Default for ServerOptions {
@@ -75,6 +77,7 @@ impl Default for ServerOptions {
             unary_codec: true,
             write_buffer_bytes: 256 * 1024,
             transport: Transport::H2,
+            auth: AuthPolicy::open(),
         }
     }
 }
@@ -198,6 +201,11 @@ impl ServerOptions {
         self.write_buffer_bytes
     }
 
+    /// See [`ServerOptionsBuilder::auth`].
+    pub fn auth(&self) -> &AuthPolicy {
+        &self.auth
+    }
+
     /// What every connection is given.
     pub(crate) fn transport_config(&self) -> TransportConfig {
         TransportConfig {
@@ -224,6 +232,7 @@ impl ServerOptions {
 
 impl ServerOptions {
     fn validate(&self) -> Result<(), Error> {
+        self.auth.validate()?;
         if self.max_value_bytes == 0 {
             return Err(Error::Config("max_value_bytes must be at least 1".into()));
         }

@@ -1,0 +1,178 @@
+//! Who may call what: bearer tokens for clients and for peers, checked
+//! before a request reaches any service.
+//!
+//! Every request falls in one [`Role`] by its path:
+//!
+//! | path | role | needs |
+//! |---|---|---|
+//! | `Fetch` (and every peer-to-peer RPC added later) | [`Role::Peer`] | a peer token, or a peer certificate ([`PeerIdentity`]) |
+//! | `Get`, `Stats` | [`Role::Client`] | a client token (or a peer's credential) |
+//! | health, reflection | [`Role::Open`] | nothing, unless configured |
+//!
+//! A request without a credential, or with an unknown one, is
+//! `UNAUTHENTICATED`; a client's token on a peer-only RPC is
+//! `PERMISSION_DENIED`. Tokens travel as `authorization: Bearer TOKEN` and
+//! are compared in constant time ([`Tokens`]); no token is ever logged.
+//! With no tokens configured every request passes (the default: a node on
+//! loopback). The check happens before shedding, so a flood of bad
+//! credentials never takes a permit from real requests.
+
+mod layer;
+mod tokens;
+
+use std::sync::Arc;
+
+pub use self::layer::{Auth, AuthLayer};
+pub use self::tokens::Tokens;
+
+use crate::Error;
+
+/// The identity a peer proved with its TLS certificate (put in a request's
+/// extensions by the transport when the client presented a certificate
+/// that chains to the peers' CA and is allowed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerIdentity {
+    /// The certificate's subject alternative names.
+    pub names: Vec<String>,
+}
+
+/// What a request must show, by its path; see the [module docs](self).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Nothing.
+    Open,
+    /// A client's (or a peer's) credential.
+    Client,
+    /// A peer's credential.
+    Peer,
+}
+
+/// Which tokens are accepted where. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct AuthPolicy {
+    clients: Option<Tokens>,
+    peers: Option<Tokens>,
+    open_stats: bool,
+    closed_health: bool,
+    /// A peer certificate proves peer identity (mTLS is on).
+    peer_certificates: bool,
+}
+
+impl AuthPolicy {
+    /// No checks at all (the default).
+    pub fn open() -> Self {
+        AuthPolicy::default()
+    }
+
+    /// Clients must present one of `tokens` (for `Get`, `Stats`).
+    pub fn client_tokens(mut self, tokens: Tokens) -> Self {
+        self.clients = Some(tokens);
+        self
+    }
+
+    /// Peers present one of `tokens` on `Fetch`; a node's own peer client
+    /// sends the first.
+    pub fn peer_tokens(mut self, tokens: Tokens) -> Self {
+        self.peers = Some(tokens);
+        self
+    }
+
+    /// A peer's TLS certificate ([`PeerIdentity`]) counts as peer identity.
+    pub fn peer_certificates(mut self, on: bool) -> Self {
+        self.peer_certificates = on;
+        self
+    }
+
+    /// `Stats` without a token (for a monitoring scraper), when clients
+    /// need tokens otherwise. Default false.
+    pub fn open_stats(mut self, on: bool) -> Self {
+        self.open_stats = on;
+        self
+    }
+
+    /// Health and reflection need a client token too. Default false:
+    /// load balancers and `grpcurl list` reach them without one.
+    pub fn closed_health(mut self, on: bool) -> Self {
+        self.closed_health = on;
+        self
+    }
+
+    /// Checks that the policy can work: with client tokens, peers need an
+    /// identity of their own (peer tokens or certificates), or `Fetch`
+    /// could not be told from a client's call.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.clients.is_some() && self.peers.is_none() && !self.peer_certificates {
+            return Err(Error::Config(
+                "client tokens need peer tokens or peer certificates too: Fetch is for peers \
+                 only"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether any check is made at all.
+    pub fn is_open(&self) -> bool {
+        self.clients.is_none() && self.peers.is_none() && !self.peer_certificates
+    }
+
+    /// The tokens this node's peer client presents, if any.
+    pub fn peer_tokens_to_send(&self) -> Option<&Tokens> {
+        self.peers.as_ref()
+    }
+
+    /// The role of a request to `path`.
+    pub fn role(&self, path: &str) -> Role {
+        const GROUPCACHE: &str = "/groupcache.v1.Groupcache/";
+        if let Some(method) = path.strip_prefix(GROUPCACHE) {
+            return match method {
+                "Fetch" => Role::Peer,
+                "Stats" if self.open_stats => Role::Open,
+                _ => Role::Client,
+            };
+        }
+        let health =
+            path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.");
+        if health && !self.closed_health {
+            Role::Open
+        } else {
+            Role::Client
+        }
+    }
+
+    /// The answer to a request of `role` showing `token` (the bytes after
+    /// `Bearer `) and maybe a peer certificate: `Ok` to serve it, else the
+    /// status to send.
+    pub fn check(
+        &self,
+        role: Role,
+        token: Option<&[u8]>,
+        certificate: Option<&PeerIdentity>,
+    ) -> Result<(), tonic::Status> {
+        let is_peer = || {
+            (self.peer_certificates && certificate.is_some())
+                || matches!((token, &self.peers), (Some(t), Some(p)) if p.contains(t))
+        };
+        let is_client = || matches!((token, &self.clients), (Some(t), Some(c)) if c.contains(t));
+        match role {
+            Role::Open => Ok(()),
+            Role::Client if self.clients.is_none() => Ok(()),
+            Role::Client if is_client() || is_peer() => Ok(()),
+            Role::Peer if self.peers.is_none() && !self.peer_certificates => Ok(()),
+            Role::Peer if is_peer() => Ok(()),
+            Role::Peer if is_client() => Err(tonic::Status::permission_denied(
+                "this RPC is for peers only: a client's token is not enough",
+            )),
+            _ if token.is_none() => Err(tonic::Status::unauthenticated(
+                "missing credentials: send authorization: Bearer TOKEN",
+            )),
+            _ => Err(tonic::Status::unauthenticated("invalid token")),
+        }
+    }
+}
+
+/// Shared policy for the layer: one per server.
+pub(crate) type SharedPolicy = Arc<AuthPolicy>;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,98 @@
+//! Unit tier: each role against each credential.
+
+use tonic::Code;
+
+use super::*;
+
+fn policy() -> AuthPolicy {
+    AuthPolicy::open()
+        .client_tokens(Tokens::from_text("client-a\nclient-b").unwrap())
+        .peer_tokens(Tokens::from_text("peer-x").unwrap())
+}
+
+fn code(r: Result<(), tonic::Status>) -> Option<Code> {
+    r.err().map(|s| s.code())
+}
+
+/// Paths map to roles; Stats and health are configurable.
+#[test]
+fn roles_by_path() {
+    let p = policy();
+    assert_eq!(p.role("/groupcache.v1.Groupcache/Fetch"), Role::Peer);
+    assert_eq!(p.role("/groupcache.v1.Groupcache/Get"), Role::Client);
+    assert_eq!(p.role("/groupcache.v1.Groupcache/Stats"), Role::Client);
+    assert_eq!(p.role("/groupcache.v1.Groupcache/Nope"), Role::Client);
+    assert_eq!(p.role("/grpc.health.v1.Health/Check"), Role::Open);
+    assert_eq!(
+        p.role("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"),
+        Role::Open
+    );
+    assert_eq!(p.role("/other.Service/X"), Role::Client);
+    let p = policy().open_stats(true).closed_health(true);
+    assert_eq!(p.role("/groupcache.v1.Groupcache/Stats"), Role::Open);
+    assert_eq!(p.role("/grpc.health.v1.Health/Check"), Role::Client);
+}
+
+/// Clients need a client (or peer) token; Fetch a peer's; a client token
+/// on Fetch is PERMISSION_DENIED, nothing or a wrong one UNAUTHENTICATED.
+#[test]
+fn credentials_by_role() {
+    let p = policy();
+    assert_eq!(code(p.check(Role::Open, None, None)), None);
+    assert_eq!(code(p.check(Role::Client, Some(b"client-b"), None)), None);
+    assert_eq!(code(p.check(Role::Client, Some(b"peer-x"), None)), None);
+    assert_eq!(
+        code(p.check(Role::Client, None, None)),
+        Some(Code::Unauthenticated)
+    );
+    assert_eq!(
+        code(p.check(Role::Client, Some(b"client-c"), None)),
+        Some(Code::Unauthenticated)
+    );
+    assert_eq!(code(p.check(Role::Peer, Some(b"peer-x"), None)), None);
+    assert_eq!(
+        code(p.check(Role::Peer, Some(b"client-a"), None)),
+        Some(Code::PermissionDenied)
+    );
+    assert_eq!(
+        code(p.check(Role::Peer, None, None)),
+        Some(Code::Unauthenticated)
+    );
+    // A certificate counts only when peer certificates are on.
+    let cert = PeerIdentity {
+        names: vec!["node-b".into()],
+    };
+    assert_eq!(
+        code(p.check(Role::Peer, None, Some(&cert))),
+        Some(Code::Unauthenticated)
+    );
+    let p = p.peer_certificates(true);
+    assert_eq!(code(p.check(Role::Peer, None, Some(&cert))), None);
+    assert_eq!(code(p.check(Role::Client, None, Some(&cert))), None);
+}
+
+/// No tokens: everything passes. Client tokens without a way for peers to
+/// prove themselves cannot work.
+#[test]
+fn open_and_invalid_policies() {
+    let p = AuthPolicy::open();
+    assert!(p.is_open());
+    assert_eq!(code(p.check(Role::Peer, None, None)), None);
+    let only_clients = AuthPolicy::open().client_tokens(Tokens::from_text("c").unwrap());
+    assert!(only_clients.validate().is_err());
+    assert!(
+        only_clients
+            .clone()
+            .peer_certificates(true)
+            .validate()
+            .is_ok()
+    );
+    assert!(policy().validate().is_ok());
+    // Peer tokens alone gate Fetch only.
+    let peers_only = AuthPolicy::open().peer_tokens(Tokens::from_text("p").unwrap());
+    assert_eq!(code(peers_only.check(Role::Client, None, None)), None);
+    assert_eq!(
+        code(peers_only.check(Role::Peer, None, None)),
+        Some(Code::Unauthenticated)
+    );
+}
