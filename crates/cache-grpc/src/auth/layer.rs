@@ -40,7 +40,7 @@ impl<S> Layer<S> for AuthLayer {
     }
 }
 
-/// Checks each request's credentials; see the [module docs](self).
+/// Checks each request's credentials; see the [`auth`](crate::auth) module.
 #[derive(Debug, Clone)]
 pub struct Auth<S> {
     inner: S,

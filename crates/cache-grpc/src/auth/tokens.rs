@@ -24,7 +24,7 @@ struct Token {
     header: AsciiMetadataValue,
 }
 
-/// A reloadable set of bearer tokens; see the [module docs](self). Cheap
+/// A reloadable set of bearer tokens; see the [`auth`](crate::auth) module. Cheap
 /// to clone (clones share the set).
 #[derive(Clone)]
 pub struct Tokens {
