@@ -58,6 +58,7 @@
 
 mod budget;
 mod index;
+mod lane;
 mod shard;
 mod store;
 

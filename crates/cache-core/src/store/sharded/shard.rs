@@ -12,19 +12,16 @@
 //! A shard knows nothing of the budget: it reports the sizes it links and
 //! unlinks, and the store does the accounting.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use compact_str::CompactString;
 use tokio::time::Instant;
 
-use super::index::Index;
+use super::lane::{Lane, Link, NIL, push_front, unlink};
 use super::{Eviction, hash_key};
 use crate::CacheStats;
 use crate::store::{Cached, Entry, entry_size};
-
-/// "No node": the end of a list or of the free list.
-const NIL: u32 = u32::MAX;
 
 /// One cached entry: exactly one cache line.
 #[repr(align(64))]
@@ -64,61 +61,6 @@ impl Expiry {
         match self.0 {
             0 => None,
             n => Some(epoch + Duration::from_nanos(n - 1)),
-        }
-    }
-}
-
-/// A node's place in its cache's list (for a vacant slot, `next` chains
-/// the free list). `prev` and `next` change only under the write lock;
-/// `visited` is set by SIEVE hits under the read lock.
-struct Link {
-    /// Towards the head: more recently used (LRU) or inserted (SIEVE);
-    /// `NIL` at the head.
-    prev: u32,
-    /// Towards the tail; `NIL` at the tail.
-    next: u32,
-    /// SIEVE: hit since the hand last passed (unused under LRU).
-    visited: AtomicBool,
-}
-
-impl Link {
-    /// In no list, not visited.
-    fn detached() -> Link {
-        Link {
-            prev: NIL,
-            next: NIL,
-            visited: AtomicBool::new(false),
-        }
-    }
-}
-
-/// One cache (main or hot) inside a shard.
-#[derive(Default)]
-struct Lane {
-    /// Slab slots of this cache's nodes, found by key hash and compared by
-    /// key, so a lookup by `&str` neither allocates nor copies the key.
-    table: Index,
-    /// The most recently used node, or `NIL`.
-    head: u32,
-    /// The least recently used (LRU) or oldest (SIEVE) node, or `NIL`.
-    tail: u32,
-    /// SIEVE's hand: where the next victim search starts (`NIL`: at the
-    /// tail). Always `NIL` under LRU.
-    hand: u32,
-    /// Bytes, items and evictions of this cache in this shard (`gets` and
-    /// `hits` stay 0: the store counts them in striped counters, so a hit
-    /// does not write a shard line the other threads will read); plain
-    /// integers because they are only touched under the shard's mutex.
-    stats: CacheStats,
-}
-
-impl Lane {
-    fn new() -> Self {
-        Lane {
-            head: NIL,
-            tail: NIL,
-            hand: NIL,
-            ..Lane::default()
         }
     }
 }
@@ -191,33 +133,6 @@ fn same_key(a: &str, b: &str) -> bool {
         4..=7 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
         _ => a == b,
     }
-}
-
-/// Detaches node `i` from `lane`'s list (it stays in the slab and index).
-fn unlink(links: &mut [Link], lane: &mut Lane, i: u32) {
-    let (prev, next) = (links[i as usize].prev, links[i as usize].next);
-    match prev {
-        NIL => lane.head = next,
-        p => links[p as usize].next = next,
-    }
-    match next {
-        NIL => lane.tail = prev,
-        n => links[n as usize].prev = prev,
-    }
-}
-
-/// Attaches node `i` at the head of `lane`'s list, not visited.
-fn push_front(links: &mut [Link], lane: &mut Lane, i: u32) {
-    let old_head = lane.head;
-    links[i as usize] = Link {
-        next: old_head,
-        ..Link::detached()
-    };
-    match old_head {
-        NIL => lane.tail = i,
-        h => links[h as usize].prev = i,
-    }
-    lane.head = i;
 }
 
 impl Shard {
