@@ -28,8 +28,12 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tonic::transport::{Channel, Endpoint};
 
+use tokio_util::either::Either;
+
 use crate::auth::Tokens;
 use crate::breaker::{self, Breaker, PeerHealth};
+use crate::tls::ClientTls;
+use crate::tls::client::tcp_to;
 use crate::transport::coalesce::CoalescingIo;
 
 use crate::pb::FetchRequest;
@@ -53,6 +57,8 @@ pub struct GrpcPeer {
     breaker: Arc<Breaker>,
     /// Connect through [`CoalescingIo`] (see [`PoolOptions::write_coalescing`]).
     write_coalescing: bool,
+    /// Dial over TLS (see [`PoolOptionsBuilder::tls`](crate::PoolOptionsBuilder::tls)).
+    tls: Option<ClientTls>,
     /// Sent as `authorization: Bearer` on every fetch (see
     /// [`PoolOptionsBuilder::peer_tokens`](crate::PoolOptionsBuilder::peer_tokens)).
     peer_tokens: Option<Tokens>,
@@ -85,6 +91,7 @@ impl GrpcPeer {
             breaker,
             write_coalescing: opts.write_coalescing,
             peer_tokens: opts.peer_tokens.clone(),
+            tls: opts.tls.clone(),
         })
     }
 
@@ -98,7 +105,13 @@ impl GrpcPeer {
     fn channel(&self) -> Channel {
         self.channel
             .get_or_init(|| {
-                if self.write_coalescing {
+                if let Some(tls) = &self.tls {
+                    let (tls, coalescing) = (tls.clone(), self.write_coalescing);
+                    self.endpoint
+                        .connect_with_connector_lazy(tower::service_fn(move |uri| {
+                            connect_tls(uri, tls.clone(), coalescing)
+                        }))
+                } else if self.write_coalescing {
                     self.endpoint
                         .connect_with_connector_lazy(tower::service_fn(connect_coalescing))
                 } else {
@@ -156,15 +169,28 @@ const CLIENT_WRITE_BUFFER: usize = 64 * 1024;
 /// Opens a TCP connection to `uri`'s `host:port` with `TCP_NODELAY` and
 /// wraps it in a [`CoalescingIo`]. The channel applies the connect timeout.
 async fn connect_coalescing(uri: Uri) -> std::io::Result<TokioIo<CoalescingIo>> {
-    let authority = uri.authority().ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            format!("no host:port in {uri}"),
-        )
-    })?;
-    let stream = TcpStream::connect(authority.as_str()).await?;
-    stream.set_nodelay(true)?;
+    let (_, stream) = tcp_to(&uri).await?;
     Ok(TokioIo::new(CoalescingIo::new(stream, CLIENT_WRITE_BUFFER)))
+}
+
+/// A peer connection over TLS whose records are written through a
+/// [`CoalescingIo`] (or straight to the socket).
+type TlsPeerIo = tokio_rustls::client::TlsStream<Either<TcpStream, CoalescingIo>>;
+
+/// Opens TCP to `uri`'s `host:port`, then TLS with the host as the server
+/// name (the peer's certificate must be valid for it).
+async fn connect_tls(
+    uri: Uri,
+    tls: ClientTls,
+    coalescing: bool,
+) -> std::io::Result<TokioIo<TlsPeerIo>> {
+    let (host, stream) = tcp_to(&uri).await?;
+    let io = if coalescing {
+        Either::Right(CoalescingIo::new(stream, CLIENT_WRITE_BUFFER))
+    } else {
+        Either::Left(stream)
+    };
+    Ok(TokioIo::new(tls.connect(&host, io).await?))
 }
 
 #[cfg(test)]

@@ -18,6 +18,9 @@ pub enum Error {
     /// An option has a value the server or pool cannot work with.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A TLS certificate, key or CA file is missing or unusable.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// The gRPC transport failed (serving or connecting).
     #[error("gRPC transport error: {0}")]
     Transport(#[from] tonic::transport::Error),

@@ -98,6 +98,7 @@ pub mod pool;
 pub mod server;
 pub mod service;
 pub mod status;
+pub mod tls;
 pub mod transport;
 
 pub use breaker::{BreakerOptions, PeerHealth};

@@ -11,7 +11,8 @@ use futures::future::{Either, Ready, ready};
 use tonic::body::Body;
 use tower::{Layer, Service};
 
-use super::{AuthPolicy, PeerIdentity, SharedPolicy};
+use super::{AuthPolicy, SharedPolicy};
+use crate::tls::ClientCertificate;
 use crate::transport::ResponseBody;
 
 /// Wraps a service in [`Auth`].
@@ -73,7 +74,7 @@ where
             return Either::Left(self.inner.call(req));
         }
         let role = self.policy.role(req.uri().path());
-        let certificate = req.extensions().get::<PeerIdentity>();
+        let certificate = req.extensions().get::<ClientCertificate>();
         match self.policy.check(role, bearer(&req), certificate) {
             Ok(()) => Either::Left(self.inner.call(req)),
             Err(status) => {

@@ -5,13 +5,16 @@
 //!
 //! | path | role | needs |
 //! |---|---|---|
-//! | `Fetch` (and every peer-to-peer RPC added later) | [`Role::Peer`] | a peer token, or a peer certificate ([`PeerIdentity`]) |
-//! | `Get`, `Stats` | [`Role::Client`] | a client token (or a peer's credential) |
+//! | `Fetch` (and every peer-to-peer RPC added later) | [`Role::Peer`] | a peer token, or a peer's certificate |
+//! | `Get`, `Stats` | [`Role::Client`] | a client token or certificate (or a peer's credential) |
 //! | health, reflection | [`Role::Open`] | nothing, unless configured |
 //!
 //! A request without a credential, or with an unknown one, is
-//! `UNAUTHENTICATED`; a client's token on a peer-only RPC is
-//! `PERMISSION_DENIED`. Tokens travel as `authorization: Bearer TOKEN` and
+//! `UNAUTHENTICATED`; a client's token, or a certificate of the CA not on
+//! the peer allow-list, on a peer-only RPC is `PERMISSION_DENIED`.
+//! Certificates are checked by the TLS handshake ([`tls`](crate::tls));
+//! what reaches this module is a [`ClientCertificate`] in the request's
+//! extensions. Tokens travel as `authorization: Bearer TOKEN` and
 //! are compared in constant time ([`Tokens`]); no token is ever logged.
 //! With no tokens configured every request passes (the default: a node on
 //! loopback). The check happens before shedding, so a flood of bad
@@ -26,15 +29,7 @@ pub use self::layer::{Auth, AuthLayer};
 pub use self::tokens::Tokens;
 
 use crate::Error;
-
-/// The identity a peer proved with its TLS certificate (put in a request's
-/// extensions by the transport when the client presented a certificate
-/// that chains to the peers' CA and is allowed).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PeerIdentity {
-    /// The certificate's subject alternative names.
-    pub names: Vec<String>,
-}
+use crate::tls::ClientCertificate;
 
 /// What a request must show, by its path; see the [module docs](self).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +49,8 @@ pub struct AuthPolicy {
     peers: Option<Tokens>,
     open_stats: bool,
     closed_health: bool,
-    /// A peer certificate proves peer identity (mTLS is on).
+    /// Client certificates are checked (mTLS is on): one proves peer
+    /// identity when it is on the allow-list.
     peer_certificates: bool,
 }
 
@@ -77,7 +73,8 @@ impl AuthPolicy {
         self
     }
 
-    /// A peer's TLS certificate ([`PeerIdentity`]) counts as peer identity.
+    /// Client certificates count ([`ClientCertificate`]: the server's TLS
+    /// has a CA): a peer's proves peer identity, any other one a client's.
     pub fn peer_certificates(mut self, on: bool) -> Self {
         self.peer_certificates = on;
         self
@@ -147,13 +144,17 @@ impl AuthPolicy {
         &self,
         role: Role,
         token: Option<&[u8]>,
-        certificate: Option<&PeerIdentity>,
+        certificate: Option<&ClientCertificate>,
     ) -> Result<(), tonic::Status> {
+        let certificate = certificate.filter(|_| self.peer_certificates);
         let is_peer = || {
-            (self.peer_certificates && certificate.is_some())
+            certificate.is_some_and(|c| c.peer)
                 || matches!((token, &self.peers), (Some(t), Some(p)) if p.contains(t))
         };
-        let is_client = || matches!((token, &self.clients), (Some(t), Some(c)) if c.contains(t));
+        let is_client = || {
+            certificate.is_some()
+                || matches!((token, &self.clients), (Some(t), Some(c)) if c.contains(t))
+        };
         match role {
             Role::Open => Ok(()),
             Role::Client if self.clients.is_none() => Ok(()),
@@ -161,7 +162,7 @@ impl AuthPolicy {
             Role::Peer if self.peers.is_none() && !self.peer_certificates => Ok(()),
             Role::Peer if is_peer() => Ok(()),
             Role::Peer if is_client() => Err(tonic::Status::permission_denied(
-                "this RPC is for peers only: a client's token is not enough",
+                "this RPC is for peers only: a client's credential is not enough",
             )),
             _ if token.is_none() => Err(tonic::Status::unauthenticated(
                 "missing credentials: send authorization: Bearer TOKEN",

@@ -59,8 +59,9 @@ fn credentials_by_role() {
         Some(Code::Unauthenticated)
     );
     // A certificate counts only when peer certificates are on.
-    let cert = PeerIdentity {
-        names: vec!["node-b".into()],
+    let cert = ClientCertificate {
+        peer: true,
+        name: Some("node-b".into()),
     };
     assert_eq!(
         code(p.check(Role::Peer, None, Some(&cert))),
@@ -69,6 +70,21 @@ fn credentials_by_role() {
     let p = p.peer_certificates(true);
     assert_eq!(code(p.check(Role::Peer, None, Some(&cert))), None);
     assert_eq!(code(p.check(Role::Client, None, Some(&cert))), None);
+    // A certificate of the CA not on the allow-list is a client's: Get
+    // yes, Fetch no (PERMISSION_DENIED), unless it also has a peer token.
+    let client_cert = ClientCertificate {
+        peer: false,
+        name: None,
+    };
+    assert_eq!(code(p.check(Role::Client, None, Some(&client_cert))), None);
+    assert_eq!(
+        code(p.check(Role::Peer, None, Some(&client_cert))),
+        Some(Code::PermissionDenied)
+    );
+    assert_eq!(
+        code(p.check(Role::Peer, Some(b"peer-x"), Some(&client_cert))),
+        None
+    );
 }
 
 /// No tokens: everything passes. Client tokens without a way for peers to

@@ -8,6 +8,7 @@ use cache_core::consistent_hash::DEFAULT_VNODES;
 
 use crate::auth::Tokens;
 use crate::breaker::BreakerOptions;
+use crate::tls::ClientTls;
 use crate::{Error, limits};
 
 /// Options of a [`PeerPool`](crate::PeerPool): made by
@@ -33,6 +34,7 @@ pub struct PoolOptions {
     pub(crate) breaker: BreakerOptions,
     pub(crate) write_coalescing: bool,
     pub(crate) peer_tokens: Option<Tokens>,
+    pub(crate) tls: Option<ClientTls>,
 }
 
 impl Default for PoolOptions {
@@ -44,6 +46,7 @@ impl Default for PoolOptions {
             breaker: BreakerOptions::default(),
             write_coalescing: true,
             peer_tokens: None,
+            tls: None,
         }
     }
 }
@@ -145,6 +148,15 @@ impl PoolOptionsBuilder {
     /// Reloads of the set are picked up by the next fetch. Default none.
     pub fn peer_tokens(mut self, tokens: Tokens) -> Self {
         self.opts.peer_tokens = Some(tokens);
+        self
+    }
+
+    /// Dial peers over TLS ([`ClientTls`]: the CA that peers' certificates
+    /// must chain to, and the certificate this node presents as its peer
+    /// identity). Reloads are picked up by the next connection. Default
+    /// plaintext.
+    pub fn tls(mut self, tls: ClientTls) -> Self {
+        self.opts.tls = Some(tls);
         self
     }
 

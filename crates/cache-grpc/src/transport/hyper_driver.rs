@@ -18,10 +18,9 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 use tonic::body::Body;
-use tonic::transport::server::TcpConnectInfo;
 
 use super::{
-    CONNECTION_WINDOW, GrpcService, MAX_FRAME_SIZE, MAX_SEND_BUFFER, STREAM_WINDOW,
+    CONNECTION_WINDOW, ConnInfo, GrpcService, MAX_FRAME_SIZE, MAX_SEND_BUFFER, STREAM_WINDOW,
     TransportConfig, with_info,
 };
 use crate::middleware::catch_panic::CatchPanicLayer;
@@ -33,7 +32,7 @@ pub(super) async fn run<IO, S>(
     io: IO,
     svc: S,
     cfg: &TransportConfig,
-    info: TcpConnectInfo,
+    info: ConnInfo,
     stop: CancellationToken,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,

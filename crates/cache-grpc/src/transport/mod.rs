@@ -14,6 +14,9 @@
 //! - `hyper_driver` ([`Transport::Hyper`]): hyper's HTTP/2 server, as
 //!   tonic's server runs it (a task per request), with the same limits
 //!   where hyper has them; kept to compare against.
+//! - `handshake`: the TLS handshake, when the server has
+//!   [`ServerTls`](crate::tls::ServerTls), before either driver sees the
+//!   connection.
 //! - [`ResponseBody`]: what every response is made of.
 //! - [`coalesce`]: [`CoalescingIo`], writes gathered
 //!   into one system call per batch; for server connections and for peer
@@ -21,6 +24,8 @@
 //!
 //! Both drivers give every request the same things: its connection's
 //! addresses ([`TcpConnectInfo`], so `tonic::Request::remote_addr` works)
+//! and its client's verified certificate
+//! ([`ClientCertificate`](crate::tls::ClientCertificate), under mTLS)
 //! in the extensions, a caught panic answered `INTERNAL`, and on shutdown
 //! a GOAWAY after which the streams in flight finish.
 
@@ -28,6 +33,7 @@ pub(crate) mod accept;
 mod body;
 pub mod coalesce;
 mod h2_driver;
+mod handshake;
 mod hyper_driver;
 
 use std::convert::Infallible;
@@ -35,7 +41,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tonic::body::Body;
@@ -45,6 +51,8 @@ use tower::Service;
 use self::accept::{Accepted, Acceptor};
 pub use self::body::ResponseBody;
 use self::coalesce::CoalescingIo;
+use self::handshake::HandshakeLog;
+use crate::tls::{ClientCertificate, ServerTls};
 
 /// Which connection loop serves the listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -103,6 +111,17 @@ pub(crate) struct TransportConfig {
     /// Write through [`CoalescingIo`](coalesce::CoalescingIo), with this
     /// many bytes queued at most (`None`: plain socket writes).
     pub write_buffer: Option<usize>,
+    /// Serve TLS with this configuration (`None`: plaintext).
+    pub tls: Option<ServerTls>,
+}
+
+/// What a connection tells each of its requests, in their extensions.
+#[derive(Debug, Clone)]
+pub(crate) struct ConnInfo {
+    /// Its addresses.
+    pub tcp: TcpConnectInfo,
+    /// Its client's certificate, verified (mTLS only).
+    pub certificate: Option<ClientCertificate>,
 }
 
 /// The service a connection runs: the server's whole stack.
@@ -151,6 +170,7 @@ pub(crate) async fn serve<S: GrpcService>(
     stop: CancellationToken,
 ) {
     let cfg = Arc::new(cfg);
+    let handshakes = Arc::new(HandshakeLog::new());
     let mut acceptor = Acceptor::new(listener, cfg.max_connections);
     let mut conns = JoinSet::new();
     loop {
@@ -159,11 +179,9 @@ pub(crate) async fn serve<S: GrpcService>(
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             Accepted { socket, info, slot } = acceptor.accept() => {
                 let (svc, cfg, stop) = (svc.clone(), cfg.clone(), stop.clone());
+                let handshakes = handshakes.clone();
                 conns.spawn(async move {
-                    match cfg.write_buffer {
-                        Some(max) => run(CoalescingIo::new(socket, max), svc, &cfg, info, stop).await,
-                        None => run(socket, svc, &cfg, info, stop).await,
-                    }
+                    connection(socket, info, svc, &cfg, &handshakes, stop).await;
                     drop(slot);
                 });
             }
@@ -173,14 +191,42 @@ pub(crate) async fn serve<S: GrpcService>(
     while conns.join_next().await.is_some() {}
 }
 
-/// Serves one connection with the configured driver.
-async fn run<IO, S>(
-    io: IO,
+/// Serves one accepted connection: in the clear, or after its TLS
+/// handshake.
+async fn connection<S: GrpcService>(
+    socket: TcpStream,
+    tcp: TcpConnectInfo,
     svc: S,
     cfg: &TransportConfig,
-    info: TcpConnectInfo,
+    handshakes: &HandshakeLog,
     stop: CancellationToken,
-) where
+) {
+    let Some(tls) = &cfg.tls else {
+        let info = ConnInfo {
+            tcp,
+            certificate: None,
+        };
+        return match cfg.write_buffer {
+            Some(max) => run(CoalescingIo::new(socket, max), svc, cfg, info, stop).await,
+            None => run(socket, svc, cfg, info, stop).await,
+        };
+    };
+    let accepted = handshake::accept(
+        socket,
+        tls,
+        cfg.handshake_timeout,
+        cfg.write_buffer,
+        handshakes,
+    )
+    .await;
+    if let Some((io, certificate)) = accepted {
+        run(io, svc, cfg, ConnInfo { tcp, certificate }, stop).await;
+    }
+}
+
+/// Serves one connection with the configured driver.
+async fn run<IO, S>(io: IO, svc: S, cfg: &TransportConfig, info: ConnInfo, stop: CancellationToken)
+where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     S: GrpcService,
 {
@@ -190,8 +236,13 @@ async fn run<IO, S>(
     }
 }
 
-/// `req` with its connection's addresses in the extensions.
-fn with_info<B>(mut req: http::Request<B>, info: &TcpConnectInfo) -> http::Request<B> {
-    req.extensions_mut().insert(info.clone());
+/// `req` with its connection's addresses (and client certificate) in the
+/// extensions.
+fn with_info<B>(mut req: http::Request<B>, info: &ConnInfo) -> http::Request<B> {
+    let ext = req.extensions_mut();
+    ext.insert(info.tcp.clone());
+    if let Some(c) = &info.certificate {
+        ext.insert(c.clone());
+    }
     req
 }

@@ -2,6 +2,7 @@
 //! behaviour depends on the key, and a cluster of nodes serving it.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod certs;
 pub mod h2client;
 pub mod proxy;
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::ServerOptions;
 use crate::Error;
 use crate::auth::AuthPolicy;
+use crate::tls::ServerTls;
 use crate::transport::Transport;
 
 /// Builds [`ServerOptions`]: each setter takes and returns the builder
@@ -207,9 +208,26 @@ impl ServerOptionsBuilder {
         self
     }
 
+    /// Serve TLS ([`ServerTls`]); default plaintext. With a CA, client
+    /// certificates are asked for and count in the [`auth`](Self::auth)
+    /// policy: a peer's proves peer identity (`Fetch`), any other one a
+    /// client's.
+    pub fn tls(mut self, value: ServerTls) -> Self {
+        self.opts.tls = Some(value);
+        self
+    }
+
     /// The options, or [`Error::Config`] naming the first value that
     /// cannot work (a zero limit or timeout).
-    pub fn build(self) -> Result<ServerOptions, Error> {
+    pub fn build(mut self) -> Result<ServerOptions, Error> {
+        if self
+            .opts
+            .tls
+            .as_ref()
+            .is_some_and(|t| t.config().ca_file().is_some())
+        {
+            self.opts.auth = self.opts.auth.peer_certificates(true);
+        }
         self.opts.validate()?;
         Ok(self.opts)
     }

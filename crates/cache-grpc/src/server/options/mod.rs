@@ -9,6 +9,7 @@ mod builder;
 
 pub use self::builder::ServerOptionsBuilder;
 use crate::auth::AuthPolicy;
+use crate::tls::ServerTls;
 use crate::transport::{Transport, TransportConfig};
 use crate::{Error, limits};
 
@@ -51,6 +52,7 @@ pub struct ServerOptions {
     pub(crate) write_buffer_bytes: usize,
     pub(crate) transport: Transport,
     pub(crate) auth: AuthPolicy,
+    pub(crate) tls: Option<ServerTls>,
 }
 
 impl Default for ServerOptions {
@@ -78,6 +80,7 @@ impl Default for ServerOptions {
             write_buffer_bytes: 256 * 1024,
             transport: Transport::H2,
             auth: AuthPolicy::open(),
+            tls: None,
         }
     }
 }
@@ -206,6 +209,11 @@ impl ServerOptions {
         &self.auth
     }
 
+    /// See [`ServerOptionsBuilder::tls`].
+    pub fn tls(&self) -> Option<&ServerTls> {
+        self.tls.as_ref()
+    }
+
     /// What every connection is given.
     pub(crate) fn transport_config(&self) -> TransportConfig {
         TransportConfig {
@@ -226,6 +234,7 @@ impl ServerOptions {
                 .request_timeout
                 .saturating_add(self.response_send_timeout),
             write_buffer: self.write_coalescing.then_some(self.write_buffer_bytes),
+            tls: self.tls.clone(),
         }
     }
 }

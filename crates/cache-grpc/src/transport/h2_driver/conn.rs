@@ -11,11 +11,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use tonic::transport::server::TcpConnectInfo;
-
 use super::stream::{self, Budget, StreamLimits};
 use crate::transport::{
-    CONNECTION_WINDOW, GrpcService, MAX_FRAME_SIZE, MAX_SEND_BUFFER, STREAM_WINDOW, TransportConfig,
+    CONNECTION_WINDOW, ConnInfo, GrpcService, MAX_FRAME_SIZE, MAX_SEND_BUFFER, STREAM_WINDOW,
+    TransportConfig,
 };
 
 /// Serves one connection until the client closes it, it fails, its
@@ -25,7 +24,7 @@ pub(super) async fn run<IO, S>(
     io: IO,
     svc: S,
     cfg: &TransportConfig,
-    info: TcpConnectInfo,
+    info: ConnInfo,
     stop: CancellationToken,
 ) -> Result<(), h2::Error>
 where

@@ -38,9 +38,8 @@ mod stream;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
-use tonic::transport::server::TcpConnectInfo;
 
-use super::{GrpcService, TransportConfig};
+use super::{ConnInfo, GrpcService, TransportConfig};
 
 /// Serves one connection until the client closes it or, after `stop`, its
 /// last stream ends.
@@ -48,7 +47,7 @@ pub(super) async fn run<IO, S>(
     io: IO,
     svc: S,
     cfg: &TransportConfig,
-    info: TcpConnectInfo,
+    info: ConnInfo,
     stop: CancellationToken,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin,

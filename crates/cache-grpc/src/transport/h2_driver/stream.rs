@@ -17,10 +17,8 @@ use http_body::{Body as HttpBody, Frame};
 use tonic::body::Body;
 use tower::ServiceExt;
 
-use tonic::transport::server::TcpConnectInfo;
-
 use crate::middleware::catch_panic::{internal_error, panic_message};
-use crate::transport::{GrpcService, ResponseBody, with_info};
+use crate::transport::{ConnInfo, GrpcService, ResponseBody, with_info};
 
 /// How a stream ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +77,7 @@ pub(super) struct StreamLimits {
     /// How long a response body may wait for the client's window.
     pub(super) send_timeout: Duration,
     /// The connection's addresses, put in every request's extensions.
-    pub(super) info: TcpConnectInfo,
+    pub(super) info: ConnInfo,
 }
 
 /// Answers one request; ends early when the client resets the stream.

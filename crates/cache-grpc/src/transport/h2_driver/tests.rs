@@ -103,6 +103,7 @@ async fn start_with(shared: Shared, keepalive_interval: Duration) -> Server {
         max_connection_age: Duration::from_secs(3600),
         connection_age_grace: Duration::from_secs(10),
         write_buffer: Some(64 * 1024),
+        tls: None,
     };
     let stop = CancellationToken::new();
     let server = tokio::spawn(serve(listener, svc, cfg, stop.clone()));
