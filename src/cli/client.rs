@@ -7,7 +7,10 @@ use cache_grpc::pb::groupcache_client::GroupcacheClient;
 use clap::Args;
 use tonic::transport::{Channel, Endpoint};
 
+use cache_grpc::tls::ClientTls;
+
 use crate::Error;
+use crate::cli::client_tls::ClientTlsArgs;
 use crate::cli::parse::clap_parsers;
 
 /// Largest message a client command accepts from a node (1 GiB): the
@@ -17,8 +20,9 @@ pub const MAX_RESPONSE_BYTES: usize = 1 << 30;
 /// Flags of a command that calls one node.
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
-    /// The node to call: `host:port` or `http://host:port`.
-    #[arg(long, env = "GROUPCACHE_ADDR", default_value = "127.0.0.1:7001", value_name = "ADDR", value_parser = clap_parsers::peer)]
+    /// The node to call: `host:port`, `http://host:port`, or
+    /// `https://host:port` (TLS; see --tls-ca).
+    #[arg(long, env = "GROUPCACHE_ADDR", default_value = "127.0.0.1:7001", value_name = "ADDR", value_parser = clap_parsers::node_addr)]
     pub addr: String,
     /// Deadline of the whole call, connection included (sent to the node as
     /// `grpc-timeout`, so it bounds the work done for it too).
@@ -34,6 +38,9 @@ pub struct ClientArgs {
     /// itself; no flag takes the token, so it never shows in `ps`.
     #[arg(long, env = "GROUPCACHE_TOKEN_FILE", value_name = "FILE")]
     pub token_file: Option<std::path::PathBuf>,
+    /// TLS: the CA to trust, the client certificate.
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
 }
 
 /// The variable holding a client's token itself.
@@ -43,10 +50,12 @@ impl ClientArgs {
     /// Waits for the node (with `--wait`), then connects within the
     /// timeout.
     pub async fn connect(&self) -> Result<GroupcacheClient<Channel>, Error> {
+        let tls = self.tls.for_addr(&self.addr)?;
         if let Some(wait) = self.wait {
-            crate::cli::wait::until_serving(&self.addr, tokio::time::Instant::now() + wait).await?;
+            let deadline = tokio::time::Instant::now() + wait;
+            crate::cli::wait::until_serving(&self.addr, deadline, tls.as_ref()).await?;
         }
-        connect(&self.addr, self.timeout).await
+        connect(&self.addr, self.timeout, tls.as_ref()).await
     }
 }
 
@@ -101,19 +110,30 @@ pub async fn bounded<T>(
     }
 }
 
-/// Connects to the node at `addr` (`host:port` or `http://host:port`).
-pub async fn connect(addr: &str, timeout: Duration) -> Result<GroupcacheClient<Channel>, Error> {
-    let channel = channel(addr, timeout).await?;
+/// Connects to the node at `addr` (`host:port`, `http://host:port` or
+/// `https://host:port`), over TLS when `tls` is given.
+pub async fn connect(
+    addr: &str,
+    timeout: Duration,
+    tls: Option<&ClientTls>,
+) -> Result<GroupcacheClient<Channel>, Error> {
+    let channel = channel(addr, timeout, tls).await?;
     Ok(GroupcacheClient::new(channel).max_decoding_message_size(MAX_RESPONSE_BYTES))
 }
 
-/// A channel to the node at `addr`, connected within `timeout`.
-pub async fn channel(addr: &str, timeout: Duration) -> Result<Channel, Error> {
-    let uri = if addr.starts_with("http://") {
-        addr.to_owned()
-    } else {
-        format!("http://{addr}")
-    };
+/// A channel to the node at `addr`, connected within `timeout`, over TLS
+/// when `tls` is given.
+pub async fn channel(
+    addr: &str,
+    timeout: Duration,
+    tls: Option<&ClientTls>,
+) -> Result<Channel, Error> {
+    // The TLS connector dials `host:port` itself: the URI only names it.
+    let host_port = addr
+        .strip_prefix("http://")
+        .or_else(|| addr.strip_prefix("https://"))
+        .unwrap_or(addr);
+    let uri = format!("http://{host_port}");
     let failed = |detail: String| Error::Connect {
         addr: addr.to_owned(),
         detail,
@@ -122,7 +142,13 @@ pub async fn channel(addr: &str, timeout: Duration) -> Result<Channel, Error> {
         .map_err(|e| failed(e.to_string()))?
         .connect_timeout(timeout)
         .tcp_nodelay(true);
-    let channel = tokio::time::timeout(timeout, endpoint.connect())
+    let connecting = async {
+        match tls {
+            None => endpoint.connect().await,
+            Some(tls) => endpoint.connect_with_connector(tls.connector()).await,
+        }
+    };
+    let channel = tokio::time::timeout(timeout, connecting)
         .await
         .map_err(|_| {
             failed(format!(

@@ -31,6 +31,7 @@ use crate::Error;
 use crate::error::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
 pub mod client;
+pub mod client_tls;
 pub mod config;
 pub mod demo;
 pub mod get;

@@ -73,6 +73,16 @@ pub fn parse_peer(text: &str) -> Result<String, Error> {
     }
 }
 
+/// A node address for a client command: a peer address (see
+/// [`parse_peer`]) or `https://host:port`.
+pub fn parse_node_addr(text: &str) -> Result<String, Error> {
+    let t = text.trim();
+    match t.strip_prefix("https://") {
+        Some(hostport) => parse_peer(hostport).map(|_| t.to_owned()),
+        None => parse_peer(t),
+    }
+}
+
 /// The message of a config error without its "invalid configuration: "
 /// prefix (when nesting one in another).
 fn strip_prefix(e: &Error) -> String {
@@ -101,6 +111,10 @@ pub(crate) mod clap_parsers {
 
     pub(crate) fn peer(s: &str) -> Result<String, String> {
         parse_peer(s).map_err(|e| strip_prefix(&e))
+    }
+
+    pub(crate) fn node_addr(s: &str) -> Result<String, String> {
+        parse_node_addr(s).map_err(|e| strip_prefix(&e))
     }
 
     pub(crate) fn fraction(s: &str) -> Result<f64, String> {
@@ -182,6 +196,12 @@ mod tests {
             "http://node-a:7001"
         );
         assert!(parse_peer("[::1]:7001").is_ok());
+        assert_eq!(
+            parse_node_addr("https://node-a:7001").unwrap(),
+            "https://node-a:7001"
+        );
+        assert!(parse_peer("https://node-a:7001").is_err());
+        assert!(parse_node_addr("https://node-a").is_err());
         for bad in [
             "",
             "host",

@@ -20,8 +20,10 @@ pub mod dev;
 pub mod http2;
 pub mod loads;
 mod node;
+pub mod reload;
 pub mod resources;
 pub mod self_id;
+pub mod tls;
 
 /// Which store keeps a group's values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -157,6 +159,9 @@ pub struct ServeArgs {
     /// Client and peer tokens, open RPCs, --insecure.
     #[command(flatten)]
     pub auth: auth::AuthArgs,
+    /// Certificates, the peers' CA, the peer allow-list.
+    #[command(flatten)]
+    pub tls: tls::TlsArgs,
     /// The longest any request may take: the budget of a request without a
     /// grpc-timeout, and the cap of one with a longer one.
     #[arg(long, env = "GROUPCACHE_REQUEST_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = clap_parsers::duration)]
@@ -205,6 +210,8 @@ pub struct ServeConfig {
     pub sources: Vec<(String, Source)>,
     /// The client and peer tokens, read.
     pub tokens: auth::NodeTokens,
+    /// The TLS configuration, loaded (`None`: plaintext).
+    pub tls: Option<tls::NodeTls>,
 }
 
 impl ServeArgs {
@@ -257,7 +264,9 @@ impl ServeArgs {
         self.resources.validate()?;
         self.http2.validate()?;
         let tokens = self.auth.tokens(&|var| std::env::var(var).ok())?;
-        self.auth.check_exposure(self.listen, &tokens)?;
+        let tls = self.tls.load()?;
+        self.auth
+            .check_exposure(self.listen, &tokens, tls.is_some())?;
         let mut options = SourceOptions::new(self.max_value_bytes, self.origin_timeout);
         self.resources.apply_to_sources(&mut options);
         if let Some(path) = &self.origin_ca {
@@ -282,6 +291,7 @@ impl ServeArgs {
             args: self,
             sources,
             tokens,
+            tls,
         })
     }
 }

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use cache_grpc::tls::ClientTls;
 use clap::Args;
 use tokio::time::Instant;
 use tonic_health::pb::HealthCheckRequest;
@@ -12,6 +13,7 @@ use tonic_health::pb::health_client::HealthClient;
 
 use crate::Error;
 use crate::cli::client;
+use crate::cli::client_tls::ClientTlsArgs;
 use crate::cli::parse::clap_parsers;
 
 /// How often a node that is not ready yet is asked again.
@@ -26,18 +28,30 @@ const ATTEMPT: Duration = Duration::from_secs(1);
 pub struct WaitArgs {
     /// The nodes to wait for, comma-separated: `host:port` or
     /// `http://host:port`.
-    #[arg(long, env = "GROUPCACHE_ADDR", value_delimiter = ',', default_value = "127.0.0.1:7001", value_name = "ADDR,ADDR,...", value_parser = clap_parsers::peer)]
+    #[arg(long, env = "GROUPCACHE_ADDR", value_delimiter = ',', default_value = "127.0.0.1:7001", value_name = "ADDR,ADDR,...", value_parser = clap_parsers::node_addr)]
     pub addr: Vec<String>,
     /// How long to wait for all of them; past it, exit 1 naming the nodes
     /// not ready and why.
     #[arg(long, env = "GROUPCACHE_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub timeout: Duration,
+    /// TLS: the CA to trust, the client certificate.
+    #[command(flatten)]
+    pub tls: ClientTlsArgs,
 }
 
 /// Waits for every node at once; the first not ready in time is the error.
 pub async fn run(args: WaitArgs) -> Result<(), Error> {
     let deadline = Instant::now() + args.timeout;
-    let waits = args.addr.iter().map(|addr| until_serving(addr, deadline));
+    let tls = args
+        .addr
+        .iter()
+        .map(|addr| args.tls.for_addr(addr))
+        .collect::<Result<Vec<_>, _>>()?;
+    let waits = args
+        .addr
+        .iter()
+        .zip(&tls)
+        .map(|(addr, tls)| until_serving(addr, deadline, tls.as_ref()));
     for outcome in futures::future::join_all(waits).await {
         outcome?;
     }
@@ -47,7 +61,11 @@ pub async fn run(args: WaitArgs) -> Result<(), Error> {
 /// Asks `addr`'s health check (`grpc.health.v1`, service `""`) until it
 /// answers SERVING or `deadline` passes ([`Error::NotReady`] with the last
 /// reason: refused, NOT_SERVING, no answer).
-pub async fn until_serving(addr: &str, deadline: Instant) -> Result<(), Error> {
+pub async fn until_serving(
+    addr: &str,
+    deadline: Instant,
+    tls: Option<&ClientTls>,
+) -> Result<(), Error> {
     let started = Instant::now();
     let mut last = String::from("no answer yet");
     loop {
@@ -60,7 +78,7 @@ pub async fn until_serving(addr: &str, deadline: Instant) -> Result<(), Error> {
                 last,
             });
         }
-        match check(addr, left.min(ATTEMPT)).await {
+        match check(addr, left.min(ATTEMPT), tls).await {
             Ok(()) => return Ok(()),
             Err(why) => last = why,
         }
@@ -70,9 +88,9 @@ pub async fn until_serving(addr: &str, deadline: Instant) -> Result<(), Error> {
 }
 
 /// One health check within `timeout`: `Ok` for SERVING, else why not.
-async fn check(addr: &str, timeout: Duration) -> Result<(), String> {
+async fn check(addr: &str, timeout: Duration, tls: Option<&ClientTls>) -> Result<(), String> {
     let attempt = async {
-        let channel = client::channel(addr, timeout)
+        let channel = client::channel(addr, timeout, tls)
             .await
             .map_err(|e| e.to_string())?;
         let mut request = tonic::Request::new(HealthCheckRequest {
@@ -113,7 +131,7 @@ mod tests {
             .port();
         let addr = format!("127.0.0.1:{port}");
         let started = Instant::now();
-        let err = until_serving(&addr, Instant::now() + Duration::from_millis(300))
+        let err = until_serving(&addr, Instant::now() + Duration::from_millis(300), None)
             .await
             .unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(5));

@@ -6,24 +6,22 @@
 //! `--peer-token-file`) or an environment variable holding the tokens
 //! themselves (`GROUPCACHE_AUTH_TOKENS`, `GROUPCACHE_PEER_TOKENS`, one per
 //! line or comma-separated). Files are reread on SIGHUP and when they
-//! change (checked every [`RELOAD_EVERY`]).
+//! change ([`reload`](super::reload)).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
 
 use cache_grpc::auth::{AuthPolicy, Tokens};
 use clap::Args;
 
 use crate::Error;
 use crate::cli::parse::clap_parsers;
+use crate::cli::serve::reload::Watched;
 
 /// The variable holding client tokens themselves.
 pub const CLIENT_TOKENS_VAR: &str = "GROUPCACHE_AUTH_TOKENS";
 /// The variable holding peer tokens themselves.
 pub const PEER_TOKENS_VAR: &str = "GROUPCACHE_PEER_TOKENS";
-/// How often token files are checked for changes.
-pub const RELOAD_EVERY: Duration = Duration::from_secs(2);
 
 /// Authentication flags of `serve`.
 #[derive(Debug, Clone, Args)]
@@ -107,64 +105,46 @@ impl AuthArgs {
 
     /// Refuses a non-loopback listen address with nothing protecting it,
     /// unless `--insecure`.
-    pub fn check_exposure(&self, listen: SocketAddr, tokens: &NodeTokens) -> Result<(), Error> {
-        if listen.ip().is_loopback() || self.insecure || tokens.clients.is_some() {
+    pub fn check_exposure(
+        &self,
+        listen: SocketAddr,
+        tokens: &NodeTokens,
+        tls: bool,
+    ) -> Result<(), Error> {
+        if listen.ip().is_loopback() || self.insecure || tokens.clients.is_some() || tls {
             return Ok(());
         }
         Err(Error::config(format!(
             "--listen {listen} is reachable from other machines, but nothing keeps strangers \
-             out: give --auth-token-file and --peer-token-file (see docs/cli.md, \
-             \"Authentication\"), or --insecure to serve it open anyway"
+             out: give --tls-cert and --tls-key (with --tls-ca for mTLS between peers), or \
+             --auth-token-file and --peer-token-file (see docs/cli.md, \"Running it in \
+             production\"), or --insecure to serve it open anyway"
         )))
     }
 }
 
-/// Rereads every token file whose modification time changed, every
-/// [`RELOAD_EVERY`], and whenever `sighup` yields. Runs until dropped.
-pub async fn reload_on_change(
-    tokens: NodeTokens,
-    mut sighup: impl futures::Stream<Item = ()> + Unpin,
-) {
-    use futures::StreamExt;
-    let sets: Vec<Tokens> = [tokens.clients, tokens.peers]
+impl NodeTokens {
+    /// The token files, to watch for changes.
+    pub fn watched(&self) -> Vec<Watched> {
+        [
+            ("client tokens", &self.clients),
+            ("peer tokens", &self.peers),
+        ]
         .into_iter()
-        .flatten()
-        .filter(|t| t.file().is_some())
-        .collect();
-    if sets.is_empty() {
-        return;
-    }
-    let modified = |t: &Tokens| -> Option<SystemTime> {
-        std::fs::metadata(t.file()?).and_then(|m| m.modified()).ok()
-    };
-    let mut seen: Vec<Option<SystemTime>> = sets.iter().map(modified).collect();
-    let mut tick = tokio::time::interval(RELOAD_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        let forced = tokio::select! {
-            _ = tick.tick() => false,
-            signal = sighup.next() => match signal {
-                Some(()) => true,
-                None => return,
-            },
-        };
-        for (set, last) in sets.iter().zip(seen.iter_mut()) {
-            let now = modified(set);
-            if !forced && now == *last {
-                continue;
-            }
-            *last = now;
-            let file = set
-                .file()
-                .map(|f| f.display().to_string())
-                .unwrap_or_default();
-            match set.reload() {
-                Ok(n) => tracing::info!(%file, tokens = n, "token file reloaded"),
-                Err(e) => {
-                    tracing::warn!(%file, error = %e, "token file not reloaded; the old tokens stay")
-                }
-            }
-        }
+        .filter_map(|(what, set)| {
+            let set = set.clone()?;
+            let file = set.file()?.to_owned();
+            Some(Watched {
+                what,
+                files: vec![file],
+                reload: Box::new(move || {
+                    set.reload()
+                        .map(|n| format!("{n} tokens"))
+                        .map_err(|e| e.to_string())
+                }),
+            })
+        })
+        .collect()
     }
 }
 

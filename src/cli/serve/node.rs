@@ -10,7 +10,7 @@ use crate::Error;
 use crate::cli::serve::ServeConfig;
 use crate::cli::serve::dev::DevSettings;
 use crate::cli::serve::resources::raise_open_file_limit;
-use crate::cli::serve::{auth, http2, self_id};
+use crate::cli::serve::{http2, reload, self_id};
 
 /// Builds the pool and the groups, binds, serves until SIGINT/SIGTERM, then
 /// lets `cache_grpc::serve` drain (bounded by `--shutdown-timeout`).
@@ -19,6 +19,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         args,
         sources,
         tokens,
+        tls,
     } = config;
     let max_value_bytes = usize::try_from(args.max_value_bytes)
         .map_err(|_| Error::config("--max-value-bytes is too large for this machine"))?;
@@ -27,8 +28,12 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
 
     // Signals first, so a SIGTERM during start-up is not lost.
     let signal = termination_signal()?;
-    // Token files are reread when they change and on SIGHUP.
-    tokio::spawn(auth::reload_on_change(tokens.clone(), hangups()?));
+    // Token and TLS files are reread when they change and on SIGHUP.
+    let mut watched = tokens.watched();
+    if let Some(tls) = &tls {
+        watched.extend(tls.watched());
+    }
+    tokio::spawn(reload::reload_on_change(watched, hangups()?));
 
     match raise_open_file_limit() {
         Ok(limit) => {
@@ -64,6 +69,9 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         .write_coalescing(!dev.no_peer_coalescing);
     if let Some(peer_tokens) = &tokens.peers {
         pool_opts = pool_opts.peer_tokens(peer_tokens.clone());
+    }
+    if let Some(tls) = &tls {
+        pool_opts = pool_opts.tls(tls.client.clone());
     }
     let pool_opts = pool_opts.build()?;
     let peers = if args.peers.is_empty() {
@@ -106,9 +114,12 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         } else {
             Transport::H2
         });
-    let server = args
+    let mut server = args
         .http2
         .apply_to_server(args.resources.apply_to_server(server));
+    if let Some(tls) = &tls {
+        server = server.tls(tls.server.clone());
+    }
     let server_opts = server.build()?;
 
     tracing::info!(
@@ -117,6 +128,8 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         peers = ?pool.peers(),
         groups = ?registry.groups().iter().map(|g| g.name().to_owned()).collect::<Vec<_>>(),
         cache_bytes = args.cache_bytes,
+        tls = tls.is_some(),
+        mtls = args.tls.tls_ca.is_some(),
         "starting"
     );
     let shutdown = async move {

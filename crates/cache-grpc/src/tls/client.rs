@@ -110,11 +110,29 @@ impl ClientTls {
         TlsConnector::from(config).connect(name, io).await
     }
 
-    /// Opens TCP (`TCP_NODELAY`) to `uri`'s `host:port`, then TLS: a
-    /// connector for tonic's `Endpoint::connect_with_connector`.
+    /// Opens TCP (`TCP_NODELAY`) to `uri`'s `host:port`, then TLS.
     pub async fn dial(&self, uri: Uri) -> std::io::Result<TokioIo<TlsStream<TcpStream>>> {
         let (host, tcp) = tcp_to(&uri).await?;
         Ok(TokioIo::new(self.connect(&host, tcp).await?))
+    }
+
+    /// [`dial`](Self::dial) as a connector for tonic's
+    /// `Endpoint::connect_with_connector`.
+    pub fn connector(
+        &self,
+    ) -> impl tower::Service<
+        Uri,
+        Response = TokioIo<TlsStream<TcpStream>>,
+        Error = std::io::Error,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + 'static {
+        let tls = self.clone();
+        tower::service_fn(move |uri| {
+            let tls = tls.clone();
+            async move { tls.dial(uri).await }
+        })
     }
 }
 

@@ -3,8 +3,11 @@
 //!
 //! A TLS connection starts with a handshake record (content type 22); a
 //! plaintext HTTP/2 client starts with the preface `PRI * HTTP/2.0`, an
-//! HTTP/1.1 one with a method. Both get an answer naming the problem
-//! before the connection is closed; anything else is closed at once.
+//! HTTP/1.1 one with a method. A gRPC client's first request is answered
+//! `UNAVAILABLE` with a message saying the port requires TLS (what
+//! grpcurl and every gRPC library print), then the connection is closed
+//! with a GOAWAY (`INADEQUATE_SECURITY` if the HTTP/2 handshake itself
+//! fails); an HTTP/1.1 client gets a `400` saying the same.
 
 use std::time::Duration;
 
@@ -39,6 +42,10 @@ pub(crate) async fn sniff(socket: &TcpStream) -> std::io::Result<Sniffed> {
 
 const MESSAGE: &[u8] = b"this port requires TLS";
 
+/// The gRPC status message of a request in the clear.
+const GRPC_MESSAGE: &str = "this port requires TLS: connect with TLS (groupcache --tls-ca FILE, \
+                            grpcurl -cacert FILE)";
+
 /// An HTTP/2 SETTINGS frame (empty) then a GOAWAY with
 /// `INADEQUATE_SECURITY` and [`MESSAGE`] as its debug data.
 fn goaway() -> Vec<u8> {
@@ -57,7 +64,10 @@ fn goaway() -> Vec<u8> {
 /// connection.
 pub(crate) async fn refuse_plaintext(mut socket: TcpStream, kind: Sniffed, timeout: Duration) {
     let answer = match kind {
-        Sniffed::PlainHttp2 => goaway(),
+        Sniffed::PlainHttp2 => {
+            let _ = tokio::time::timeout(timeout, answer_grpc(socket)).await;
+            return;
+        }
         Sniffed::Plain => [
             &b"HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\nconnection: close\r\n\
                content-length: 23\r\n\r\n"[..],
@@ -72,6 +82,35 @@ pub(crate) async fn refuse_plaintext(mut socket: TcpStream, kind: Sniffed, timeo
         socket.shutdown().await
     })
     .await;
+}
+
+/// Speaks HTTP/2 just long enough to answer the first request
+/// `UNAVAILABLE` (trailers only), then closes the connection. A client
+/// whose preface does not parse gets [`goaway`] as written bytes.
+async fn answer_grpc(mut socket: TcpStream) {
+    // Peek the whole preface: h2 takes it off the socket.
+    let mut preface = [0u8; 24];
+    let is_h2 = matches!(socket.peek(&mut preface).await, Ok(24))
+        && &preface == b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    if !is_h2 {
+        let _ = socket.write_all(&goaway()).await;
+        let _ = socket.shutdown().await;
+        return;
+    }
+    let Ok(mut conn) = h2::server::handshake(socket).await else {
+        return;
+    };
+    if let Some(Ok((_request, mut respond))) = conn.accept().await {
+        let response = http::Response::builder()
+            .header("content-type", "application/grpc")
+            .header("grpc-status", "14")
+            .header("grpc-message", GRPC_MESSAGE)
+            .body(())
+            .expect("a static response");
+        let _ = respond.send_response(response, true);
+    }
+    conn.graceful_shutdown();
+    while let Some(Ok(_)) = conn.accept().await {}
 }
 
 #[cfg(test)]

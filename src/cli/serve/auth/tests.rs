@@ -55,24 +55,31 @@ fn token_sources() {
     );
 }
 
-/// A non-loopback listen address needs client tokens or --insecure.
+/// A non-loopback listen address needs client tokens, TLS or --insecure.
 #[test]
 fn exposure() {
     let open = NodeTokens::default();
     let wide: SocketAddr = "0.0.0.0:7001".parse().unwrap();
     let local: SocketAddr = "127.0.0.1:7001".parse().unwrap();
-    assert!(args(&[]).check_exposure(local, &open).is_ok());
+    assert!(args(&[]).check_exposure(local, &open, false).is_ok());
     let err = args(&[])
-        .check_exposure(wide, &open)
+        .check_exposure(wide, &open, false)
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("--auth-token-file") && err.contains("--insecure"),
+        err.contains("--auth-token-file")
+            && err.contains("--tls-cert")
+            && err.contains("--insecure"),
         "{err}"
     );
-    assert!(args(&["--insecure"]).check_exposure(wide, &open).is_ok());
+    assert!(
+        args(&["--insecure"])
+            .check_exposure(wide, &open, false)
+            .is_ok()
+    );
+    assert!(args(&[]).check_exposure(wide, &open, true).is_ok());
     let tokens = args(&[])
         .tokens(&env(&[(CLIENT_TOKENS_VAR, "a"), (PEER_TOKENS_VAR, "p")]))
         .unwrap();
-    assert!(args(&[]).check_exposure(wide, &tokens).is_ok());
+    assert!(args(&[]).check_exposure(wide, &tokens, false).is_ok());
 }
