@@ -15,7 +15,7 @@
 //!   tonic's server runs it (a task per request), with the same limits
 //!   where hyper has them; kept to compare against.
 //! - `handshake`: the TLS handshake, when the server has
-//!   [`ServerTls`](crate::tls::ServerTls), before either driver sees the
+//!   [`ServerTls`], before either driver sees the
 //!   connection.
 //! - [`ResponseBody`]: what every response is made of.
 //! - [`coalesce`]: [`CoalescingIo`], writes gathered
@@ -25,7 +25,7 @@
 //! Both drivers give every request the same things: its connection's
 //! addresses ([`TcpConnectInfo`], so `tonic::Request::remote_addr` works)
 //! and its client's verified certificate
-//! ([`ClientCertificate`](crate::tls::ClientCertificate), under mTLS)
+//! ([`ClientCertificate`], under mTLS)
 //! in the extensions, a caught panic answered `INTERNAL`, and on shutdown
 //! a GOAWAY after which the streams in flight finish.
 
