@@ -18,21 +18,13 @@ use cli_support::*;
 use groupcache::source::synthetic_value;
 
 fn spawn(addr: &str, peers: &str, tls: &[String], dir: &TempDir) -> Node {
-    let log = dir.0.join(format!("node-{}.log", addr.replace(':', "_")));
-    let child = command()
-        .args(["serve", "--listen", addr, "--peers", peers])
-        .args(["--group", "g=synthetic:size=8", "--peer-timeout", "10s"])
-        .args(tls)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("groupcache starts");
-    Node {
-        child,
-        addr: addr.to_owned(),
-        log,
-    }
+    let mut args: Vec<String> = ["--listen", addr, "--peers", peers]
+        .iter()
+        .chain(&["--group", "g=synthetic:size=8", "--peer-timeout", "10s"])
+        .map(|s| s.to_string())
+        .collect();
+    args.extend(tls.iter().cloned());
+    spawn_node(addr, &args, &[], &dir.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -94,9 +94,14 @@ pub struct ServeArgs {
         value_name = "ADDR"
     )]
     pub listen: SocketAddr,
+    /// Serve peers on a port of their own: peers fetch from each other
+    /// here (--peers then lists these addresses), and the --listen port
+    /// refuses Fetch with PERMISSION_DENIED. Default: peers use --listen.
+    #[arg(long, env = "GROUPCACHE_PEER_LISTEN", value_name = "ADDR")]
+    pub peer_listen: Option<SocketAddr>,
     /// This node's address as its peers know it (the entry of --peers that
-    /// is this node). Default: the listen address (after binding, so port 0
-    /// works).
+    /// is this node). Default: the peer address, --peer-listen or else
+    /// --listen (after binding, so port 0 works).
     #[arg(long = "self", env = "GROUPCACHE_SELF", value_name = "ADDR", value_parser = clap_parsers::peer)]
     pub self_addr: Option<String>,
     /// Every node of the mesh, this one included, comma-separated, the same
@@ -231,12 +236,22 @@ impl ServeArgs {
                 )));
             }
         }
-        if self.listen.ip().is_unspecified() && self.self_addr.is_none() && !self.peers.is_empty() {
+        let peer_port = self.peer_listen.unwrap_or(self.listen);
+        if peer_port.ip().is_unspecified() && self.self_addr.is_none() && !self.peers.is_empty() {
             return Err(Error::config(format!(
-                "--listen {} accepts on every interface, so peers cannot reach this node at it: \
-                 give --self with the address the other peers use (as listed in --peers)",
-                self.listen
+                "{} {peer_port} accepts on every interface, so peers cannot reach this node at \
+                 it: give --self with the address the other peers use (as listed in --peers)",
+                if self.peer_listen.is_some() {
+                    "--peer-listen"
+                } else {
+                    "--listen"
+                },
             )));
+        }
+        if self.peer_listen == Some(self.listen) {
+            return Err(Error::config(
+                "--peer-listen must differ from --listen (leave it out to serve peers on --listen)",
+            ));
         }
         if self.cache_bytes == 0 {
             return Err(Error::config("--cache-bytes must be above zero"));
@@ -265,8 +280,9 @@ impl ServeArgs {
         self.http2.validate()?;
         let tokens = self.auth.tokens(&|var| std::env::var(var).ok())?;
         let tls = self.tls.load()?;
-        self.auth
-            .check_exposure(self.listen, &tokens, tls.is_some())?;
+        for addr in std::iter::once(self.listen).chain(self.peer_listen) {
+            self.auth.check_exposure(addr, &tokens, tls.is_some())?;
+        }
         let mut options = SourceOptions::new(self.max_value_bytes, self.origin_timeout);
         self.resources.apply_to_sources(&mut options);
         if let Some(path) = &self.origin_ca {

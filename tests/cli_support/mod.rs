@@ -196,7 +196,7 @@ pub(crate) fn free_ports(n: usize) -> Vec<u16> {
 }
 
 /// Starts a `groupcache serve` on `addr` with `args`, logging to `dir`.
-fn spawn_node(addr: &str, args: &[String], envs: &[(&str, String)], dir: &Path) -> Node {
+pub(crate) fn spawn_node(addr: &str, args: &[String], envs: &[(&str, String)], dir: &Path) -> Node {
     let log = dir.join(format!("node-{}.log", addr.replace(':', "_")));
     let mut cmd = command();
     cmd.arg("serve")

@@ -107,6 +107,6 @@ pub use cluster::{ClusterOptions, LocalCluster};
 pub use error::Error;
 pub use limits::DEFAULT_MAX_VALUE_BYTES;
 pub use pool::{PeerPool, PoolOptions, PoolOptionsBuilder};
-pub use server::{ServerOptions, ServerOptionsBuilder, serve};
+pub use server::{Listeners, ServerOptions, ServerOptionsBuilder, serve};
 pub use service::GroupcacheService;
 pub use transport::Transport;

@@ -53,10 +53,22 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     let local = listener
         .local_addr()
         .map_err(|e| Error::io("cannot read the listen address", e))?;
+    let peer_listener = match args.peer_listen {
+        Some(addr) => {
+            Some(http2::bind(addr).map_err(|e| Error::io(format!("cannot listen on {addr}"), e))?)
+        }
+        None => None,
+    };
+    let peer_local = match &peer_listener {
+        Some(l) => l
+            .local_addr()
+            .map_err(|e| Error::io("cannot read the peer listen address", e))?,
+        None => local,
+    };
     // Our entry of --peers, as spelled there (host names resolved).
     let self_addr = self_id::find_self(
         args.self_addr.as_deref(),
-        local,
+        peer_local,
         &args.peers,
         &self_id::system_resolver,
     )?;
@@ -124,6 +136,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
 
     tracing::info!(
         listen = %local,
+        peer_listen = ?peer_listener.as_ref().map(|_| peer_local),
         node = %pool.self_id(),
         peers = ?pool.peers(),
         groups = ?registry.groups().iter().map(|g| g.name().to_owned()).collect::<Vec<_>>(),
@@ -137,7 +150,11 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
             tracing::info!(signal = name, "received; shutting down gracefully");
         }
     };
-    cache_grpc::serve(listener, registry, pool, server_opts, shutdown).await?;
+    let listeners = cache_grpc::Listeners {
+        client: listener,
+        peer: peer_listener,
+    };
+    cache_grpc::serve(listeners, registry, pool, server_opts, shutdown).await?;
     let dropped = crate::cli::logging::dropped_lines();
     if dropped > 0 {
         tracing::warn!(

@@ -52,6 +52,8 @@ pub struct AuthPolicy {
     /// Client certificates are checked (mTLS is on): one proves peer
     /// identity when it is on the allow-list.
     peer_certificates: bool,
+    /// Peer-only RPCs are served on another port: refused here.
+    peers_elsewhere: bool,
 }
 
 impl AuthPolicy {
@@ -77,6 +79,14 @@ impl AuthPolicy {
     /// has a CA): a peer's proves peer identity, any other one a client's.
     pub fn peer_certificates(mut self, on: bool) -> Self {
         self.peer_certificates = on;
+        self
+    }
+
+    /// Peer-only RPCs are refused (`PERMISSION_DENIED`) whatever the
+    /// credential: the policy of a client port when the node has a peer
+    /// port. Default false.
+    pub fn peers_elsewhere(mut self, on: bool) -> Self {
+        self.peers_elsewhere = on;
         self
     }
 
@@ -110,7 +120,10 @@ impl AuthPolicy {
 
     /// Whether any check is made at all.
     pub fn is_open(&self) -> bool {
-        self.clients.is_none() && self.peers.is_none() && !self.peer_certificates
+        self.clients.is_none()
+            && self.peers.is_none()
+            && !self.peer_certificates
+            && !self.peers_elsewhere
     }
 
     /// The tokens this node's peer client presents, if any.
@@ -157,6 +170,9 @@ impl AuthPolicy {
         };
         match role {
             Role::Open => Ok(()),
+            Role::Peer if self.peers_elsewhere => Err(tonic::Status::permission_denied(
+                "peer RPCs are served on the node's peer port (--peer-listen), not here",
+            )),
             Role::Client if self.clients.is_none() => Ok(()),
             Role::Client if is_client() || is_peer() => Ok(()),
             Role::Peer if self.peers.is_none() && !self.peer_certificates => Ok(()),

@@ -112,3 +112,22 @@ fn open_and_invalid_policies() {
         Some(Code::Unauthenticated)
     );
 }
+
+/// A client port of a node with a peer port refuses peer RPCs whatever
+/// the credential, and serves the rest as before.
+#[test]
+fn peers_elsewhere() {
+    let p = AuthPolicy::open().peers_elsewhere(true);
+    assert!(!p.is_open());
+    assert_eq!(
+        code(p.check(Role::Peer, None, None)),
+        Some(Code::PermissionDenied)
+    );
+    assert_eq!(code(p.check(Role::Client, None, None)), None);
+    let p = policy().peers_elsewhere(true);
+    assert_eq!(
+        code(p.check(Role::Peer, Some(b"peer-x"), None)),
+        Some(Code::PermissionDenied)
+    );
+    assert_eq!(code(p.check(Role::Client, Some(b"client-a"), None)), None);
+}

@@ -35,8 +35,28 @@ use crate::{Error, PeerPool, transport};
 /// The name health reports the groupcache service under.
 const SERVICE_NAME: &str = <Generated<GroupcacheService> as NamedService>::NAME;
 
+/// Where a node listens: the client port, and optionally a port of its own
+/// for peer traffic. A [`TcpListener`] converts into the client port
+/// alone.
+#[derive(Debug)]
+pub struct Listeners {
+    /// Clients (and, without a peer port, peers).
+    pub client: TcpListener,
+    /// Peers: with it, the client port refuses peer-only RPCs (`Fetch`)
+    /// with `PERMISSION_DENIED`, and the ring's peer ids are these
+    /// addresses.
+    pub peer: Option<TcpListener>,
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(client: TcpListener) -> Self {
+        Listeners { client, peer: None }
+    }
+}
+
 /// Serves `groupcache.v1.Groupcache`, `grpc.health.v1.Health` and (unless
-/// turned off) server reflection on `listener` until `shutdown` completes.
+/// turned off) server reflection on `listeners` until `shutdown`
+/// completes.
 ///
 /// Health reports SERVING (for `""` and `groupcache.v1.Groupcache`) once
 /// the server runs. When `shutdown` completes it reports NOT_SERVING, waits
@@ -46,22 +66,35 @@ const SERVICE_NAME: &str = <Generated<GroupcacheService> as NamedService>::NAME;
 /// Must run inside a tokio runtime. Accepted sockets get `TCP_NODELAY`
 /// (without it small answers wait ~40 ms for Nagle).
 pub async fn serve(
-    listener: TcpListener,
+    listeners: impl Into<Listeners>,
     registry: Registry,
     pool: PeerPool,
     opts: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
-    let local = listener.local_addr()?;
-    let (svc, health) = stack::build(registry.clone(), pool.clone(), &opts)?;
+    let Listeners { client, peer } = listeners.into();
+    let local = client.local_addr()?;
+    let peer_addr = peer.as_ref().map(TcpListener::local_addr).transpose()?;
+    let (inner, health) = stack::build(registry.clone(), pool.clone(), &opts)?;
     set_health(&health, ServingStatus::NotServing).await;
     // Cancelled when the server is to stop accepting and drain.
     let stop = CancellationToken::new();
-    let server = transport::serve(listener, svc, opts.transport_config(), stop.clone());
+    let client_auth = opts.auth.clone().peers_elsewhere(peer.is_some());
+    let client_svc = stack::for_listener(inner.clone(), client_auth);
+    let client_port = transport::serve(client, client_svc, opts.transport_config(), stop.clone());
+    let peer_port = async {
+        if let Some(listener) = peer {
+            let svc = stack::for_listener(inner, opts.auth.clone());
+            transport::serve(listener, svc, opts.transport_config(), stop.clone()).await;
+        }
+    };
+    let server = async {
+        futures::future::join(client_port, peer_port).await;
+    };
     tokio::pin!(server);
 
     set_health(&health, ServingStatus::Serving).await;
-    tracing::info!(addr = %local, node = %pool.self_id(), groups = registry.groups().len(), "serving");
+    tracing::info!(addr = %local, peer_addr = ?peer_addr, node = %pool.self_id(), groups = registry.groups().len(), "serving");
 
     tokio::select! {
         () = &mut server => {

@@ -1,5 +1,7 @@
-//! [`build`]: the whole service a node runs, built once, whichever
-//! transport serves it. Outermost first:
+//! [`build`] and [`for_listener`]: the whole service a node runs, built
+//! once, whichever transport serves it (the two outer layers once per
+//! listener: the client port and the optional peer port differ in what
+//! they let through). Outermost first:
 //!
 //! 1. [`TraceLayer`]: the request's span (path, client address).
 //! 2. [`AuthLayer`]: credentials by role (`UNAUTHENTICATED`,
@@ -21,7 +23,7 @@ use tower::ServiceBuilder;
 
 use super::options::ServerOptions;
 use super::{GroupcacheServer, Router};
-use crate::auth::AuthLayer;
+use crate::auth::{AuthLayer, AuthPolicy};
 use crate::middleware::deadline::DeadlineLayer;
 use crate::middleware::shed::ShedLayer;
 use crate::middleware::trace::TraceLayer;
@@ -29,8 +31,9 @@ use crate::service::GroupcacheService;
 use crate::transport::GrpcService;
 use crate::{Error, PeerPool};
 
-/// The node's service for `registry` and `pool` under `opts`, and the
-/// reporter of its health service (which starts NOT_SERVING).
+/// The node's service for `registry` and `pool` under `opts` without the
+/// two outer layers (see [`for_listener`]), and the reporter of its health
+/// service (which starts NOT_SERVING).
 pub(crate) fn build(
     registry: Registry,
     pool: PeerPool,
@@ -67,9 +70,15 @@ pub(crate) fn build(
                     .build_v1alpha()?,
             );
     }
-    let svc = ServiceBuilder::new()
+    Ok((Router::new(groupcache, others.prepare()), health))
+}
+
+/// What one listener serves: `inner` (from [`build`], shared by every
+/// listener of the node, so they share one shedding budget) under its own
+/// span and credential checks.
+pub(crate) fn for_listener<S: GrpcService>(inner: S, auth: AuthPolicy) -> impl GrpcService {
+    ServiceBuilder::new()
         .layer(TraceLayer)
-        .layer(AuthLayer::new(opts.auth.clone()))
-        .service(Router::new(groupcache, others.prepare()));
-    Ok((svc, health))
+        .layer(AuthLayer::new(auth))
+        .service(inner)
 }
