@@ -9,14 +9,18 @@
 //!
 //! 1. **Accept.** [`transport`] takes the connection off the listener
 //!    (at most `max_connections` open; accept errors back off) and runs it
-//!    in its own task on the configured driver: our loop on `h2` (the
-//!    default) or hyper's. The driver reads the request off the HTTP/2
-//!    connection, puts the connection's addresses in its extensions (so
-//!    `remote_addr()` works) and calls the node's one service.
+//!    in its own task: first the TLS handshake when the server has
+//!    [`tls`] (the client's verified certificate kept), then the
+//!    configured driver: our loop on `h2` (the default) or hyper's. The
+//!    driver reads the request off the HTTP/2 connection, puts the
+//!    connection's addresses (so `remote_addr()` works) and certificate in
+//!    its extensions and calls the node's one service (the same one for
+//!    the client port and the optional peer port, [`Listeners`]).
 //! 2. **Span and route.** That service is built once, by [`serve()`], for
 //!    either driver. A `grpc` span is opened for the request
 //!    ([`middleware::trace`]), its credentials are checked ([`auth`]:
-//!    `UNAUTHENTICATED` or `PERMISSION_DENIED`, when tokens are on), and the
+//!    `UNAUTHENTICATED` or `PERMISSION_DENIED`, when tokens or mTLS are
+//!    on), and the
 //!    [`Router`](server::Router) sends
 //!    `groupcache.v1.Groupcache` on and every other service (health,
 //!    reflection) to tonic's router.
