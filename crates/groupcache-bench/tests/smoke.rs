@@ -15,6 +15,10 @@ use groupcache_bench::{
     self as bench, BenchConfig, Distribution, KeySet, Report, Stop, Verify, synthetic_value,
 };
 
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../cache-grpc/tests/common/certs.rs"]
+mod certs;
+
 const SIZE: usize = 1024;
 
 /// A one-node cluster whose group `bench` serves `synthetic_value(key,
@@ -235,4 +239,68 @@ async fn a_run_of_failures_exits_one() {
         }
     }
     cluster.shutdown().await.unwrap();
+}
+
+/// Over TLS with a client token: every request is served (the node
+/// refuses requests without the token, so none went without it), and the
+/// stats deltas are read with the token too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_speaks_tls_and_tokens() {
+    use cache_grpc::auth::{AuthPolicy, Tokens};
+    use cache_grpc::tls::{ClientTls, ClientTlsConfig, ServerTls, ServerTlsConfig};
+
+    let dir = certs::temp_dir("bench-tls");
+    let ca = certs::TestCa::new(&dir, "bench");
+    let leaf = ca.leaf("node", &["127.0.0.1"]);
+    let mut opts = cache_grpc::ClusterOptions::default();
+    opts.server = opts
+        .server
+        .to_builder()
+        .tls(ServerTls::load(ServerTlsConfig::new(&leaf.cert, &leaf.key)).unwrap())
+        .auth(
+            AuthPolicy::open()
+                .client_tokens(Tokens::from_text("bench-token").unwrap())
+                .peer_tokens(Tokens::from_text("peer-token").unwrap()),
+        )
+        .build()
+        .unwrap();
+    let cluster = LocalCluster::start_with(1, opts, |_i, pool| {
+        let source =
+            getter_fn(
+                |key: String, _ctx| async move { Ok(Loaded::new(synthetic_value(&key, SIZE))) },
+            );
+        vec![
+            GroupBuilder::new("bench", 16 << 20, source)
+                .peers(Arc::new(pool.clone()))
+                .build()
+                .unwrap(),
+        ]
+    })
+    .await
+    .unwrap();
+    let mut cfg = config(format!("https://{}", cluster.addr(0)), 500);
+    cfg.tls = Some(ClientTls::load(ClientTlsConfig::new().ca(ca.ca_file())).unwrap());
+    cfg.authorization = Some(Tokens::from_text("bench-token").unwrap().header());
+    cfg.verify = Some(Verify {
+        size: SIZE,
+        expected: synthetic_value,
+    });
+    let report = tokio::time::timeout(Duration::from_secs(60), bench::run(&cfg))
+        .await
+        .expect("run ends in time")
+        .expect("run succeeds");
+    assert_eq!((report.requests, report.ok), (500, 500));
+    let stats = report.stats.expect("stats read with the token");
+    assert_eq!(stats.nodes, 1);
+    assert_eq!(stats.counters.get("gets"), Some(&500));
+
+    // Without the token every request is refused.
+    cfg.authorization = None;
+    cfg.stop = Stop::Requests {
+        count: 50,
+        max_time: Duration::from_secs(20),
+    };
+    let report = bench::run(&cfg).await.expect("the run itself works");
+    assert_eq!(report.ok, 0);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -92,6 +92,13 @@ pub struct RunArgs {
     /// and an after. Off by default.
     #[arg(long, env = "GROUPCACHE_BENCH_TIMELINE", value_name = "DURATION", value_parser = parse::duration)]
     pub timeline: Option<Duration>,
+    /// Speak TLS to the targets, trusting the CA bundle in FILE.
+    #[arg(long, env = "GROUPCACHE_BENCH_TLS_CA", value_name = "FILE")]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// Send `authorization: Bearer TOKEN` with the first token of FILE on
+    /// every request (nodes with --auth-token-file).
+    #[arg(long, env = "GROUPCACHE_BENCH_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<std::path::PathBuf>,
     /// Print the report as one JSON line instead of a table.
     #[arg(long, env = "GROUPCACHE_BENCH_JSON", value_parser = parse::switch)]
     pub json: bool,
@@ -170,6 +177,17 @@ impl RunArgs {
         cfg.progress = !self.no_progress && !self.json;
         cfg.seed = self.seed;
         cfg.timeline = self.timeline;
+        if let Some(ca) = &self.tls_ca {
+            let tls =
+                cache_grpc::tls::ClientTls::load(cache_grpc::tls::ClientTlsConfig::new().ca(ca))
+                    .map_err(|e| Error::config(format!("--tls-ca: {e}")))?;
+            cfg.tls = Some(tls);
+        }
+        if let Some(file) = &self.token_file {
+            let tokens = cache_grpc::auth::Tokens::from_file(file)
+                .map_err(|e| Error::config(format!("--token-file: {e}")))?;
+            cfg.authorization = Some(tokens.header());
+        }
         cfg.validate()?;
         Ok(cfg)
     }

@@ -122,6 +122,11 @@ pub struct BenchConfig {
     /// Also report requests, errors and latency per slice of this length
     /// of the measured phase (by send time); default none.
     pub timeline: Option<Duration>,
+    /// Speak TLS to the targets with this configuration; default none.
+    pub tls: Option<cache_grpc::tls::ClientTls>,
+    /// Sent as `authorization` on every request (`Bearer TOKEN`), for nodes
+    /// with tokens on; default none.
+    pub authorization: Option<tonic::metadata::AsciiMetadataValue>,
 }
 
 /// Value verification: the expected value of each key.
@@ -167,6 +172,8 @@ impl BenchConfig {
             seed: 1,
             max_message_bytes: 64 << 20,
             timeline: None,
+            tls: None,
+            authorization: None,
         }
     }
 

@@ -23,7 +23,13 @@ pub async fn run(cfg: &BenchConfig) -> Result<Report, Error> {
         Distribution::Sequential => None,
         d => Some(KeyPicker::new(keys.len(), d)?),
     };
-    let clients = client::connect_all(&cfg.targets, cfg.conns, cfg.max_message_bytes).await?;
+    let clients = client::connect_all(
+        &cfg.targets,
+        cfg.conns,
+        cfg.max_message_bytes,
+        cfg.tls.as_ref(),
+    )
+    .await?;
     let stat_clients: Vec<_> = clients.iter().map(|per| per[0].clone()).collect();
 
     // Without a warm-up the "before" snapshots are taken before any load.
@@ -47,6 +53,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<Report, Error> {
         picker,
         seq: AtomicU64::new(0),
         timeout: cfg.timeout,
+        authorization: cfg.authorization.clone(),
         verify: cfg.verify.clone(),
         start,
         measure_start,
@@ -156,7 +163,7 @@ async fn snapshot(
     clients: &[cache_grpc::pb::groupcache_client::GroupcacheClient<tonic::transport::Channel>],
 ) -> Snapshot {
     let counters = if cfg.stats {
-        stats::snapshot(clients, &cfg.group).await
+        stats::snapshot(clients, &cfg.group, cfg.authorization.as_ref()).await
     } else {
         Default::default()
     };

@@ -38,7 +38,11 @@ pub struct StatsDelta {
 
 /// Asks each client for the stats of `group`; nodes that fail or don't know
 /// the group are left out.
-pub(crate) async fn snapshot(clients: &[Client], group: &str) -> ClusterCounters {
+pub(crate) async fn snapshot(
+    clients: &[Client],
+    group: &str,
+    authorization: Option<&tonic::metadata::AsciiMetadataValue>,
+) -> ClusterCounters {
     let mut out = ClusterCounters::default();
     for c in clients {
         let mut c = c.clone();
@@ -46,6 +50,9 @@ pub(crate) async fn snapshot(clients: &[Client], group: &str) -> ClusterCounters
             group: group.to_string(),
         });
         req.set_timeout(std::time::Duration::from_secs(3));
+        if let Some(a) = authorization {
+            req.metadata_mut().insert("authorization", a.clone());
+        }
         let Ok(resp) = c.stats(req).await else {
             continue;
         };

@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     pub(crate) seq: AtomicU64,
     /// Per-request deadline.
     pub(crate) timeout: Duration,
+    /// The `authorization` header of every request, if any.
+    pub(crate) authorization: Option<tonic::metadata::AsciiMetadataValue>,
     /// Value verification.
     pub(crate) verify: Option<Verify>,
     /// When the run (warm-up included) started.
@@ -146,6 +148,9 @@ pub(crate) async fn run_worker(sh: Arc<Shared>, w: usize) -> WorkerResult {
             key: key.clone(),
         });
         req.set_timeout(sh.timeout);
+        if let Some(a) = &sh.authorization {
+            req.metadata_mut().insert("authorization", a.clone());
+        }
         // The deadline travels as grpc-timeout, but a stalled server (or a
         // stopped process) may never answer: bound the wait here too, with a
         // small grace for the server's own DEADLINE_EXCEEDED to arrive first.
