@@ -7,7 +7,7 @@ Every ```sh and ```python block of each FILE runs, in order, in one bash
 session started in the repository's root (so the README's mesh, started by
 its "A 3-node mesh by hand" block, serves every later block; its closing
 `kill` runs last). What is swapped, so that a test never collides with
-anything else on the machine: the ports 7001-7003 (for free ones), the
+anything else on the machine: the ports 7001-7099 (for free ones), the
 binary `target/release/groupcache` (for --bin), `/tmp/gc` (the venv, for
 --venv) and `/tmp/gc-files` (for a temporary directory).
 
@@ -126,21 +126,23 @@ def main():
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="gc-doc-snippets-")
-    ports = free_ports(3)
     subs = [
         ("target/release/groupcache", os.path.abspath(args.bin)),
         ("/tmp/gc/", os.path.abspath(args.venv) + "/"),
         ("/tmp/gc &&", os.path.abspath(args.venv) + " &&"),
         ("/tmp/gc-files", os.path.join(work, "files")),
         ("/tmp/gc-", os.path.join(work, "gc-")),
-    ] + [(str(7001 + i), str(p)) for i, p in enumerate(ports)]
+    ]
+    # Ports 7001-7099, each to a free one (the same one everywhere).
+    ports = dict(zip(range(7001, 7100), free_ports(99)))
 
     # One pass, longest first: a replacement is never replaced again.
     table = dict(subs)
-    pattern = re.compile("|".join(re.escape(a) for a in sorted(table, key=len, reverse=True)))
+    alternatives = [re.escape(a) for a in sorted(table, key=len, reverse=True)]
+    pattern = re.compile("|".join(alternatives + [r"(?<![\d.])70(?:0[1-9]|[1-9]\d)(?!\d)"]))
 
     def swap(text):
-        return pattern.sub(lambda m: table[m.group(0)], text)
+        return pattern.sub(lambda m: table.get(m.group(0)) or str(ports[int(m.group(0))]), text)
 
     steps, last = [], []  # (kind, file, line, command, expected)
     for path in args.files:
