@@ -8,6 +8,7 @@
 pub use cache_core as core;
 pub use cache_grpc as grpc;
 
+pub mod build;
 pub mod cli;
 mod error;
 pub mod source;

@@ -45,7 +45,7 @@ pub mod wait;
 /// `groupcache`: a distributed caching and cache-filling server speaking
 /// gRPC.
 #[derive(Debug, Parser)]
-#[command(name = "groupcache", version, about, long_about = None)]
+#[command(name = "groupcache", version = crate::build::VERSION, about, long_about = None)]
 #[command(
     after_help = "Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 NOT_FOUND (get).\n\
 Every flag can also be set from the environment variable shown beside it."

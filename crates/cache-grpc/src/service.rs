@@ -21,6 +21,7 @@ use tonic::{Request, Response, Status};
 use crate::middleware::deadline::Deadline;
 use crate::pb::groupcache_server::Groupcache;
 use crate::pb::{self, FetchRequest, FetchResponse, GetRequest, GetResponse};
+use crate::server::gauges::NodeGauges;
 use crate::{PeerHealth, PeerPool, status};
 
 /// The service implementation. Cheap to clone (registry and pool are
@@ -32,6 +33,8 @@ pub struct GroupcacheService {
     /// Values above this are refused rather than sent (they could not be
     /// decoded by a peer or client configured with the same limit).
     max_value_bytes: usize,
+    /// The server's view of itself, for `Stats` (set by `serve`).
+    gauges: Option<NodeGauges>,
 }
 
 impl GroupcacheService {
@@ -42,7 +45,14 @@ impl GroupcacheService {
             registry,
             pool,
             max_value_bytes,
+            gauges: None,
         }
+    }
+
+    /// Reports `gauges` in `Stats`.
+    pub(crate) fn with_gauges(mut self, gauges: NodeGauges) -> Self {
+        self.gauges = Some(gauges);
+        self
     }
 
     /// The largest value this service answers with.
@@ -168,6 +178,7 @@ impl Groupcache for GroupcacheService {
                 .into_iter()
                 .map(|(peer, h)| peer_health(peer, &h))
                 .collect(),
+            info: self.gauges.as_ref().map(NodeGauges::info),
         }))
     }
 }

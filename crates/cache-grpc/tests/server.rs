@@ -95,6 +95,22 @@ async fn stats_reports_node_peers_and_every_counter() {
         let snap = cluster.group(0, GROUP).unwrap().stats();
         assert_eq!(group.main_cache.unwrap().items, snap.main_cache.items);
         assert_eq!(group.hot_cache.unwrap().items, snap.hot_cache.items);
+        // What the node runs and how it is doing: this client's connection
+        // (and node 0's to its peers, which are the other nodes' clients)
+        // and the Stats call itself in flight.
+        let info = stats.info.expect("node info");
+        assert!(info.version.starts_with("cache-grpc "), "{}", info.version);
+        assert!(info.connections >= 1, "{info:?}");
+        assert_eq!(info.requests_in_flight, 1, "the Stats call itself");
+        assert!(info.rss_bytes > 0);
+        let later = client
+            .stats(StatsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .info
+            .unwrap();
+        assert!(later.uptime_ms >= info.uptime_ms);
     })
     .await;
     cluster.shutdown().await.unwrap();

@@ -112,6 +112,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     }
 
     let server = ServerOptions::builder()
+        .version(crate::build::node_version())
         .auth(args.auth.policy(&tokens))
         .max_value_bytes(max_value_bytes)
         .reflection(!args.no_reflection)

@@ -33,6 +33,13 @@ impl ShedLayer {
     }
 }
 
+impl ShedLayer {
+    /// Requests holding a permit now.
+    pub fn in_flight(&self) -> usize {
+        self.max.saturating_sub(self.permits.available_permits())
+    }
+}
+
 impl<S> Layer<S> for ShedLayer {
     type Service = ShedService<S>;
 

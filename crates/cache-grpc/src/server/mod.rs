@@ -12,6 +12,7 @@
 //! Health (`grpc.health.v1`) reports SERVING once the listener is served
 //! and NOT_SERVING from the moment shutdown begins.
 
+pub(crate) mod gauges;
 pub mod groupcache;
 pub mod options;
 pub mod router;
@@ -75,17 +76,19 @@ pub async fn serve(
     let Listeners { client, peer } = listeners.into();
     let local = client.local_addr()?;
     let peer_addr = peer.as_ref().map(TcpListener::local_addr).transpose()?;
-    let (inner, health) = stack::build(registry.clone(), pool.clone(), &opts)?;
+    let (inner, health, gauges) = stack::build(registry.clone(), pool.clone(), &opts)?;
+    let mut transport_cfg = opts.transport_config();
+    transport_cfg.open = gauges.connections.clone();
     set_health(&health, ServingStatus::NotServing).await;
     // Cancelled when the server is to stop accepting and drain.
     let stop = CancellationToken::new();
     let client_auth = opts.auth.clone().peers_elsewhere(peer.is_some());
     let client_svc = stack::for_listener(inner.clone(), client_auth);
-    let client_port = transport::serve(client, client_svc, opts.transport_config(), stop.clone());
+    let client_port = transport::serve(client, client_svc, transport_cfg.clone(), stop.clone());
     let peer_port = async {
         if let Some(listener) = peer {
             let svc = stack::for_listener(inner, opts.auth.clone());
-            transport::serve(listener, svc, opts.transport_config(), stop.clone()).await;
+            transport::serve(listener, svc, transport_cfg, stop.clone()).await;
         }
     };
     let server = async {

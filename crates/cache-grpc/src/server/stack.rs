@@ -21,6 +21,7 @@ use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
 use tower::ServiceBuilder;
 
+use super::gauges::NodeGauges;
 use super::options::ServerOptions;
 use super::{GroupcacheServer, Router};
 use crate::auth::{AuthLayer, AuthPolicy};
@@ -32,16 +33,20 @@ use crate::transport::GrpcService;
 use crate::{Error, PeerPool};
 
 /// The node's service for `registry` and `pool` under `opts` without the
-/// two outer layers (see [`for_listener`]), and the reporter of its health
-/// service (which starts NOT_SERVING).
+/// two outer layers (see [`for_listener`]), the reporter of its health
+/// service (which starts NOT_SERVING), and its gauges (whose connection
+/// count the listeners keep).
 pub(crate) fn build(
     registry: Registry,
     pool: PeerPool,
     opts: &ServerOptions,
-) -> Result<(impl GrpcService, HealthReporter), Error> {
-    let service = GroupcacheService::new(registry, pool, opts.max_value_bytes);
+) -> Result<(impl GrpcService, HealthReporter, NodeGauges), Error> {
+    let shed = ShedLayer::new(opts.max_concurrent_requests);
+    let gauges = NodeGauges::new(&opts.version, shed.clone());
+    let service =
+        GroupcacheService::new(registry, pool, opts.max_value_bytes).with_gauges(gauges.clone());
     let groupcache = ServiceBuilder::new()
-        .layer(ShedLayer::new(opts.max_concurrent_requests))
+        .layer(shed)
         .layer(DeadlineLayer::new(Some(opts.request_timeout)))
         .service(GroupcacheServer::new(service).unary_codec(opts.unary_codec));
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -70,7 +75,7 @@ pub(crate) fn build(
                     .build_v1alpha()?,
             );
     }
-    Ok((Router::new(groupcache, others.prepare()), health))
+    Ok((Router::new(groupcache, others.prepare()), health, gauges))
 }
 
 /// What one listener serves: `inner` (from [`build`], shared by every

@@ -60,11 +60,13 @@ impl Drop for Slot {
 }
 
 impl Acceptor {
-    pub(crate) fn new(listener: TcpListener, max: usize) -> Self {
+    /// Takes connections off `listener` while fewer than `max` are open,
+    /// counted in `open` (which other acceptors may share).
+    pub(crate) fn new(listener: TcpListener, max: usize, open: Arc<AtomicUsize>) -> Self {
         Acceptor {
             local: listener.local_addr().ok(),
             listener,
-            open: Arc::new(AtomicUsize::new(0)),
+            open,
             max,
             backoff: Backoff::default(),
             errors: RateLimited::new(LOG_EVERY),
@@ -168,7 +170,7 @@ mod tests {
         use tokio::io::AsyncReadExt;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut acceptor = Acceptor::new(listener, 1);
+        let mut acceptor = Acceptor::new(listener, 1, Arc::default());
         let _first = TcpStream::connect(addr).await.unwrap();
         let first = acceptor.accept().await;
         assert_eq!(first.info.local_addr, Some(addr));

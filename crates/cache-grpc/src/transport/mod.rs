@@ -38,6 +38,7 @@ mod hyper_driver;
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -113,6 +114,9 @@ pub(crate) struct TransportConfig {
     pub write_buffer: Option<usize>,
     /// Serve TLS with this configuration (`None`: plaintext).
     pub tls: Option<ServerTls>,
+    /// Connections open now, counted against `max_connections`; shared by
+    /// every listener of a server (one cap for the node).
+    pub open: Arc<AtomicUsize>,
 }
 
 /// What a connection tells each of its requests, in their extensions.
@@ -171,7 +175,7 @@ pub(crate) async fn serve<S: GrpcService>(
 ) {
     let cfg = Arc::new(cfg);
     let handshakes = Arc::new(HandshakeLog::new());
-    let mut acceptor = Acceptor::new(listener, cfg.max_connections);
+    let mut acceptor = Acceptor::new(listener, cfg.max_connections, cfg.open.clone());
     let mut conns = JoinSet::new();
     loop {
         tokio::select! {

@@ -217,6 +217,13 @@ impl ServerOptionsBuilder {
         self
     }
 
+    /// What `Stats` reports the node runs (`StatsResponse.info.version`):
+    /// the binary's name, version and build. Default `cache-grpc VERSION`.
+    pub fn version(mut self, value: impl Into<String>) -> Self {
+        self.opts.version = value.into();
+        self
+    }
+
     /// The options, or [`Error::Config`] naming the first value that
     /// cannot work (a zero limit or timeout).
     pub fn build(mut self) -> Result<ServerOptions, Error> {

@@ -53,6 +53,7 @@ pub struct ServerOptions {
     pub(crate) transport: Transport,
     pub(crate) auth: AuthPolicy,
     pub(crate) tls: Option<ServerTls>,
+    pub(crate) version: String,
 }
 
 impl Default for ServerOptions {
@@ -81,6 +82,7 @@ impl Default for ServerOptions {
             transport: Transport::H2,
             auth: AuthPolicy::open(),
             tls: None,
+            version: format!("cache-grpc {}", env!("CARGO_PKG_VERSION")),
         }
     }
 }
@@ -209,6 +211,11 @@ impl ServerOptions {
         &self.auth
     }
 
+    /// See [`ServerOptionsBuilder::version`].
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
     /// See [`ServerOptionsBuilder::tls`].
     pub fn tls(&self) -> Option<&ServerTls> {
         self.tls.as_ref()
@@ -235,6 +242,7 @@ impl ServerOptions {
                 .saturating_add(self.response_send_timeout),
             write_buffer: self.write_coalescing.then_some(self.write_buffer_bytes),
             tls: self.tls.clone(),
+            open: Default::default(),
         }
     }
 }

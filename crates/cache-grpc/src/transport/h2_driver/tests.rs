@@ -104,6 +104,7 @@ async fn start_with(shared: Shared, keepalive_interval: Duration) -> Server {
         connection_age_grace: Duration::from_secs(10),
         write_buffer: Some(64 * 1024),
         tls: None,
+        open: Default::default(),
     };
     let stop = CancellationToken::new();
     let server = tokio::spawn(serve(listener, svc, cfg, stop.clone()));
