@@ -306,6 +306,7 @@ mod tests {
                 failures: 11,
                 consecutive_failures: 0,
             }],
+            info: None,
         }
     }
 
