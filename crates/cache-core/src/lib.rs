@@ -151,6 +151,7 @@ pub mod singleflight;
 mod stats;
 pub mod store;
 mod sync;
+mod trace;
 
 pub use consistent_hash::{HashRing, canonical_peer_id};
 pub use context::LoadContext;
@@ -163,3 +164,4 @@ pub use peers::{Fetched, NoPeers, PeerClient, PeerPicker};
 pub use promotion::{CoinFlip, PromotionPolicy, QpsThreshold};
 pub use registry::Registry;
 pub use stats::{CacheStats, GroupStats, StatsSnapshot};
+pub use trace::TraceContext;
