@@ -157,6 +157,9 @@ pub struct ServeArgs {
     /// Client and peer tokens, open RPCs, --insecure.
     #[command(flatten)]
     pub auth: auth::AuthArgs,
+    /// Span export over OTLP (builds with the otlp feature).
+    #[command(flatten)]
+    pub traces: crate::cli::traces::TraceArgs,
     /// The longest any request may take: the budget of a request without a
     /// grpc-timeout, and the cap of one with a longer one.
     #[arg(long, env = "GROUPCACHE_REQUEST_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = clap_parsers::duration)]

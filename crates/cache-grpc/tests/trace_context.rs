@@ -33,11 +33,14 @@ use tracing_subscriber::{Layer, Registry};
 /// The fields of one captured span.
 type Fields = HashMap<&'static str, String>;
 
+/// A captured span: its id, name and fields.
+type Captured = (u64, &'static str, Fields);
+
 /// The `grpc` and `peer_fetch` spans of every node (the nodes run on
 /// their own runtimes' threads: a global subscriber sees them all), by id
 /// (the latest span of an id: the registry reuses ids of closed spans).
 #[derive(Clone, Default)]
-struct Spans(Arc<Mutex<Vec<(u64, &'static str, Fields)>>>);
+struct Spans(Arc<Mutex<Vec<Captured>>>);
 
 impl Spans {
     /// The spans named `name` whose `field` is `value`.

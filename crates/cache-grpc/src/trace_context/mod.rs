@@ -24,7 +24,7 @@
 //! value as `parent_id`). With the feature, and a `tracing-opentelemetry`
 //! layer installed, the ids are OpenTelemetry's: the request span's parent
 //! is set from the received context, and a hop sends its span's own ids
-//! ([`otel`]). Without a valid OpenTelemetry context (no layer, or the span
+//! (`otel.rs`). Without a valid OpenTelemetry context (no layer, or the span
 //! filtered out) the feature falls back to the behaviour above.
 //!
 //! The header is written by this module in both builds, not by
