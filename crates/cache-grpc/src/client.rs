@@ -229,10 +229,9 @@ impl PeerClient for GrpcPeer {
     }
 
     /// Sends `Fetch` with `grpc-timeout` set to the time left on `ctx` (the
-    /// group's load timeout; none when `ctx` has no deadline), and the
-    /// trace context of `ctx` under this hop's span
-    /// ([`Hop`]), unless the peer's breaker
-    /// is open: then fails at once with `Unavailable`.
+    /// group's load timeout; none when `ctx` has no deadline) and the trace
+    /// context of `ctx` under this hop's span ([`Hop`]), unless the peer's
+    /// breaker is open: then fails at once with `Unavailable`.
     async fn fetch(&self, group: &str, key: &str, ctx: &LoadContext) -> Result<Fetched, CoreError> {
         let hop = Hop::start(&self.id, group, ctx.trace());
         if !self.breaker.allow() {
