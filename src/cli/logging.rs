@@ -10,9 +10,12 @@ use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::{Args, ValueEnum};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::Error;
+use crate::cli::traces::BoxLayer;
 
 /// How log lines are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -48,24 +51,28 @@ pub struct LogArgs {
 }
 
 impl LogArgs {
-    /// Installs the global subscriber, writing to stderr. `default` is the
-    /// filter used when `--log` was not given.
-    pub fn init(&self, default: &str) -> Result<(), Error> {
+    /// Installs the global subscriber: log lines to stderr under the
+    /// `--log` filter (`default` when it was not given), and `extra` (the
+    /// span exporter's layer, with its own filter) beside them.
+    pub fn init(&self, default: &str, extra: Option<BoxLayer>) -> Result<(), Error> {
         let text = self.filter.as_deref().unwrap_or(default);
         let filter = EnvFilter::builder()
             .parse(text)
             .map_err(|e| Error::config(format!("bad --log filter {text:?}: {e}")))?;
-        let builder = tracing_subscriber::fmt()
-            .with_env_filter(filter)
+        let lines = tracing_subscriber::fmt::layer()
             .with_writer(|| LossyStderr)
             .log_internal_errors(false)
             .with_ansi(std::io::stderr().is_terminal());
-        let result = match self.format {
-            LogFormat::Text => builder.try_init(),
-            LogFormat::Json => builder.json().try_init(),
+        // The filter is the log lines' own (a per-layer filter), so that
+        // the exporter's layer sees what it asks for, not only what is
+        // logged.
+        let lines: BoxLayer = match self.format {
+            LogFormat::Text => lines.with_filter(filter).boxed(),
+            LogFormat::Json => lines.json().with_filter(filter).boxed(),
         };
+        let layers: Vec<BoxLayer> = std::iter::once(lines).chain(extra).collect();
         // A subscriber already installed (tests) is not an error.
-        let _ = result;
+        let _ = tracing_subscriber::registry().with(layers).try_init();
         Ok(())
     }
 }

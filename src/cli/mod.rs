@@ -40,6 +40,9 @@ pub mod parse;
 pub mod runtime;
 pub mod serve;
 pub mod stats;
+pub mod traces;
+#[cfg(feature = "otlp")]
+pub mod tracing_otlp;
 pub mod wait;
 
 /// `groupcache`: a distributed caching and cache-filling server speaking
@@ -100,6 +103,14 @@ impl Command {
         }
     }
 
+    /// The trace export flags of this subcommand (`serve` only).
+    fn traces(&self) -> Option<&traces::TraceArgs> {
+        match self {
+            Command::Serve(args) => Some(&args.traces),
+            _ => None,
+        }
+    }
+
     /// The log filter used when `--log` is not given: `info` for a server,
     /// `warn` for the client commands and the demo (which print their own
     /// output).
@@ -125,10 +136,6 @@ pub fn main() -> ExitCode {
             return ExitCode::from(e.exit_code());
         }
     };
-    if let Err(e) = cli.log.init(cli.command.default_log_filter()) {
-        logging::report(&e);
-        return ExitCode::from(e.exit_code());
-    }
     let runtime = match runtime::build(cli.command.threads()) {
         Ok(rt) => rt,
         Err(e) => {
@@ -136,7 +143,33 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_FAILURE);
         }
     };
-    let result = runtime.block_on(cli.command.run());
+    // Span export (serve --otlp-endpoint) is a layer of the subscriber, so
+    // it starts before logging; inside the runtime, where its channel lives.
+    let export = match cli.command.traces() {
+        Some(args) => {
+            let _inside = runtime.enter();
+            traces::start(args, |k| std::env::var(k).ok())
+        }
+        None => Ok(None),
+    };
+    let (export, layer) = match export {
+        Ok(started) => started.unzip(),
+        Err(e) => {
+            logging::report(&e);
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    if let Err(e) = cli.log.init(cli.command.default_log_filter(), layer) {
+        logging::report(&e);
+        return ExitCode::from(e.exit_code());
+    }
+    let result = runtime.block_on(async {
+        let result = cli.command.run().await;
+        if let Some(export) = export {
+            export.shutdown().await;
+        }
+        result
+    });
     // Tasks still running (idle connections) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
     match result {

@@ -126,6 +126,16 @@ pub(crate) mod clap_parsers {
         }
     }
 
+    /// A share of traces to keep, in [0, 1] (`--otlp-sample-ratio`).
+    pub(crate) fn ratio(s: &str) -> Result<f64, String> {
+        match s.trim().parse::<f64>() {
+            Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+            _ => Err(format!(
+                "bad ratio {s:?}: expected a number in [0, 1], as in 0.01"
+            )),
+        }
+    }
+
     /// A switch's value from its environment variable (the flag itself
     /// takes none): `1/0`, `true/false`, `yes/no`, `on/off`, any case.
     pub(crate) fn switch(s: &str) -> Result<bool, String> {

@@ -167,6 +167,9 @@ pub struct ServeArgs {
     /// Certificates, the peers' CA, the peer allow-list.
     #[command(flatten)]
     pub tls: tls::TlsArgs,
+    /// Span export over OTLP (builds with the otlp feature).
+    #[command(flatten)]
+    pub traces: crate::cli::traces::TraceArgs,
     /// The longest any request may take: the budget of a request without a
     /// grpc-timeout, and the cap of one with a longer one.
     #[arg(long, env = "GROUPCACHE_REQUEST_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = clap_parsers::duration)]

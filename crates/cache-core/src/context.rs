@@ -5,8 +5,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// What a get carries with it: an optional deadline and a cancellation
-/// signal. Loaders and peer clients receive it so they can bound their work.
+use crate::TraceContext;
+
+/// What a get carries with it: an optional deadline, a cancellation signal
+/// and the trace it belongs to. Loaders and peer clients receive it so they
+/// can bound their work (and name its trace).
 ///
 /// Time is [`tokio::time::Instant`], so tests can pause and advance it
 /// (`tokio::time::pause`) and every deadline in the crate follows.
@@ -16,6 +19,9 @@ use tokio_util::sync::CancellationToken;
 pub struct LoadContext {
     deadline: Option<Instant>,
     cancel: CancellationToken,
+    /// The W3C trace context of the request the get serves, if it had one
+    /// (see [`TraceContext`]: handed on, never interpreted, by this crate).
+    trace: Option<TraceContext>,
 }
 
 impl LoadContext {
@@ -51,6 +57,19 @@ impl LoadContext {
     pub fn cancel_token(mut self, token: CancellationToken) -> Self {
         self.cancel = token;
         self
+    }
+
+    /// Sets the trace context (`None`: the work belongs to no trace).
+    #[must_use]
+    pub fn with_trace(mut self, trace: Option<TraceContext>) -> Self {
+        self.trace = trace;
+        self
+    }
+
+    /// The trace context of the request that started this work, if any: a
+    /// peer client sends it on, a loader may pass it to its source.
+    pub fn trace(&self) -> Option<&TraceContext> {
+        self.trace.as_ref()
     }
 
     /// The deadline, if any.

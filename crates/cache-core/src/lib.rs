@@ -20,7 +20,8 @@
 //!    future without allocating; with the default SIEVE store a hit takes
 //!    only its thread's read lock, so hits on many threads do not contend.
 //! 4. **Singleflight**: join the flight of this key if one is running, else
-//!    start one in a spawned task. Each caller waits with its own deadline;
+//!    start one in a spawned task (run in this get's `get` span, and given
+//!    the get's [`TraceContext`] if its [`LoadContext`] has one). Each caller waits with its own deadline;
 //!    dropping a caller does not stop the flight. The flight serves all of
 //!    its callers, so no caller's deadline bounds it: it runs until it is
 //!    done, until the group's load timeout (30 s by default), or until no
@@ -126,7 +127,11 @@
 //! - [`key_rate`] ([`KeyRates`]): per-key request rates an owner reports
 //!   with fetched values.
 //! - `getter` ([`Getter`], [`getter_fn`]), `context` ([`LoadContext`]):
-//!   the loader and what it is given.
+//!   the loader and what it is given; `trace` ([`TraceContext`]): the W3C
+//!   trace a get carries to its peer fetch and loader, handed on, never
+//!   parsed (the network crate does that).
+//! - `group/spans.rs`: the path's `tracing` spans (`get`, `fetch`, `load`,
+//!   at debug level) and the outcome each records.
 //! - `stats` ([`StatsSnapshot`]): counters, each defined by what increments
 //!   it.
 //! - `registry` ([`Registry`]): groups by name, no global state.
@@ -151,6 +156,7 @@ pub mod singleflight;
 mod stats;
 pub mod store;
 mod sync;
+mod trace;
 
 pub use consistent_hash::{HashRing, canonical_peer_id};
 pub use context::LoadContext;
@@ -163,3 +169,4 @@ pub use peers::{Fetched, NoPeers, PeerClient, PeerPicker};
 pub use promotion::{CoinFlip, PromotionPolicy, QpsThreshold};
 pub use registry::Registry;
 pub use stats::{CacheStats, GroupStats, StatsSnapshot};
+pub use trace::TraceContext;

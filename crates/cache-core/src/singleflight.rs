@@ -14,6 +14,10 @@
 //! - the task removes its flight from the map when it ends, through a drop
 //!   guard, so the map is empty afterwards even after a panic or an abort.
 //!
+//! The work runs in the tracing span that was current for the caller that
+//! started the flight, so what it logs, and the spans it opens, belong to
+//! that caller's request (the other waiters' spans are not linked).
+//!
 //! The work is bounded by no caller's deadline: it serves every waiter, so
 //! it runs while at least one is left, and a deadline that is right for one
 //! caller (the one that happened to start it) must not cut it short for the
@@ -32,6 +36,7 @@ use futures::FutureExt;
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::sync::{self, Mutex};
 use crate::{Error, LoadContext};
@@ -208,7 +213,7 @@ where
             key: Arc::clone(&key),
             flight: Arc::clone(&flight),
         };
-        handle.spawn(async move {
+        let task = async move {
             // Dropped when the task ends, however it ends.
             let _guard = guard;
             let outcome = AssertUnwindSafe(async move { work(ctx).await })
@@ -218,7 +223,8 @@ where
             // Publish before the guard removes the flight: a caller that
             // joins in between still finds the outcome.
             tx.send_replace(Some(outcome));
-        });
+        };
+        handle.spawn(task.instrument(tracing::Span::current()));
         let rx = flight.outcome.clone();
         Ok((self.waiter(key, flight), rx))
     }

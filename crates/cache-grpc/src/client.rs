@@ -27,6 +27,7 @@ use http::Uri;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tonic::transport::{Channel, Endpoint};
+use tracing::Instrument;
 
 use tokio_util::either::Either;
 
@@ -34,6 +35,7 @@ use crate::auth::Tokens;
 use crate::breaker::{self, Breaker, PeerHealth};
 use crate::tls::ClientTls;
 use crate::tls::client::tcp_to;
+use crate::trace_context::hop::Hop;
 use crate::transport::coalesce::CoalescingIo;
 
 use crate::pb::FetchRequest;
@@ -253,18 +255,30 @@ impl PeerClient for GrpcPeer {
     }
 
     /// Sends `Fetch` with `grpc-timeout` set to the time left on `ctx` (the
-    /// group's load timeout; none when `ctx` has no deadline), unless the
-    /// peer's breaker is open: then fails at once with `Unavailable`.
+    /// group's load timeout; none when `ctx` has no deadline) and the trace
+    /// context of `ctx` under this hop's span ([`Hop`]), unless the peer's
+    /// breaker is open: then fails at once with `Unavailable`.
     async fn fetch(&self, group: &str, key: &str, ctx: &LoadContext) -> Result<Fetched, CoreError> {
+        let hop = Hop::start(&self.id, group, ctx.trace());
         if !self.breaker.allow() {
+            hop.finish("skipped");
             return Err(CoreError::unavailable(
                 "skipped: the peer's breaker is open",
             ));
         }
-        let (outcome, verdict) = self.send_fetch(group, key, ctx.remaining()).await;
+        let (outcome, verdict) = self
+            .send_fetch(group, key, ctx.remaining(), &hop)
+            .instrument(hop.span().clone())
+            .await;
         match &outcome {
-            Ok(_) => self.record(verdict, &"ok"),
-            Err(err) => self.record(verdict, err),
+            Ok(_) => {
+                hop.finish("ok");
+                self.record(verdict, &"ok");
+            }
+            Err(err) => {
+                hop.finish("error");
+                self.record(verdict, err);
+            }
         }
         outcome
     }
@@ -308,13 +322,14 @@ fn verdict_of(status: &tonic::Status) -> Verdict {
 }
 
 impl GrpcPeer {
-    /// One `Fetch` call, bounded by `budget` when given, and what it says of
-    /// the peer's health.
+    /// One `Fetch` call, bounded by `budget` when given, carrying `hop`'s
+    /// trace context, and what it says of the peer's health.
     async fn send_fetch(
         &self,
         group: &str,
         key: &str,
         budget: Option<Duration>,
+        hop: &Hop,
     ) -> (Result<Fetched, CoreError>, Verdict) {
         let mut request = tonic::Request::new(FetchRequest {
             group: group.to_owned(),
@@ -331,6 +346,7 @@ impl GrpcPeer {
                 .metadata_mut()
                 .insert("authorization", tokens.header());
         }
+        hop.write(request.metadata_mut());
         let mut client = self.client();
         let started = tokio::time::Instant::now();
         let call = client.fetch(request);

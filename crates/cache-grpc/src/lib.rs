@@ -18,9 +18,10 @@
 //!    the client port and the optional peer port, [`Listeners`]).
 //! 2. **Span and route.** That service is built once, by [`serve()`], for
 //!    either driver. A `grpc` span is opened for the request
-//!    ([`middleware::trace`]), its credentials are checked ([`auth`]:
-//!    `UNAUTHENTICATED` or `PERMISSION_DENIED`, when tokens or mTLS are
-//!    on), and the
+//!    ([`middleware::trace`]), with the caller's W3C trace context if it
+//!    sent a valid `traceparent` ([`trace_context`]), its credentials are
+//!    checked ([`auth`]: `UNAUTHENTICATED` or `PERMISSION_DENIED`, when
+//!    tokens or mTLS are on), and the
 //!    [`Router`](server::Router) sends
 //!    `groupcache.v1.Groupcache` on and every other service (health,
 //!    reflection) to tonic's router.
@@ -44,7 +45,8 @@
 //!    canonical peer ids).
 //! 6. **The owner.** If a peer owns it, the [`client`]'s [`GrpcPeer`] sends
 //!    `Fetch` on the peer's one HTTP/2 channel (unless its [`breaker`] is
-//!    open: then the key is loaded here). The owner's `Fetch` calls
+//!    open: then the key is loaded here), in a `peer_fetch` span, with a
+//!    `traceparent` of the same trace whose parent is that span. The owner's `Fetch` calls
 //!    [`Group::fetch_for_peer`](cache_core::Group::fetch_for_peer): its
 //!    caches or its loader, never another peer. It answers the value, the
 //!    key's request rate (for the requester's hot cache) and the TTL.
@@ -75,6 +77,9 @@
 //! - [`transport`]: how bytes move: accepting, the two connection drivers,
 //!   the [`ResponseBody`](transport::ResponseBody), write coalescing.
 //! - [`middleware`]: tower layers: trace, shed, deadline, catch-panic.
+//! - [`trace_context`]: W3C `traceparent`/`tracestate`: the strict parser,
+//!   the formatter, the peer hop's span and ids (OpenTelemetry's with the
+//!   `otel` feature).
 //! - [`auth`]: client and peer tokens, peer certificates: who may call
 //!   what.
 //! - [`limits`]: message size limits derived from `max_value_bytes`.
@@ -103,6 +108,7 @@ pub mod server;
 pub mod service;
 pub mod status;
 pub mod tls;
+pub mod trace_context;
 pub mod transport;
 
 pub use breaker::{BreakerOptions, PeerHealth};

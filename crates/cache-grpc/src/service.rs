@@ -22,6 +22,7 @@ use crate::middleware::deadline::Deadline;
 use crate::pb::groupcache_server::Groupcache;
 use crate::pb::{self, FetchRequest, FetchResponse, GetRequest, GetResponse};
 use crate::server::gauges::NodeGauges;
+use crate::trace_context::TraceContext;
 use crate::{PeerHealth, PeerPool, status};
 
 /// The service implementation. Cheap to clone (registry and pool are
@@ -78,11 +79,13 @@ impl GroupcacheService {
 }
 
 /// The load context of a request: the deadline captured by the deadline
-/// layer (found in the request's extensions), if any.
-pub(crate) fn context(deadline: Option<&Deadline>) -> LoadContext {
+/// layer and the trace context read by the trace layer (both found in the
+/// request's extensions), if any.
+pub(crate) fn context(deadline: Option<&Deadline>, trace: Option<&TraceContext>) -> LoadContext {
+    let ctx = LoadContext::new().with_trace(trace.cloned());
     match deadline {
-        Some(Deadline(at)) => LoadContext::new().deadline(*at),
-        None => LoadContext::new(),
+        Some(Deadline(at)) => ctx.deadline(*at),
+        None => ctx,
     }
 }
 
@@ -142,7 +145,10 @@ impl GroupcacheService {
 #[tonic::async_trait]
 impl Groupcache for GroupcacheService {
     async fn get(&self, request: Request<GetRequest>) -> Result<Response<GetResponse>, Status> {
-        let ctx = context(request.extensions().get::<Deadline>());
+        let ctx = context(
+            request.extensions().get::<Deadline>(),
+            request.extensions().get::<TraceContext>(),
+        );
         self.get_message(ctx, request.into_inner())
             .await
             .map(Response::new)
@@ -152,7 +158,10 @@ impl Groupcache for GroupcacheService {
         &self,
         request: Request<FetchRequest>,
     ) -> Result<Response<FetchResponse>, Status> {
-        let ctx = context(request.extensions().get::<Deadline>());
+        let ctx = context(
+            request.extensions().get::<Deadline>(),
+            request.extensions().get::<TraceContext>(),
+        );
         self.fetch_message(ctx, request.into_inner())
             .await
             .map(Response::new)

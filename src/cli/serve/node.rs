@@ -26,6 +26,10 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     let max_key_bytes = usize::try_from(args.max_key_bytes)
         .map_err(|_| Error::config("--max-key-bytes is too large for this machine"))?;
 
+    if let Some(warning) = crate::cli::traces::unexported_warning(|k| std::env::var(k).ok()) {
+        tracing::warn!("{warning}");
+    }
+
     // Signals first, so a SIGTERM during start-up is not lost.
     let signal = termination_signal()?;
     // Token and TLS files are reread when they change and on SIGHUP.

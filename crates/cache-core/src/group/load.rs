@@ -15,13 +15,14 @@ use std::sync::Arc;
 
 use futures::FutureExt;
 use tokio::time::Instant;
+use tracing::Instrument;
 
-use super::{Found, Inner};
+use super::{Found, Inner, Via, spans};
 use crate::promotion::PromotionInput;
 use crate::stats::incr;
 use crate::store::counter::StripedCounter;
 use crate::store::{CacheKind, Cached, Entry};
-use crate::{Error, LoadContext, Loaded, PeerClient};
+use crate::{Error, LoadContext, Loaded, PeerClient, TraceContext};
 
 impl Inner {
     /// The work of a `get` flight; runs in the flight's task until done or
@@ -47,7 +48,7 @@ impl Inner {
                 // The local flight is shared with peers' fetches of the key;
                 // this flight is one of its waiters, and leaves it when its
                 // own callers are gone (so that flight's token fires too).
-                None => self.load_owned(&key, None).await,
+                None => self.load_owned(&key, None, ctx.trace()).await,
                 Some(peer) => self.load_from_peer(peer, &key, &ctx).await,
             }
         };
@@ -56,15 +57,19 @@ impl Inner {
 
     /// Loads a key this node owns through the local flights (shared with
     /// peer fetches), populating the main cache. `wait` bounds this
-    /// caller's wait only.
+    /// caller's wait only; a flight this call starts carries `trace` to
+    /// the loader.
     pub(super) async fn load_owned(
         self: &Arc<Self>,
         key: &str,
         wait: Option<Instant>,
+        trace: Option<&TraceContext>,
     ) -> Result<Found, Error> {
         let (inner, owned_key) = (Arc::clone(self), key.to_owned());
+        let trace = trace.cloned();
         self.local_flights
             .run(key, wait, move |ctx| async move {
+                let ctx = ctx.with_trace(trace);
                 until_cancelled(&ctx, inner.load_locally(owned_key, &ctx)).await
             })
             .await
@@ -80,9 +85,9 @@ impl Inner {
         if let Some(hit) = self.lookup(&key, &[CacheKind::Main], false) {
             return hit;
         }
-        match self.call_getter(&key, ctx).await {
+        match self.call_getter(&key, ctx, false).await {
             Ok(loaded) => {
-                let found = self.found(loaded);
+                let found = self.found(loaded, Via::Load);
                 self.populate(CacheKind::Main, &key, generation, &found);
                 Ok(found)
             }
@@ -130,6 +135,7 @@ impl Inner {
                 let found = Found {
                     value: fetched.value,
                     expires_at: fetched.ttl.map(|ttl| Instant::now() + ttl),
+                    via: Via::Peer,
                 };
                 self.maybe_promote(key, generation, fetched.minute_qps, &found);
                 Ok(found)
@@ -140,7 +146,7 @@ impl Inner {
                 tracing::debug!(group = %self.name, peer = peer.id(), error = %err, "owner unavailable, loading locally");
                 // A key owned elsewhere never enters our main cache: the hot
                 // cache bounds how much of the budget such copies can take.
-                let found = self.found(self.call_getter(key, ctx).await?);
+                let found = self.found(self.call_getter(key, ctx, true).await?, Via::Fallback);
                 self.populate(CacheKind::Hot, key, generation, &found);
                 Ok(found)
             }
@@ -180,10 +186,11 @@ impl Inner {
     }
 
     /// A loaded value with its expiry computed from now.
-    fn found(&self, loaded: Loaded) -> Found {
+    fn found(&self, loaded: Loaded, via: Via) -> Found {
         Found {
             value: loaded.value,
             expires_at: loaded.ttl.map(|ttl| Instant::now() + ttl),
+            via,
         }
     }
 
@@ -217,12 +224,29 @@ impl Inner {
         Error::source_failed(format!("{what} within the load timeout of {timeout:?}"))
     }
 
-    /// Calls the loader for a flight, counting its outcome: first a permit
-    /// of the load limiter (waiting in its queue, or [`Error::TooManyLoads`]
-    /// at once when that is full), then the loader, bounded by the load
-    /// timeout. A panic becomes [`Error::LoaderPanicked`]. A failure is
-    /// logged here, once for all the callers waiting for it.
-    async fn call_getter(&self, key: &str, flight: &LoadContext) -> Result<Loaded, Error> {
+    /// Calls the loader for a flight (a `fallback` for a key owned
+    /// elsewhere, or not) in its `load` span, which records the outcome.
+    async fn call_getter(
+        &self,
+        key: &str,
+        flight: &LoadContext,
+        fallback: bool,
+    ) -> Result<Loaded, Error> {
+        let span = spans::load(&self.name, fallback);
+        let result = self
+            .call_getter_counted(key, flight)
+            .instrument(span.clone())
+            .await;
+        spans::record_load(&span, &result);
+        result
+    }
+
+    /// Calls the loader, counting its outcome: first a permit of the load
+    /// limiter (waiting in its queue, or [`Error::TooManyLoads`] at once
+    /// when that is full), then the loader, bounded by the load timeout. A
+    /// panic becomes [`Error::LoaderPanicked`]. A failure is logged here,
+    /// once for all the callers waiting for it.
+    async fn call_getter_counted(&self, key: &str, flight: &LoadContext) -> Result<Loaded, Error> {
         let _permit = match self.limiter.acquire().await {
             Ok(permit) => permit,
             Err(err) => {

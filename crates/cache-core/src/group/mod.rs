@@ -2,12 +2,13 @@
 //!
 //! `mod.rs` holds the handle and the cache lookups, `builder.rs` the
 //! options, `load.rs` what happens on a miss, `generation.rs` how `remove`
-//! beats a racing load.
+//! beats a racing load, `spans.rs` the tracing spans of the path.
 
 mod builder;
 mod generation;
 mod get;
 mod load;
+mod spans;
 mod store;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 pub use builder::{DEFAULT_LOAD_TIMEOUT, GroupBuilder, StoreKind};
 use generation::Generations;
@@ -27,7 +29,10 @@ use crate::singleflight::Singleflight;
 use crate::stats::{GroupStats, incr};
 use crate::store::counter::StripedCounter;
 use crate::store::{CacheKind, Cached, Entry};
-use crate::{Error, Fetched, Getter, LoadContext, LoadLimiter, Loaded, PeerPicker, StatsSnapshot};
+use crate::{
+    Error, Fetched, Getter, LoadContext, LoadLimiter, Loaded, PeerPicker, StatsSnapshot,
+    TraceContext,
+};
 
 /// A named cache namespace with one loader: the main and hot caches of one
 /// byte budget, a singleflight, a peer picker and counters.
@@ -50,11 +55,27 @@ struct Options {
     max_key_bytes: usize,
 }
 
-/// A value found in a cache or loaded, with its expiry.
+/// A value found in a cache or loaded, with its expiry and how it was
+/// found.
 #[derive(Debug, Clone)]
 struct Found {
     value: Bytes,
     expires_at: Option<Instant>,
+    /// Where the value came from, for the span of the get.
+    via: Via,
+}
+
+/// Where a get's value came from: the outcome its span records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// This node's hot or main cache.
+    Hit,
+    /// The key's owner, over the network.
+    Peer,
+    /// This node's loader, because the owner could not answer.
+    Fallback,
+    /// This node's loader, as the key's owner.
+    Load,
 }
 
 /// The shared state behind every clone of a [`Group`].
@@ -167,9 +188,7 @@ impl Group {
     /// # }).unwrap();
     /// ```
     pub async fn get_with(&self, key: &str, ctx: LoadContext) -> Result<Bytes, Error> {
-        self.get_until(key, ctx.get_deadline())
-            .await
-            .map(|found| found.value)
+        self.get_until(key, &ctx).await.map(|found| found.value)
     }
 
     /// Like [`get_with`](Group::get_with), and also tells how long the value
@@ -194,7 +213,7 @@ impl Group {
     /// # }).unwrap();
     /// ```
     pub async fn get_with_ttl(&self, key: &str, ctx: LoadContext) -> Result<Loaded, Error> {
-        let found = self.get_until(key, ctx.get_deadline()).await?;
+        let found = self.get_until(key, &ctx).await?;
         Ok(Loaded {
             value: found.value,
             ttl: found
@@ -203,13 +222,22 @@ impl Group {
         })
     }
 
-    /// The get path with an optional deadline: the first lookup, then the
-    /// boxed miss path (so the future of a hit stays small).
-    async fn get_until(&self, key: &str, deadline: Option<Instant>) -> Result<Found, Error> {
-        match self.inner.first_lookup(key) {
+    /// The get path under `ctx`'s deadline, in its `get` span: the first
+    /// lookup, then the boxed miss path (so the future of a hit stays
+    /// small), which hands `ctx`'s trace context to the flight.
+    async fn get_until(&self, key: &str, ctx: &LoadContext) -> Result<Found, Error> {
+        let span = spans::get(&self.inner.name);
+        let found = match self.inner.first_lookup(key) {
             Some(found) => found,
-            None => Box::pin(self.inner.miss(key, deadline)).await,
-        }
+            None => {
+                let miss = self
+                    .inner
+                    .miss(key, ctx.get_deadline(), ctx.trace().cloned());
+                Box::pin(miss.instrument(span.clone())).await
+            }
+        };
+        spans::record_found(&span, &found);
+        found
     }
 
     /// Answers a peer's fetch (the server side of a peer `Fetch`): from the
@@ -223,10 +251,18 @@ impl Group {
         incr(&inner.stats.server_requests);
         inner.check_key(key)?;
         let qps = inner.key_rates.record(key, Instant::now());
+        let span = spans::fetch(&inner.name);
         let found = match inner.lookup(key, &[CacheKind::Main], false) {
             Some(hit) => hit,
-            None => inner.load_owned(key, ctx.get_deadline()).await,
-        }?;
+            None => {
+                inner
+                    .load_owned(key, ctx.get_deadline(), ctx.trace())
+                    .instrument(span.clone())
+                    .await
+            }
+        };
+        spans::record_found(&span, &found);
+        let found = found?;
         Ok(Fetched {
             value: found.value,
             minute_qps: Some(qps),
@@ -313,13 +349,20 @@ impl Inner {
     }
 
     /// Steps 4 to 8 of the get path: the singleflight and what runs in it.
-    async fn miss(self: &Arc<Self>, key: &str, deadline: Option<Instant>) -> Result<Found, Error> {
+    /// A flight this call starts carries `trace` (a flight it joins keeps
+    /// its leader's).
+    async fn miss(
+        self: &Arc<Self>,
+        key: &str,
+        deadline: Option<Instant>,
+        trace: Option<TraceContext>,
+    ) -> Result<Found, Error> {
         incr(&self.stats.loads);
         let (flight, owned_key) = (Arc::clone(self), key.to_owned());
         let result = self
             .flights
             .run(key, deadline, move |ctx| async move {
-                flight.load(owned_key, ctx).await
+                flight.load(owned_key, ctx.with_trace(trace)).await
             })
             .await;
         if matches!(result, Err(Error::DeadlineExceeded)) {
@@ -358,6 +401,7 @@ impl Inner {
             Cached::Value(value) => Ok(Found {
                 value,
                 expires_at: entry.expires_at,
+                via: Via::Hit,
             }),
             Cached::NotFound => {
                 incr(&self.stats.negative_hits);

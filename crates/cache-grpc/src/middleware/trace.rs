@@ -3,8 +3,17 @@
 //! it, so that whatever the request logs (a failed load, a shed request)
 //! says whose request it was.
 //!
+//! It also reads the request's W3C trace context
+//! ([`trace_context::from_headers`]): a valid one is recorded on the span
+//! (`trace_id`, and `parent_id`, the caller's span), becomes the span's
+//! OpenTelemetry parent with the `otel` feature, and is put in the
+//! request's extensions, where the service takes it into the get's
+//! [`LoadContext`](cache_core::LoadContext) (and so to the peer hop). An
+//! invalid one is dropped without a word: the request has no context.
+//!
 //! A disabled span costs one cached check of the callsite's interest; the
-//! fields are only formatted when the span is enabled.
+//! fields are only formatted when the span is enabled. The header costs a
+//! lookup, and a parse when present.
 
 use std::task::{Context, Poll};
 
@@ -12,6 +21,8 @@ use tonic::transport::server::TcpConnectInfo;
 use tower::{Layer, Service};
 use tracing::Instrument;
 use tracing::instrument::Instrumented;
+
+use crate::trace_context::{self, Hex};
 
 /// Wraps a service in [`Trace`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -43,7 +54,8 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
+        let trace = trace_context::from_headers(req.headers());
         let span = tracing::debug_span!(
             "grpc",
             path = %req.uri().path(),
@@ -51,7 +63,14 @@ where
                 .extensions()
                 .get::<TcpConnectInfo>()
                 .and_then(TcpConnectInfo::remote_addr),
+            trace_id = trace.as_ref().map(|t| display(Hex(t.trace_id()))),
+            parent_id = trace.as_ref().map(|t| display(Hex(t.parent_id()))),
         );
+        if let Some(trace) = trace {
+            #[cfg(feature = "otel")]
+            trace_context::otel::set_remote_parent(&span, &trace);
+            req.extensions_mut().insert(trace);
+        }
         let future = {
             let _entered = span.enter();
             self.inner.call(req)

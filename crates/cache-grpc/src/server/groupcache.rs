@@ -13,7 +13,7 @@
 //!    message within the limit; if it cannot, the bytes read are put back
 //!    in front of the rest and the generated server takes it.
 //! 3. The message is decoded (`INVALID_ARGUMENT` if it does not decode),
-//!    the [`Deadline`] is taken from the extensions, and
+//!    the [`Deadline`] and the trace context are taken from the extensions, and
 //!    [`GroupcacheService`] answers; its statuses come from
 //!    [`status`](crate::status).
 //! 4. The answer leaves as tonic would send it: one data frame, then
@@ -38,6 +38,7 @@ use crate::middleware::deadline::Deadline;
 use crate::pb::groupcache_server::GroupcacheServer as Generated;
 use crate::pb::{FetchRequest, GetRequest};
 use crate::service::{GroupcacheService, context};
+use crate::trace_context::TraceContext;
 use crate::transport::ResponseBody;
 
 /// The response future of [`GroupcacheServer`].
@@ -115,7 +116,10 @@ impl GroupcacheServer {
             return generated(self.generated.call(req)).await;
         };
         let message = frame.slice(FRAME_HEADER..);
-        let ctx = context(parts.extensions.get::<Deadline>());
+        let ctx = context(
+            parts.extensions.get::<Deadline>(),
+            parts.extensions.get::<TraceContext>(),
+        );
         let answer = match method {
             Method::Get => match GetRequest::decode_message(message) {
                 Ok(request) => self

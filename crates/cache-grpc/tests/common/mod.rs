@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cache_core::{Error, Group, GroupBuilder, LoadContext, Loaded, getter_fn};
+use cache_core::{Error, Group, GroupBuilder, LoadContext, Loaded, TraceContext, getter_fn};
 use cache_grpc::pb::{GetRequest, groupcache_client::GroupcacheClient};
 use cache_grpc::{ClusterOptions, LocalCluster};
 use parking_lot::Mutex;
@@ -51,6 +51,9 @@ pub struct Load {
     pub key: String,
     /// The time left before the load's deadline, as the loader saw it.
     pub remaining: Option<Duration>,
+    /// The trace context the loader was given (from the request that
+    /// started the load, across the peer hop).
+    pub trace: Option<TraceContext>,
 }
 
 /// Records every loader call of every node.
@@ -118,6 +121,7 @@ pub fn group_builder(
                 node,
                 key: key.clone(),
                 remaining: ctx.remaining(),
+                trace: ctx.trace().cloned(),
             });
             if key.starts_with("missing-") {
                 return Err(Error::NotFound);
