@@ -127,8 +127,10 @@
 //!   with fetched values.
 //! - `getter` ([`Getter`], [`getter_fn`]), `context` ([`LoadContext`]):
 //!   the loader and what it is given.
-//! - `stats` ([`StatsSnapshot`]): counters, each defined by what increments
-//!   it.
+//! - [`stats`] ([`StatsSnapshot`]): counters, each defined by what
+//!   increments it, and latency histograms ([`LatencyHistogram`]: fixed
+//!   exponential buckets, atomic, striped per thread) of gets by
+//!   [`GetOutcome`] and of loads.
 //! - `registry` ([`Registry`]): groups by name, no global state.
 //! - `error` ([`Error`]): every failure, classified.
 //! - `sync`: the locks, atomics, spawn and timeout that the singleflight
@@ -148,7 +150,7 @@ mod peers;
 pub mod promotion;
 mod registry;
 pub mod singleflight;
-mod stats;
+pub mod stats;
 pub mod store;
 mod sync;
 
@@ -162,4 +164,7 @@ pub use load_limit::{LoadLimiter, LoadLimiterStats};
 pub use peers::{Fetched, NoPeers, PeerClient, PeerPicker};
 pub use promotion::{CoinFlip, PromotionPolicy, QpsThreshold};
 pub use registry::Registry;
-pub use stats::{CacheStats, GroupStats, StatsSnapshot};
+pub use stats::{
+    CacheStats, GetLatency, GetOutcome, GroupStats, LatencyHistogram, LatencySnapshot,
+    StatsSnapshot,
+};

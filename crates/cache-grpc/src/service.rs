@@ -68,10 +68,12 @@ impl GroupcacheService {
 }
 
 /// The load context of a request: the deadline captured by the deadline
-/// layer (found in the request's extensions), if any.
+/// layer (found in the request's extensions), if any, and the instant it
+/// received the request, which times a `Get` in its group's latency
+/// histograms.
 pub(crate) fn context(deadline: Option<&Deadline>) -> LoadContext {
     match deadline {
-        Some(Deadline(at)) => LoadContext::new().deadline(*at),
+        Some(d) => LoadContext::new().deadline(d.at).started_at(d.received),
         None => LoadContext::new(),
     }
 }

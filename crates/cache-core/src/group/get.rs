@@ -58,11 +58,14 @@ impl Future for Get<'_> {
             None => {
                 let inner = &this.group.inner;
                 if let Some(found) = inner.first_lookup(this.key) {
+                    inner.finish_get(&found, None);
                     return Poll::Ready(found.map(|found| found.value));
                 }
                 let (inner, key) = (inner, this.key);
                 this.miss.insert(Box::pin(async move {
-                    inner.miss(key, None).await.map(|found| found.value)
+                    let found = inner.miss(key, None).await;
+                    inner.finish_get(&found, None);
+                    found.map(|found| found.value)
                 }))
             }
         };

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 
 use super::{Found, Inner};
 use crate::promotion::PromotionInput;
-use crate::stats::incr;
+use crate::stats::{GetOutcome, incr};
 use crate::store::counter::StripedCounter;
 use crate::store::{CacheKind, Cached, Entry};
 use crate::{Error, LoadContext, Loaded, PeerClient};
@@ -130,6 +130,7 @@ impl Inner {
                 let found = Found {
                     value: fetched.value,
                     expires_at: fetched.ttl.map(|ttl| Instant::now() + ttl),
+                    how: GetOutcome::Peer,
                 };
                 self.maybe_promote(key, generation, fetched.minute_qps, &found);
                 Ok(found)
@@ -184,6 +185,7 @@ impl Inner {
         Found {
             value: loaded.value,
             expires_at: loaded.ttl.map(|ttl| Instant::now() + ttl),
+            how: GetOutcome::Load,
         }
     }
 
@@ -221,7 +223,9 @@ impl Inner {
     /// of the load limiter (waiting in its queue, or [`Error::TooManyLoads`]
     /// at once when that is full), then the loader, bounded by the load
     /// timeout. A panic becomes [`Error::LoaderPanicked`]. A failure is
-    /// logged here, once for all the callers waiting for it.
+    /// logged here, once for all the callers waiting for it. The call's
+    /// time, from the permit to its answer, goes into the load latency
+    /// histogram (not when it is cancelled).
     async fn call_getter(&self, key: &str, flight: &LoadContext) -> Result<Loaded, Error> {
         let _permit = match self.limiter.acquire().await {
             Ok(permit) => permit,
@@ -231,6 +235,7 @@ impl Inner {
                 return Err(err);
             }
         };
+        let started = Instant::now();
         let ctx = self.with_load_timeout(flight);
         // Counts the call as abandoned unless it finishes: the flight drops
         // it when no caller waits any more.
@@ -241,6 +246,9 @@ impl Inner {
             None => Some(call.await),
         };
         abandoned.disarm();
+        self.stats
+            .load_latency
+            .record(Instant::now().saturating_duration_since(started));
         let result = match outcome {
             Some(Ok(Ok(loaded))) => {
                 incr(&self.stats.local_loads);

@@ -24,7 +24,7 @@ use store::GroupStore;
 use crate::key_rate::KeyRates;
 use crate::promotion::PromotionPolicy;
 use crate::singleflight::Singleflight;
-use crate::stats::{GroupStats, incr};
+use crate::stats::{GetOutcome, GroupStats, incr};
 use crate::store::counter::StripedCounter;
 use crate::store::{CacheKind, Cached, Entry};
 use crate::{Error, Fetched, Getter, LoadContext, LoadLimiter, Loaded, PeerPicker, StatsSnapshot};
@@ -50,11 +50,15 @@ struct Options {
     max_key_bytes: usize,
 }
 
-/// A value found in a cache or loaded, with its expiry.
+/// A value found in a cache or loaded, with its expiry and how it was
+/// found (a flight's waiters all get the flight's: the outcome their
+/// latency is recorded under).
 #[derive(Debug, Clone)]
 struct Found {
     value: Bytes,
     expires_at: Option<Instant>,
+    /// [`GetOutcome::Hit`], [`GetOutcome::Peer`] or [`GetOutcome::Load`].
+    how: GetOutcome,
 }
 
 /// The shared state behind every clone of a [`Group`].
@@ -167,9 +171,7 @@ impl Group {
     /// # }).unwrap();
     /// ```
     pub async fn get_with(&self, key: &str, ctx: LoadContext) -> Result<Bytes, Error> {
-        self.get_until(key, ctx.get_deadline())
-            .await
-            .map(|found| found.value)
+        self.get_until(key, &ctx).await.map(|found| found.value)
     }
 
     /// Like [`get_with`](Group::get_with), and also tells how long the value
@@ -194,7 +196,7 @@ impl Group {
     /// # }).unwrap();
     /// ```
     pub async fn get_with_ttl(&self, key: &str, ctx: LoadContext) -> Result<Loaded, Error> {
-        let found = self.get_until(key, ctx.get_deadline()).await?;
+        let found = self.get_until(key, &ctx).await?;
         Ok(Loaded {
             value: found.value,
             ttl: found
@@ -203,13 +205,16 @@ impl Group {
         })
     }
 
-    /// The get path with an optional deadline: the first lookup, then the
-    /// boxed miss path (so the future of a hit stays small).
-    async fn get_until(&self, key: &str, deadline: Option<Instant>) -> Result<Found, Error> {
-        match self.inner.first_lookup(key) {
+    /// The get path under `ctx`'s deadline: the first lookup, then the
+    /// boxed miss path (so the future of a hit stays small); timed when
+    /// `ctx` says when the request started.
+    async fn get_until(&self, key: &str, ctx: &LoadContext) -> Result<Found, Error> {
+        let result = match self.inner.first_lookup(key) {
             Some(found) => found,
-            None => Box::pin(self.inner.miss(key, deadline)).await,
-        }
+            None => Box::pin(self.inner.miss(key, ctx.get_deadline())).await,
+        };
+        self.inner.finish_get(&result, ctx.get_started_at());
+        result
     }
 
     /// Answers a peer's fetch (the server side of a peer `Fetch`): from the
@@ -312,6 +317,24 @@ impl Inner {
         None
     }
 
+    /// Counts a get's answer: an error in `get_errors`, and, when the get
+    /// is timed (`started`), its latency under its outcome. One clock read,
+    /// for timed gets only.
+    #[inline]
+    fn finish_get(&self, result: &Result<Found, Error>, started: Option<Instant>) {
+        let outcome = match result {
+            Ok(found) => found.how,
+            Err(_) => {
+                incr(&self.stats.get_errors);
+                GetOutcome::Error
+            }
+        };
+        if let Some(started) = started {
+            self.stats
+                .record_get(outcome, Instant::now().saturating_duration_since(started));
+        }
+    }
+
     /// Steps 4 to 8 of the get path: the singleflight and what runs in it.
     async fn miss(self: &Arc<Self>, key: &str, deadline: Option<Instant>) -> Result<Found, Error> {
         incr(&self.stats.loads);
@@ -358,6 +381,7 @@ impl Inner {
             Cached::Value(value) => Ok(Found {
                 value,
                 expires_at: entry.expires_at,
+                how: GetOutcome::Hit,
             }),
             Cached::NotFound => {
                 incr(&self.stats.negative_hits);

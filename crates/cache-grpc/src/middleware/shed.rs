@@ -5,7 +5,8 @@
 //! and peers fall back to loading locally (a peer treats an unmarked
 //! `RESOURCE_EXHAUSTED` as overload), rather than queue work whose callers
 //! have given up. A `tokio` semaphore counts permits; a permit lives in the
-//! response future until the response is ready.
+//! response future until the response is ready. A [`RequestStats`] reads
+//! the permits taken (requests in flight) and counts the requests shed.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,11 +17,15 @@ use pin_project_lite::pin_project;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service};
 
+use crate::server::RequestStats;
+
 /// Adds [`ShedService`]; clones share one budget of permits.
 #[derive(Debug, Clone)]
 pub struct ShedLayer {
     permits: Arc<Semaphore>,
     max: usize,
+    /// Where shed requests are counted and the permits' use is read.
+    stats: Option<RequestStats>,
 }
 
 impl ShedLayer {
@@ -29,7 +34,17 @@ impl ShedLayer {
         ShedLayer {
             permits: Arc::new(Semaphore::new(max)),
             max,
+            stats: None,
         }
+    }
+
+    /// Has `stats` read this layer's requests in flight and count the ones
+    /// it sheds.
+    #[must_use]
+    pub fn counting(mut self, stats: &RequestStats) -> Self {
+        stats.attach(&self.permits, self.max);
+        self.stats = Some(stats.clone());
+        self
     }
 }
 
@@ -41,6 +56,7 @@ impl<S> Layer<S> for ShedLayer {
             inner,
             permits: self.permits.clone(),
             max: self.max,
+            stats: self.stats.clone(),
         }
     }
 }
@@ -52,6 +68,7 @@ pub struct ShedService<S> {
     /// Shared by every clone: the limit is per server, not per connection.
     permits: Arc<Semaphore>,
     max: usize,
+    stats: Option<RequestStats>,
 }
 
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for ShedService<S>
@@ -76,6 +93,9 @@ where
             },
             Err(_) => {
                 tracing::debug!(max = self.max, "shedding a request");
+                if let Some(stats) = &self.stats {
+                    stats.count_shed();
+                }
                 ShedFuture {
                     inner: None,
                     permit: None,
@@ -152,5 +172,30 @@ mod tests {
         assert_eq!(b.await.unwrap().unwrap().into_body(), "ok");
         let again = svc.oneshot(http::Request::new(())).await.unwrap();
         assert_eq!(again.into_body(), "ok");
+    }
+
+    /// The stats read the requests holding permits and count the shed
+    /// ones; two layers counting in one handle add up.
+    #[tokio::test(start_paused = true)]
+    async fn stats_count_in_flight_and_shed() {
+        let inner = tower::service_fn(|_req: http::Request<()>| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok::<_, Infallible>(http::Response::new(String::from("ok")))
+        });
+        let stats = RequestStats::default();
+        let one = ShedLayer::new(1).counting(&stats).layer(inner);
+        let two = ShedLayer::new(5).counting(&stats).layer(inner);
+        let a = tokio::spawn(one.clone().oneshot(http::Request::new(())));
+        let b = tokio::spawn(two.clone().oneshot(http::Request::new(())));
+        tokio::task::yield_now().await;
+        assert_eq!((stats.in_flight(), stats.shed()), (2, 0));
+        let shed = one.clone().oneshot(http::Request::new(())).await.unwrap();
+        assert!(tonic::Status::from_header_map(shed.headers()).is_some());
+        assert_eq!((stats.in_flight(), stats.shed()), (2, 1));
+        a.await.unwrap().unwrap();
+        b.await.unwrap().unwrap();
+        assert_eq!((stats.in_flight(), stats.shed()), (0, 1));
+        drop((one, two));
+        assert_eq!(stats.in_flight(), 0, "a dropped layer counts nothing");
     }
 }

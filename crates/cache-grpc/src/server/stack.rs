@@ -38,7 +38,7 @@ pub(crate) fn build(
 ) -> Result<(impl GrpcService, HealthReporter), Error> {
     let service = GroupcacheService::new(registry, pool, opts.max_value_bytes);
     let groupcache = ServiceBuilder::new()
-        .layer(ShedLayer::new(opts.max_concurrent_requests))
+        .layer(ShedLayer::new(opts.max_concurrent_requests).counting(&opts.request_stats))
         .layer(DeadlineLayer::new(Some(opts.request_timeout)))
         .service(GroupcacheServer::new(service).unary_codec(opts.unary_codec));
     let (health, health_service) = tonic_health::server::health_reporter();

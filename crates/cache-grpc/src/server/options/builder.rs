@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::ServerOptions;
 use crate::Error;
 use crate::auth::AuthPolicy;
+use crate::server::RequestStats;
 use crate::transport::Transport;
 
 /// Builds [`ServerOptions`]: each setter takes and returns the builder
@@ -204,6 +205,15 @@ impl ServerOptionsBuilder {
     /// peers to prove themselves) is refused by [`build`](Self::build).
     pub fn auth(mut self, value: AuthPolicy) -> Self {
         self.opts.auth = value;
+        self
+    }
+
+    /// Counts the server's requests in flight and shed there, for a
+    /// metrics exporter holding a clone. Servers given clones of one handle
+    /// count together. Default: a handle of the server's own, read by
+    /// nobody.
+    pub fn request_stats(mut self, value: RequestStats) -> Self {
+        self.opts.request_stats = value;
         self
     }
 

@@ -9,6 +9,7 @@ mod builder;
 
 pub use self::builder::ServerOptionsBuilder;
 use crate::auth::AuthPolicy;
+use crate::server::RequestStats;
 use crate::transport::{Transport, TransportConfig};
 use crate::{Error, limits};
 
@@ -51,6 +52,7 @@ pub struct ServerOptions {
     pub(crate) write_buffer_bytes: usize,
     pub(crate) transport: Transport,
     pub(crate) auth: AuthPolicy,
+    pub(crate) request_stats: RequestStats,
 }
 
 impl Default for ServerOptions {
@@ -78,6 +80,7 @@ impl Default for ServerOptions {
             write_buffer_bytes: 256 * 1024,
             transport: Transport::H2,
             auth: AuthPolicy::open(),
+            request_stats: RequestStats::default(),
         }
     }
 }
@@ -204,6 +207,11 @@ impl ServerOptions {
     /// See [`ServerOptionsBuilder::auth`].
     pub fn auth(&self) -> &AuthPolicy {
         &self.auth
+    }
+
+    /// See [`ServerOptionsBuilder::request_stats`].
+    pub fn request_stats(&self) -> &RequestStats {
+        &self.request_stats
     }
 
     /// What every connection is given.
