@@ -1,9 +1,16 @@
-//! `groupcache stats --addr ADDR [--json]`: every counter of every group.
+//! `groupcache stats --addr ADDR [--json]`: every counter of every group;
+//! `--watch`: their rates, live ([`watch`]).
+
+pub mod watch;
+
+use std::time::Duration;
 
 use cache_core::StatsSnapshot;
+use cache_grpc::pb::groupcache_client::GroupcacheClient;
 use cache_grpc::pb::{CacheStats, GroupStats, PeerHealth, StatsRequest, StatsResponse};
 use clap::Args;
 use serde_json::{Map, Value, json};
+use tonic::transport::Channel;
 
 use crate::Error;
 use crate::cli::client::{ClientArgs, bounded};
@@ -19,12 +26,33 @@ pub struct StatsArgs {
     #[arg(long, env = "GROUPCACHE_STATS_GROUP")]
     pub group: Option<String>,
     /// Print JSON instead of a table.
-    #[arg(long, env = "GROUPCACHE_JSON", value_parser = clap_parsers::switch)]
+    #[arg(long, env = "GROUPCACHE_JSON", value_parser = clap_parsers::switch, conflicts_with = "watch")]
     pub json: bool,
+    /// A live view instead: a line per interval with the rates of gets,
+    /// hits, peer fetches, source loads and errors, and the caches' fill,
+    /// until Ctrl-C (or --count lines).
+    #[arg(long, env = "GROUPCACHE_STATS_WATCH", value_parser = clap_parsers::switch)]
+    pub watch: bool,
+    /// Time between the lines of --watch.
+    #[arg(long, env = "GROUPCACHE_STATS_INTERVAL", default_value = "1s", value_name = "DURATION", value_parser = clap_parsers::duration, requires = "watch")]
+    pub interval: Duration,
+    /// Stop --watch after this many lines. Default: run until stopped.
+    #[arg(
+        long,
+        env = "GROUPCACHE_STATS_COUNT",
+        value_name = "N",
+        requires = "watch"
+    )]
+    pub count: Option<u64>,
 }
 
-/// Fetches the node's stats and prints them.
+/// Fetches the node's stats and prints them (or watches them, with
+/// `--watch`).
 pub async fn run(args: StatsArgs) -> Result<(), Error> {
+    if args.watch {
+        let group = args.group.unwrap_or_default();
+        return watch::run(&args.client, group, args.interval, args.count).await;
+    }
     let stats = fetch(&args.client, args.group.unwrap_or_default()).await?;
     if args.json {
         let mut text = serde_json::to_string_pretty(&to_json(&stats)).expect("a JSON value prints");
@@ -38,6 +66,16 @@ pub async fn run(args: StatsArgs) -> Result<(), Error> {
 /// Calls `Stats` on the node (`group` empty for all groups).
 pub async fn fetch(client: &ClientArgs, group: String) -> Result<StatsResponse, Error> {
     let mut conn = client.connect().await?;
+    call(client, &mut conn, group).await
+}
+
+/// Calls `Stats` on an open connection, under the client's timeout and
+/// token.
+pub async fn call(
+    client: &ClientArgs,
+    conn: &mut GroupcacheClient<Channel>,
+    group: String,
+) -> Result<StatsResponse, Error> {
     let mut request = tonic::Request::new(StatsRequest { group });
     request.set_timeout(client.timeout);
     client.authorize(&mut request)?;
