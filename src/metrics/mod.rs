@@ -6,16 +6,16 @@
 //! what the engine and the network crate already keep: each group's
 //! [`StatsSnapshot`](cache_core::StatsSnapshot) (its counters, both caches,
 //! and its latency histograms), the node's
-//! [`LoadLimiter`](cache_core::LoadLimiter), its
-//! [`RequestStats`](cache_grpc::RequestStats) (requests in flight and
-//! shed) and its [`PeerPool`](cache_grpc::PeerPool) (the ring, each peer's
+//! [`LoadLimiter`], its
+//! [`RequestStats`] (requests in flight and
+//! shed) and its [`PeerPool`] (the ring, each peer's
 //! breaker and fetch latencies). So a scrape never double-counts, and the
 //! request path pays for no metric of its own: the counters and histograms
 //! it feeds are relaxed atomic adds on per-thread stripes, timed with one
 //! clock read per get.
 //!
 //! [`NodeCollector`] turns those into metric families through
-//! `prometheus-client`'s [`Collector`](prometheus_client::collector::Collector)
+//! `prometheus-client`'s [`Collector`]
 //! ([`groups`] for the per-group families, [`node`] for the node-wide
 //! ones, [`encode`] for one sample); [`Exporter`] holds the
 //! registry it is in and renders it; [`http`] serves it.
