@@ -22,6 +22,14 @@ use crate::server::RequestStats;
 /// Adds [`ShedService`]; clones share one budget of permits.
 #[derive(Debug, Clone)]
 pub struct ShedLayer {
+    budget: Arc<Budget>,
+}
+
+/// What every clone of a layer and of its services shares (one `Arc`, so
+/// that cloning the service for a request costs one reference count).
+#[derive(Debug)]
+struct Budget {
+    /// The limit is per server, not per connection.
     permits: Arc<Semaphore>,
     max: usize,
     /// Where shed requests are counted and the permits' use is read.
@@ -31,20 +39,28 @@ pub struct ShedLayer {
 impl ShedLayer {
     /// A layer admitting at most `max` requests at once.
     pub fn new(max: usize) -> Self {
-        ShedLayer {
-            permits: Arc::new(Semaphore::new(max)),
-            max,
-            stats: None,
-        }
+        Self::with_stats(max, None)
     }
 
     /// Has `stats` read this layer's requests in flight and count the ones
     /// it sheds.
     #[must_use]
-    pub fn counting(mut self, stats: &RequestStats) -> Self {
-        stats.attach(&self.permits, self.max);
-        self.stats = Some(stats.clone());
-        self
+    pub fn counting(self, stats: &RequestStats) -> Self {
+        Self::with_stats(self.budget.max, Some(stats.clone()))
+    }
+
+    fn with_stats(max: usize, stats: Option<RequestStats>) -> Self {
+        let permits = Arc::new(Semaphore::new(max));
+        if let Some(stats) = &stats {
+            stats.attach(&permits, max);
+        }
+        ShedLayer {
+            budget: Arc::new(Budget {
+                permits,
+                max,
+                stats,
+            }),
+        }
     }
 }
 
@@ -54,9 +70,7 @@ impl<S> Layer<S> for ShedLayer {
     fn layer(&self, inner: S) -> Self::Service {
         ShedService {
             inner,
-            permits: self.permits.clone(),
-            max: self.max,
-            stats: self.stats.clone(),
+            budget: Arc::clone(&self.budget),
         }
     }
 }
@@ -65,10 +79,8 @@ impl<S> Layer<S> for ShedLayer {
 #[derive(Debug, Clone)]
 pub struct ShedService<S> {
     inner: S,
-    /// Shared by every clone: the limit is per server, not per connection.
-    permits: Arc<Semaphore>,
-    max: usize,
-    stats: Option<RequestStats>,
+    /// Shared by every clone.
+    budget: Arc<Budget>,
 }
 
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for ShedService<S>
@@ -85,21 +97,22 @@ where
     }
 
     fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
-        match self.permits.clone().try_acquire_owned() {
+        let budget = &*self.budget;
+        match budget.permits.clone().try_acquire_owned() {
             Ok(permit) => ShedFuture {
                 inner: Some(self.inner.call(req)),
                 permit: Some(permit),
-                max: self.max,
+                max: budget.max,
             },
             Err(_) => {
-                tracing::debug!(max = self.max, "shedding a request");
-                if let Some(stats) = &self.stats {
+                tracing::debug!(max = budget.max, "shedding a request");
+                if let Some(stats) = &budget.stats {
                     stats.count_shed();
                 }
                 ShedFuture {
                     inner: None,
                     permit: None,
-                    max: self.max,
+                    max: budget.max,
                 }
             }
         }
