@@ -85,14 +85,14 @@ fn caches(samples: &[Sample], encoder: &mut DescriptorEncoder<'_>) -> std::fmt::
             |c| c.items,
         ),
         (
-            "groupcache_cache_lookups",
-            "Lookups made in the cache (the groupcache exporters' groupcache_cache_gets_total).",
+            "groupcache_cache_gets",
+            "Lookups made in the cache.",
             MetricType::Counter,
             |c| c.gets,
         ),
         (
-            "groupcache_cache_lookup_hits",
-            "Lookups of the cache that found a live entry (the groupcache exporters' per-type groupcache_cache_hits_total; that name is the group counter here).",
+            "groupcache_cache_get_hits",
+            "Lookups of the cache that found a live entry (the groupcache exporters' per-type groupcache_cache_hits_total: that name is the group counter CacheHits here).",
             MetricType::Counter,
             |c| c.hits,
         ),

@@ -115,8 +115,8 @@ async fn a_scrape_holds_the_traffic() {
         "3 values (the NotFound is not kept: negative caching is off)"
     );
     assert!(
-        at(&format!("groupcache_cache_lookup_hits_total{main}"))
-            <= at(&format!("groupcache_cache_lookups_total{main}"))
+        at(&format!("groupcache_cache_get_hits_total{main}"))
+            <= at(&format!("groupcache_cache_gets_total{main}"))
     );
     assert_eq!(
         at(r#"groupcache_cache_items{group="colors",type="hot"}"#),
