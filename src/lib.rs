@@ -2,7 +2,8 @@
 //! speaking gRPC. This facade re-exports [`cache_core`] and [`cache_grpc`].
 //!
 //! It also holds the `groupcache` binary's code: the command line
-//! ([`cli`]), the built-in sources of truth ([`source`]) and the value
+//! ([`cli`]), the built-in sources of truth ([`source`]), the Prometheus
+//! exporter of `serve --metrics-listen` ([`metrics`]) and the value
 //! syntaxes they share ([`units`]).
 
 pub use cache_core as core;
@@ -11,6 +12,7 @@ pub use cache_grpc as grpc;
 pub mod build;
 pub mod cli;
 mod error;
+pub mod metrics;
 pub mod source;
 pub mod units;
 

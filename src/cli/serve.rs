@@ -19,6 +19,7 @@ pub mod auth;
 pub mod dev;
 pub mod http2;
 pub mod loads;
+mod metrics;
 mod node;
 pub mod reload;
 pub mod resources;
@@ -170,6 +171,11 @@ pub struct ServeArgs {
     /// Span export over OTLP (builds with the otlp feature).
     #[command(flatten)]
     pub traces: crate::cli::traces::TraceArgs,
+    /// Serve Prometheus metrics at http://ADDR/metrics (and /healthz) on a
+    /// listener of their own, over HTTP/1.1. Default: off. The page holds
+    /// counts, latencies, group and peer names, never keys or values.
+    #[arg(long, env = "GROUPCACHE_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
     /// The longest any request may take: the budget of a request without a
     /// grpc-timeout, and the cap of one with a longer one.
     #[arg(long, env = "GROUPCACHE_REQUEST_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = clap_parsers::duration)]
@@ -258,6 +264,14 @@ impl ServeArgs {
         }
         if self.cache_bytes == 0 {
             return Err(Error::config("--cache-bytes must be above zero"));
+        }
+        if let Some(metrics) = self.metrics_listen
+            && metrics == self.listen
+            && metrics.port() != 0
+        {
+            return Err(Error::config(format!(
+                "--metrics-listen {metrics} is the --listen address: give the metrics a port of their own"
+            )));
         }
         if self.max_key_bytes == 0 {
             return Err(Error::config("--max-key-bytes must be above zero"));

@@ -1,9 +1,16 @@
-//! `groupcache stats --addr ADDR [--json]`: every counter of every group.
+//! `groupcache stats --addr ADDR [--json]`: every counter of every group;
+//! `--watch`: their rates, live ([`watch`]).
+
+pub mod watch;
+
+use std::time::Duration;
 
 use cache_core::StatsSnapshot;
+use cache_grpc::pb::groupcache_client::GroupcacheClient;
 use cache_grpc::pb::{CacheStats, GroupStats, PeerHealth, StatsRequest, StatsResponse};
 use clap::Args;
 use serde_json::{Map, Value, json};
+use tonic::transport::Channel;
 
 use crate::Error;
 use crate::cli::client::{ClientArgs, bounded};
@@ -19,12 +26,33 @@ pub struct StatsArgs {
     #[arg(long, env = "GROUPCACHE_STATS_GROUP")]
     pub group: Option<String>,
     /// Print JSON instead of a table.
-    #[arg(long, env = "GROUPCACHE_JSON", value_parser = clap_parsers::switch)]
+    #[arg(long, env = "GROUPCACHE_JSON", value_parser = clap_parsers::switch, conflicts_with = "watch")]
     pub json: bool,
+    /// A live view instead: a line per interval with the rates of gets,
+    /// hits, peer fetches, source loads and errors, and the caches' fill,
+    /// until Ctrl-C (or --count lines).
+    #[arg(long, env = "GROUPCACHE_STATS_WATCH", value_parser = clap_parsers::switch)]
+    pub watch: bool,
+    /// Time between the lines of --watch.
+    #[arg(long, env = "GROUPCACHE_STATS_INTERVAL", default_value = "1s", value_name = "DURATION", value_parser = clap_parsers::duration, requires = "watch")]
+    pub interval: Duration,
+    /// Stop --watch after this many lines. Default: run until stopped.
+    #[arg(
+        long,
+        env = "GROUPCACHE_STATS_COUNT",
+        value_name = "N",
+        requires = "watch"
+    )]
+    pub count: Option<u64>,
 }
 
-/// Fetches the node's stats and prints them.
+/// Fetches the node's stats and prints them (or watches them, with
+/// `--watch`).
 pub async fn run(args: StatsArgs) -> Result<(), Error> {
+    if args.watch {
+        let group = args.group.unwrap_or_default();
+        return watch::run(&args.client, group, args.interval, args.count).await;
+    }
     let stats = fetch(&args.client, args.group.unwrap_or_default()).await?;
     if args.json {
         let mut text = serde_json::to_string_pretty(&to_json(&stats)).expect("a JSON value prints");
@@ -38,6 +66,16 @@ pub async fn run(args: StatsArgs) -> Result<(), Error> {
 /// Calls `Stats` on the node (`group` empty for all groups).
 pub async fn fetch(client: &ClientArgs, group: String) -> Result<StatsResponse, Error> {
     let mut conn = client.connect().await?;
+    call(client, &mut conn, group).await
+}
+
+/// Calls `Stats` on an open connection, under the client's timeout and
+/// token.
+pub async fn call(
+    client: &ClientArgs,
+    conn: &mut GroupcacheClient<Channel>,
+    group: String,
+) -> Result<StatsResponse, Error> {
     let mut request = tonic::Request::new(StatsRequest { group });
     request.set_timeout(client.timeout);
     client.authorize(&mut request)?;
@@ -265,101 +303,4 @@ pub fn to_json(stats: &StatsResponse) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use cache_grpc::pb::LoadLimiterStats;
-
-    fn sample() -> StatsResponse {
-        let group = |name: &str, gets: u64| GroupStats {
-            name: name.into(),
-            counters: [
-                ("gets".to_string(), gets),
-                ("loads".to_string(), 2),
-                ("zz_new".to_string(), 9),
-            ]
-            .into_iter()
-            .collect(),
-            main_cache: Some(CacheStats {
-                bytes: 100,
-                items: 2,
-                gets: 5,
-                hits: 3,
-                evictions: 0,
-            }),
-            hot_cache: None,
-            cache_bytes: 1024,
-            loads: Some(LoadLimiterStats {
-                max_concurrent: 256,
-                running: 3,
-                ..LoadLimiterStats::default()
-            }),
-        };
-        StatsResponse {
-            node: "127.0.0.1:7001".into(),
-            peers: vec!["127.0.0.1:7001".into(), "127.0.0.1:7002".into()],
-            groups: vec![group("colors", 12345), group("b", 7)],
-            peer_health: vec![PeerHealth {
-                peer: "127.0.0.1:7002".into(),
-                state: "open".into(),
-                breaker_opens: 2,
-                skipped_fetches: 40,
-                failures: 11,
-                consecutive_failures: 0,
-            }],
-            info: None,
-        }
-    }
-
-    /// The table has a column per group and a row per counter, known
-    /// counters first in engine order, unknown ones after.
-    #[test]
-    fn table_layout() {
-        let t = render_table(&sample());
-        assert!(t.contains("node   127.0.0.1:7001"), "{t}");
-        let lines: Vec<&str> = t.lines().collect();
-        let header = lines.iter().find(|l| l.starts_with("group")).unwrap();
-        assert!(
-            header.contains("colors") && header.trim_end().ends_with('b'),
-            "{header}"
-        );
-        let gets = lines.iter().position(|l| l.starts_with("gets ")).unwrap();
-        let loads = lines.iter().position(|l| l.starts_with("loads ")).unwrap();
-        let extra = lines.iter().position(|l| l.starts_with("zz_new ")).unwrap();
-        let main = lines
-            .iter()
-            .position(|l| l.starts_with("main_cache.bytes"))
-            .unwrap();
-        assert!(gets < loads && loads < extra && extra < main, "{t}");
-        assert!(lines[gets].contains("12345") && lines[gets].trim_end().ends_with(" 7"));
-        let running = lines
-            .iter()
-            .position(|l| l.starts_with("loads.running"))
-            .unwrap();
-        assert!(
-            running > main && lines[running].trim_end().ends_with(" 3"),
-            "{t}"
-        );
-        let peer = lines
-            .iter()
-            .find(|l| l.starts_with("127.0.0.1:7002"))
-            .unwrap();
-        let cells: Vec<&str> = peer.split_whitespace().collect();
-        assert_eq!(cells, ["127.0.0.1:7002", "open", "2", "40", "11"], "{t}");
-    }
-
-    /// The JSON holds every counter and cache field with its number.
-    #[test]
-    fn json_shape() {
-        let j = to_json(&sample());
-        assert_eq!(j["node"], "127.0.0.1:7001");
-        assert_eq!(j["groups"][0]["counters"]["gets"], 12345);
-        assert_eq!(j["groups"][0]["counters"]["zz_new"], 9);
-        assert_eq!(j["groups"][1]["main_cache"]["hits"], 3);
-        assert_eq!(j["groups"][1]["hot_cache"]["bytes"], 0);
-        assert_eq!(j["groups"][0]["cache_bytes"], 1024);
-        assert_eq!(j["groups"][0]["loads"]["max_concurrent"], 256);
-        assert_eq!(j["groups"][0]["loads"]["running"], 3);
-        assert_eq!(j["peer_health"][0]["state"], "open");
-        assert_eq!(j["peer_health"][0]["skipped_fetches"], 40);
-    }
-}
+mod tests;

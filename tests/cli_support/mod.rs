@@ -7,12 +7,14 @@
 //! - [`load`]: many concurrent `Get`s through tonic clients, with their
 //!   outcomes and latencies;
 //! - [`node_stats`]: the node-wide sections of `groupcache stats --json`
-//!   (peer health, load limiter).
+//!   (peer health, load limiter);
+//! - [`scrape`]: a node's `--metrics-listen` page, read back.
 #![allow(dead_code)] // each test uses a different subset
 
 pub(crate) mod load;
 pub(crate) mod node_stats;
 pub(crate) mod origin;
+pub(crate) mod scrape;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -281,6 +283,17 @@ pub(crate) async fn start_cluster_env(
     envs: &[(&str, String)],
     dir: TempDir,
 ) -> Cluster {
+    start_cluster_each(n, |_| extra.to_vec(), envs, dir).await
+}
+
+/// [`start_cluster_env`], node `i` given the flags `extra(i)` (called
+/// again on each attempt, so that ports it picks are picked afresh).
+pub(crate) async fn start_cluster_each(
+    n: usize,
+    extra: impl Fn(usize) -> Vec<String>,
+    envs: &[(&str, String)],
+    dir: TempDir,
+) -> Cluster {
     for _attempt in 0..3 {
         let addrs: Vec<String> = free_ports(n)
             .into_iter()
@@ -289,14 +302,15 @@ pub(crate) async fn start_cluster_env(
         let peers = addrs.join(",");
         let mut nodes: Vec<Node> = addrs
             .iter()
-            .map(|addr| {
+            .enumerate()
+            .map(|(i, addr)| {
                 let mut args = vec![
                     "--listen".to_owned(),
                     addr.clone(),
                     "--peers".to_owned(),
                     peers.clone(),
                 ];
-                args.extend(extra.iter().cloned());
+                args.extend(extra(i));
                 spawn_node(addr, &args, envs, &dir.0)
             })
             .collect();

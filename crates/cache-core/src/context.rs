@@ -7,9 +7,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::TraceContext;
 
-/// What a get carries with it: an optional deadline, a cancellation signal
-/// and the trace it belongs to. Loaders and peer clients receive it so they
-/// can bound their work (and name its trace).
+/// What a get carries with it: an optional deadline, a cancellation signal,
+/// the trace it belongs to, and optionally when the request started (to
+/// time it). Loaders and peer clients receive it so they can bound their
+/// work (and name its trace).
 ///
 /// Time is [`tokio::time::Instant`], so tests can pause and advance it
 /// (`tokio::time::pause`) and every deadline in the crate follows.
@@ -22,6 +23,9 @@ pub struct LoadContext {
     /// The W3C trace context of the request the get serves, if it had one
     /// (see [`TraceContext`]: handed on, never interpreted, by this crate).
     trace: Option<TraceContext>,
+    /// When the request behind this get started; a get given one records
+    /// its latency (see [`started_at`](Self::started_at)).
+    started: Option<Instant>,
 }
 
 impl LoadContext {
@@ -50,6 +54,44 @@ impl LoadContext {
             _ => deadline,
         });
         self
+    }
+
+    /// Says when the request behind this get started: the group then records
+    /// how long the get took, from `at` to its answer, in its latency
+    /// histograms ([`StatsSnapshot::get_latency`](crate::StatsSnapshot)).
+    /// A server passes the instant it read when the request arrived, so
+    /// timing a get costs one more clock read, at its end; a get without a
+    /// start is not timed.
+    ///
+    /// ```
+    /// use tokio::time::Instant;
+    /// use cache_core::{getter_fn, GetOutcome, GroupBuilder, LoadContext, Loaded};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let group = GroupBuilder::new("timed", 1 << 20, getter_fn(|key: String, _ctx| async move {
+    ///     Ok(Loaded::new(key))
+    /// }))
+    /// .build()?;
+    /// group.get_with("k", LoadContext::new().started_at(Instant::now())).await?;
+    /// group.get_with("k", LoadContext::new().started_at(Instant::now())).await?;
+    /// group.get("k").await?; // not timed
+    /// let latency = group.stats().get_latency;
+    /// assert_eq!(latency.by_outcome(GetOutcome::Load).count(), 1);
+    /// assert_eq!(latency.by_outcome(GetOutcome::Hit).count(), 1);
+    /// assert_eq!(group.stats().gets, 3);
+    /// # Ok::<(), cache_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    #[must_use]
+    pub fn started_at(mut self, at: Instant) -> Self {
+        self.started = Some(at);
+        self
+    }
+
+    /// When the request started, if the caller said
+    /// ([`started_at`](Self::started_at)).
+    pub fn get_started_at(&self) -> Option<Instant> {
+        self.started
     }
 
     /// Uses `token` as the cancellation signal.

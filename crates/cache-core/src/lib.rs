@@ -132,8 +132,10 @@
 //!   parsed (the network crate does that).
 //! - `group/spans.rs`: the path's `tracing` spans (`get`, `fetch`, `load`,
 //!   at debug level) and the outcome each records.
-//! - `stats` ([`StatsSnapshot`]): counters, each defined by what increments
-//!   it.
+//! - [`stats`] ([`StatsSnapshot`]): counters, each defined by what
+//!   increments it, and latency histograms ([`LatencyHistogram`]: fixed
+//!   exponential buckets, atomic, striped per thread) of gets by
+//!   [`GetOutcome`] and of loads.
 //! - `registry` ([`Registry`]): groups by name, no global state.
 //! - `error` ([`Error`]): every failure, classified.
 //! - `sync`: the locks, atomics, spawn and timeout that the singleflight
@@ -153,7 +155,7 @@ mod peers;
 pub mod promotion;
 mod registry;
 pub mod singleflight;
-mod stats;
+pub mod stats;
 pub mod store;
 mod sync;
 mod trace;
@@ -168,5 +170,8 @@ pub use load_limit::{LoadLimiter, LoadLimiterStats};
 pub use peers::{Fetched, NoPeers, PeerClient, PeerPicker};
 pub use promotion::{CoinFlip, PromotionPolicy, QpsThreshold};
 pub use registry::Registry;
-pub use stats::{CacheStats, GroupStats, StatsSnapshot};
+pub use stats::{
+    CacheStats, GetLatency, GetOutcome, GroupStats, LatencyHistogram, LatencySnapshot,
+    StatsSnapshot,
+};
 pub use trace::TraceContext;

@@ -1,10 +1,21 @@
-//! Counters of a [`Group`](crate::Group): atomic while live, a plain struct
-//! when read.
+//! Counters and latency histograms of a [`Group`](crate::Group): atomic
+//! while live, a plain struct when read.
+//!
+//! - [`GroupStats`] / [`StatsSnapshot`]: the counters, each defined by what
+//!   increments it, the stats of both caches, and the latency histograms;
+//! - [`latency`]: the histogram type ([`LatencyHistogram`]) and its
+//!   snapshot;
+//! - [`GetOutcome`]: how a get was answered, the label of its latency.
 
+pub mod latency;
+
+use std::time::Duration;
+
+pub use self::latency::{LatencyHistogram, LatencySnapshot};
 use crate::store::counter::StripedCounter;
 
 macro_rules! group_counters {
-    ($( $(#[$doc:meta])* $name:ident, )*) => {
+    ($( $(#[doc = $doc:literal])* $name:ident, )*) => {
         /// The live counters of a group, read through
         /// [`snapshot`](GroupStats::snapshot). Each is a striped relaxed
         /// atomic (one cache line per thread stripe), so threads counting
@@ -12,7 +23,12 @@ macro_rules! group_counters {
         /// not a transaction.
         #[derive(Default)]
         pub struct GroupStats {
-            $( $(#[$doc])* pub(crate) $name: StripedCounter, )*
+            $( $(#[doc = $doc])* pub(crate) $name: StripedCounter, )*
+            /// Latencies of timed gets, by outcome (see [`GetLatency`]).
+            pub(crate) get_latency: [LatencyHistogram; GetOutcome::ALL.len()],
+            /// Latencies of the loader's calls (see
+            /// [`StatsSnapshot::load_latency`]).
+            pub(crate) load_latency: LatencyHistogram,
         }
 
         impl std::fmt::Debug for GroupStats {
@@ -25,21 +41,44 @@ macro_rules! group_counters {
         /// and hot caches.
         #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
         pub struct StatsSnapshot {
-            $( $(#[$doc])* pub $name: u64, )*
+            $( $(#[doc = $doc])* pub $name: u64, )*
             /// The main cache: keys this node owns.
             pub main_cache: CacheStats,
             /// The hot cache: popular keys owned by other nodes.
             pub hot_cache: CacheStats,
+            /// How long timed gets took, by outcome: the gets whose
+            /// [`LoadContext`](crate::LoadContext) says when they started
+            /// ([`LoadContext::started_at`](crate::LoadContext::started_at);
+            /// the gRPC service sets it for every `Get`), from then to their
+            /// answer. Untimed gets (`Group::get`, a context without a start)
+            /// are counted only in `gets`.
+            pub get_latency: GetLatency,
+            /// How long the loader's calls took, from the load-limit permit
+            /// to the loader's answer (value, error or panic; calls cut by
+            /// the load timeout included, at the timeout), one per call that
+            /// is not cancelled.
+            pub load_latency: LatencySnapshot,
         }
 
         impl GroupStats {
-            /// Copies every counter; cache stats are filled in by the caller.
+            /// Copies every counter and histogram; cache stats are filled in
+            /// by the caller.
             pub fn snapshot(&self) -> StatsSnapshot {
                 StatsSnapshot {
                     $( $name: self.$name.get(), )*
                     main_cache: CacheStats::default(),
                     hot_cache: CacheStats::default(),
+                    get_latency: GetLatency {
+                        by_outcome: self.get_latency.each_ref().map(LatencyHistogram::snapshot),
+                    },
+                    load_latency: self.load_latency.snapshot(),
                 }
+            }
+
+            /// Counts a timed get answered with `outcome` after `elapsed`.
+            #[inline]
+            pub(crate) fn record_get(&self, outcome: GetOutcome, elapsed: Duration) {
+                self.get_latency[outcome as usize].record(elapsed);
             }
         }
 
@@ -48,6 +87,13 @@ macro_rules! group_counters {
             /// order (for tables, JSON and metrics exporters).
             pub fn counters(&self) -> Vec<(&'static str, u64)> {
                 vec![ $( (stringify!($name), self.$name), )* ]
+            }
+
+            /// Each counter's name and its documentation (what increments
+            /// it), in the order of [`counters`](Self::counters): the help
+            /// text of metrics exporters.
+            pub fn counter_docs() -> Vec<(&'static str, &'static str)> {
+                vec![ $( (stringify!($name), concat!($($doc, "\n"),*)), )* ]
             }
         }
     };
@@ -114,6 +160,65 @@ group_counters! {
     /// for them any more (every caller's deadline passed, or they went
     /// away).
     loads_cancelled,
+    /// Gets (`Group::get`, `get_with`, `get_with_ttl`) that returned an
+    /// error, whatever it was: an invalid key, NotFound (a negative hit
+    /// too), a source failure, a deadline, too many loads.
+    get_errors,
+}
+
+/// How a get was answered: the label of its latency in [`GetLatency`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GetOutcome {
+    /// A value from the hot or the main cache (found by the first lookup, by
+    /// the flight's re-check, or filled by another flight meanwhile).
+    Hit,
+    /// A value fetched from the key's owner.
+    Peer,
+    /// A value from this node's loader: a key this node owns, or a fallback
+    /// load of another's.
+    Load,
+    /// An error of any kind (NotFound included).
+    Error,
+}
+
+impl GetOutcome {
+    /// Every outcome, in the order of [`GetLatency`]'s histograms.
+    pub const ALL: [GetOutcome; 4] = [
+        GetOutcome::Hit,
+        GetOutcome::Peer,
+        GetOutcome::Load,
+        GetOutcome::Error,
+    ];
+
+    /// Its name: `hit`, `peer`, `load` or `error`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            GetOutcome::Hit => "hit",
+            GetOutcome::Peer => "peer",
+            GetOutcome::Load => "load",
+            GetOutcome::Error => "error",
+        }
+    }
+}
+
+/// The latency histograms of a group's timed gets, one per
+/// [`GetOutcome`]. Their counts add up to the timed gets.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct GetLatency {
+    /// Indexed by `GetOutcome as usize`, in the order of [`GetOutcome::ALL`].
+    by_outcome: [LatencySnapshot; GetOutcome::ALL.len()],
+}
+
+impl GetLatency {
+    /// The histogram of the gets answered with `outcome`.
+    pub fn by_outcome(&self, outcome: GetOutcome) -> &LatencySnapshot {
+        &self.by_outcome[outcome as usize]
+    }
+
+    /// Timed gets, all outcomes together.
+    pub fn count(&self) -> u64 {
+        self.by_outcome.iter().map(LatencySnapshot::count).sum()
+    }
 }
 
 /// Counters of one cache (main or hot) of a store.

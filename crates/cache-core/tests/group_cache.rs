@@ -78,6 +78,7 @@ async fn negative_caching_costs_one_load_per_ttl() {
             ("gets", 102),
             ("cache_hits", 51),
             ("negative_hits", 51),
+            ("get_errors", 102),
             ("loads", 51),
             ("loads_deduped", 2),
             ("local_load_errs", 2),
@@ -212,6 +213,7 @@ async fn invalid_keys() {
             ("loads", 1),
             ("loads_deduped", 1),
             ("local_loads", 1),
+            ("get_errors", 2),
         ],
     );
 }

@@ -198,6 +198,7 @@ async fn load_timeout_caps_the_wait_for_the_owner() {
             ("loads", 1),
             ("loads_deduped", 1),
             ("load_timeouts", 1),
+            ("get_errors", 1),
         ],
     );
     assert_eq!(count(&calls), 0);
@@ -232,6 +233,7 @@ async fn failing_peer_passes_source_failed_through() {
             ("peer_errors", 1),
             ("loads", 1),
             ("loads_deduped", 1),
+            ("get_errors", 1),
         ],
     );
 }
@@ -253,6 +255,7 @@ async fn not_found_from_peer_passes_through() {
             ("peer_errors", 2),
             ("loads", 2),
             ("loads_deduped", 2),
+            ("get_errors", 2),
         ],
     );
 }

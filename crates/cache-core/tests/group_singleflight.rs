@@ -152,6 +152,7 @@ async fn panic_then_retry() {
             ("local_loads", 1),
             ("local_load_errs", 1),
             ("loader_panics", 1),
+            ("get_errors", 3),
         ],
     );
 }

@@ -15,14 +15,17 @@
 //! then loads locally). A live owner's HTTP/2 stack answers PINGs at once however long
 //! its load takes; a dead, unreachable or stopped (SIGSTOP) one does not.
 //! Transport failures feed the peer's [`breaker`], which skips the peer
-//! once they pile up.
+//! once they pile up. Each fetch sent is timed, whatever its result, in the
+//! peer's [`fetch_latency`](GrpcPeer::fetch_latency) histogram.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use cache_core::{Error as CoreError, Fetched, LoadContext, PeerClient};
+use cache_core::{
+    Error as CoreError, Fetched, LatencyHistogram, LatencySnapshot, LoadContext, PeerClient,
+};
 use http::Uri;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -64,6 +67,8 @@ pub struct GrpcPeer {
     /// Sent as `authorization: Bearer` on every fetch (see
     /// [`PoolOptionsBuilder::peer_tokens`](crate::PoolOptionsBuilder::peer_tokens)).
     peer_tokens: Option<Tokens>,
+    /// How long each fetch sent took (not the ones the breaker skipped).
+    fetch_latency: LatencyHistogram,
 }
 
 impl GrpcPeer {
@@ -94,12 +99,20 @@ impl GrpcPeer {
             write_coalescing: opts.write_coalescing,
             peer_tokens: opts.peer_tokens.clone(),
             tls: opts.tls.clone(),
+            fetch_latency: LatencyHistogram::default(),
         })
     }
 
     /// The peer's health: its breaker's state and counters.
     pub fn health(&self) -> PeerHealth {
         self.breaker.health()
+    }
+
+    /// How long the fetches sent to this peer took, from the call to its
+    /// answer or failure (the ones its breaker skipped are not sent, so not
+    /// here).
+    pub fn fetch_latency(&self) -> LatencySnapshot {
+        self.fetch_latency.snapshot()
     }
 
     /// The channel, created on first use (inside a runtime: a tonic channel
@@ -266,10 +279,12 @@ impl PeerClient for GrpcPeer {
                 "skipped: the peer's breaker is open",
             ));
         }
+        let started = tokio::time::Instant::now();
         let (outcome, verdict) = self
             .send_fetch(group, key, ctx.remaining(), &hop)
             .instrument(hop.span().clone())
             .await;
+        self.fetch_latency.record(started.elapsed());
         match &outcome {
             Ok(_) => {
                 hop.finish("ok");

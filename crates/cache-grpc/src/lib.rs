@@ -70,8 +70,9 @@
 //! - [`service`]: [`GroupcacheService`], what `Get`, `Fetch` and `Stats`
 //!   do.
 //! - [`server`]: [`serve()`], [`ServerOptions`] (a checked builder), the
-//!   service stack, the [`Router`](server::Router) and the
-//!   [`GroupcacheServer`](server::GroupcacheServer).
+//!   service stack, the [`Router`](server::Router), the
+//!   [`GroupcacheServer`](server::GroupcacheServer) and [`RequestStats`]
+//!   (requests in flight and shed, for metrics).
 //! - [`codec`]: encoding and decoding only: the generated code's protobuf
 //!   codec, and the unary codec of `Get` and `Fetch`.
 //! - [`transport`]: how bytes move: accepting, the two connection drivers,
@@ -117,6 +118,6 @@ pub use cluster::{ClusterOptions, LocalCluster};
 pub use error::Error;
 pub use limits::DEFAULT_MAX_VALUE_BYTES;
 pub use pool::{PeerPool, PoolOptions, PoolOptionsBuilder};
-pub use server::{Listeners, ServerOptions, ServerOptionsBuilder, serve};
+pub use server::{Listeners, RequestStats, ServerOptions, ServerOptionsBuilder, serve};
 pub use service::GroupcacheService;
 pub use transport::Transport;

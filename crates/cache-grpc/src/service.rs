@@ -80,11 +80,13 @@ impl GroupcacheService {
 
 /// The load context of a request: the deadline captured by the deadline
 /// layer and the trace context read by the trace layer (both found in the
-/// request's extensions), if any.
+/// request's extensions), if any, and the instant the deadline layer
+/// received the request, which times a `Get` in its group's latency
+/// histograms.
 pub(crate) fn context(deadline: Option<&Deadline>, trace: Option<&TraceContext>) -> LoadContext {
     let ctx = LoadContext::new().with_trace(trace.cloned());
     match deadline {
-        Some(Deadline(at)) => ctx.deadline(*at),
+        Some(d) => ctx.deadline(d.at).started_at(d.received),
         None => ctx,
     }
 }

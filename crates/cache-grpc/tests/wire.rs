@@ -137,7 +137,7 @@ fn request(case: &Case) -> http::Request<Body> {
     let mut req = req.body(body).unwrap();
     if let Some(d) = case.deadline {
         let at = tokio::time::Instant::now() + d;
-        req.extensions_mut().insert(Deadline(at));
+        req.extensions_mut().insert(Deadline::at(at));
     }
     req
 }

@@ -80,6 +80,7 @@ fn the_example_file_is_read() {
     assert_eq!(a.hot_fraction, 0.125);
     assert_eq!(a.loads.peer_timeout, Duration::from_millis(300));
     assert_eq!(a.request_timeout, Duration::from_secs(30));
+    assert_eq!(a.metrics_listen, Some("127.0.0.1:9101".parse().unwrap()));
     let groups: Vec<_> = a.groups.iter().map(|g| g.name.as_str()).collect();
     assert_eq!(groups, ["colors", "thumbnails"]);
 }

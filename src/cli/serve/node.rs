@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use cache_core::{GroupBuilder, Registry};
-use cache_grpc::{PeerPool, PoolOptions, ServerOptions, Transport};
+use cache_grpc::{PeerPool, PoolOptions, RequestStats, ServerOptions, Transport};
 
 use crate::Error;
 use crate::cli::serve::ServeConfig;
 use crate::cli::serve::dev::DevSettings;
 use crate::cli::serve::resources::raise_open_file_limit;
-use crate::cli::serve::{http2, reload, self_id};
+use crate::cli::serve::{http2, metrics, reload, self_id};
+use crate::metrics::NodeCollector;
 
 /// Builds the pool and the groups, binds, serves until SIGINT/SIGTERM, then
 /// lets `cache_grpc::serve` drain (bounded by `--shutdown-timeout`).
@@ -69,6 +70,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
             .map_err(|e| Error::io("cannot read the peer listen address", e))?,
         None => local,
     };
+    let metrics_listener = metrics::bind(args.metrics_listen).await?;
     // Our entry of --peers, as spelled there (host names resolved).
     let self_addr = self_id::find_self(
         args.self_addr.as_deref(),
@@ -115,8 +117,10 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         registry.add(group)?;
     }
 
+    let requests = RequestStats::default();
     let server = ServerOptions::builder()
         .version(crate::build::node_version())
+        .request_stats(requests.clone())
         .auth(args.auth.policy(&tokens))
         .max_value_bytes(max_value_bytes)
         .reflection(!args.no_reflection)
@@ -150,6 +154,16 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         mtls = args.tls.tls_ca.is_some(),
         "starting"
     );
+    // The metrics are served until the node has drained.
+    let metrics = metrics_listener.map(|listener| {
+        let collector = NodeCollector {
+            registry: registry.clone(),
+            pool: pool.clone(),
+            requests,
+            limiter,
+        };
+        metrics::start(listener, collector)
+    });
     let shutdown = async move {
         if let Ok(name) = signal.await {
             tracing::info!(signal = name, "received; shutting down gracefully");
@@ -159,7 +173,11 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         client: listener,
         peer: peer_listener,
     };
-    cache_grpc::serve(listeners, registry, pool, server_opts, shutdown).await?;
+    let served = cache_grpc::serve(listeners, registry, pool, server_opts, shutdown).await;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
+    served?;
     let dropped = crate::cli::logging::dropped_lines();
     if dropped > 0 {
         tracing::warn!(

@@ -63,12 +63,14 @@ impl Future for Get<'_> {
                 let span = spans::get(&inner.name);
                 if let Some(found) = inner.first_lookup(this.key) {
                     spans::record_found(&span, &found);
+                    inner.finish_get(&found, None);
                     return Poll::Ready(found.map(|found| found.value));
                 }
                 let (inner, key) = (inner, this.key);
                 this.miss.insert(Box::pin(async move {
                     let found = inner.miss(key, None, None).instrument(span.clone()).await;
                     spans::record_found(&span, &found);
+                    inner.finish_get(&found, None);
                     found.map(|found| found.value)
                 }))
             }

@@ -245,7 +245,9 @@ impl Inner {
     /// limiter (waiting in its queue, or [`Error::TooManyLoads`] at once
     /// when that is full), then the loader, bounded by the load timeout. A
     /// panic becomes [`Error::LoaderPanicked`]. A failure is logged here,
-    /// once for all the callers waiting for it.
+    /// once for all the callers waiting for it. The call's time, from the
+    /// permit to its answer, goes into the load latency histogram (not
+    /// when it is cancelled).
     async fn call_getter_counted(&self, key: &str, flight: &LoadContext) -> Result<Loaded, Error> {
         let _permit = match self.limiter.acquire().await {
             Ok(permit) => permit,
@@ -255,6 +257,7 @@ impl Inner {
                 return Err(err);
             }
         };
+        let started = Instant::now();
         let ctx = self.with_load_timeout(flight);
         // Counts the call as abandoned unless it finishes: the flight drops
         // it when no caller waits any more.
@@ -265,6 +268,9 @@ impl Inner {
             None => Some(call.await),
         };
         abandoned.disarm();
+        self.stats
+            .load_latency
+            .record(Instant::now().saturating_duration_since(started));
         let result = match outcome {
             Some(Ok(Ok(loaded))) => {
                 incr(&self.stats.local_loads);

@@ -26,7 +26,7 @@ use store::GroupStore;
 use crate::key_rate::KeyRates;
 use crate::promotion::PromotionPolicy;
 use crate::singleflight::Singleflight;
-use crate::stats::{GroupStats, incr};
+use crate::stats::{GetOutcome, GroupStats, incr};
 use crate::store::counter::StripedCounter;
 use crate::store::{CacheKind, Cached, Entry};
 use crate::{
@@ -56,12 +56,14 @@ struct Options {
 }
 
 /// A value found in a cache or loaded, with its expiry and how it was
-/// found.
+/// found (a flight's waiters all get the flight's: the outcome their
+/// latency is recorded under).
 #[derive(Debug, Clone)]
 struct Found {
     value: Bytes,
     expires_at: Option<Instant>,
-    /// Where the value came from, for the span of the get.
+    /// Where the value came from, for the span of the get and the latency
+    /// histogram it is recorded in.
     via: Via,
 }
 
@@ -76,6 +78,18 @@ enum Via {
     Fallback,
     /// This node's loader, as the key's owner.
     Load,
+}
+
+impl Via {
+    /// The latency histogram a get served this way is recorded in (a
+    /// fallback is a load on this node).
+    fn outcome(self) -> GetOutcome {
+        match self {
+            Via::Hit => GetOutcome::Hit,
+            Via::Peer => GetOutcome::Peer,
+            Via::Fallback | Via::Load => GetOutcome::Load,
+        }
+    }
 }
 
 /// The shared state behind every clone of a [`Group`].
@@ -224,7 +238,8 @@ impl Group {
 
     /// The get path under `ctx`'s deadline, in its `get` span: the first
     /// lookup, then the boxed miss path (so the future of a hit stays
-    /// small), which hands `ctx`'s trace context to the flight.
+    /// small), which hands `ctx`'s trace context to the flight; timed when
+    /// `ctx` says when the request started.
     async fn get_until(&self, key: &str, ctx: &LoadContext) -> Result<Found, Error> {
         let span = spans::get(&self.inner.name);
         let found = match self.inner.first_lookup(key) {
@@ -237,6 +252,7 @@ impl Group {
             }
         };
         spans::record_found(&span, &found);
+        self.inner.finish_get(&found, ctx.get_started_at());
         found
     }
 
@@ -346,6 +362,24 @@ impl Inner {
         }
         incr(&self.stats.gets);
         None
+    }
+
+    /// Counts a get's answer: an error in `get_errors`, and, when the get
+    /// is timed (`started`), its latency under its outcome. One clock read,
+    /// for timed gets only.
+    #[inline]
+    fn finish_get(&self, result: &Result<Found, Error>, started: Option<Instant>) {
+        let outcome = match result {
+            Ok(found) => found.via.outcome(),
+            Err(_) => {
+                incr(&self.stats.get_errors);
+                GetOutcome::Error
+            }
+        };
+        if let Some(started) = started {
+            self.stats
+                .record_get(outcome, Instant::now().saturating_duration_since(started));
+        }
     }
 
     /// Steps 4 to 8 of the get path: the singleflight and what runs in it.

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::atomic::AtomicU64;
 
 /// Number of stripes (a power of two).
-const STRIPES: usize = 8;
+pub(crate) const STRIPES: usize = 8;
 
 /// One padded stripe.
 #[derive(Default)]
@@ -25,7 +25,7 @@ pub(crate) struct StripedCounter {
 /// thread-local is const-initialised (no lazy-init state and no destructor),
 /// so after the first call this is one thread-local load.
 #[inline]
-fn stripe_index() -> usize {
+pub(crate) fn stripe_index() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static INDEX: Cell<usize> = const { Cell::new(usize::MAX) };

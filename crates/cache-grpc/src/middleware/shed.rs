@@ -5,7 +5,8 @@
 //! and peers fall back to loading locally (a peer treats an unmarked
 //! `RESOURCE_EXHAUSTED` as overload), rather than queue work whose callers
 //! have given up. A `tokio` semaphore counts permits; a permit lives in the
-//! response future until the response is ready.
+//! response future until the response is ready. A [`RequestStats`] reads
+//! the permits taken (requests in flight) and counts the requests shed.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -16,19 +17,49 @@ use pin_project_lite::pin_project;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::{Layer, Service};
 
+use crate::server::RequestStats;
+
 /// Adds [`ShedService`]; clones share one budget of permits.
 #[derive(Debug, Clone)]
 pub struct ShedLayer {
+    budget: Arc<Budget>,
+}
+
+/// What every clone of a layer and of its services shares (one `Arc`, so
+/// that cloning the service for a request costs one reference count).
+#[derive(Debug)]
+struct Budget {
+    /// The limit is per server, not per connection.
     permits: Arc<Semaphore>,
     max: usize,
+    /// Where shed requests are counted and the permits' use is read.
+    stats: Option<RequestStats>,
 }
 
 impl ShedLayer {
     /// A layer admitting at most `max` requests at once.
     pub fn new(max: usize) -> Self {
+        Self::with_stats(max, None)
+    }
+
+    /// Has `stats` read this layer's requests in flight and count the ones
+    /// it sheds.
+    #[must_use]
+    pub fn counting(self, stats: &RequestStats) -> Self {
+        Self::with_stats(self.budget.max, Some(stats.clone()))
+    }
+
+    fn with_stats(max: usize, stats: Option<RequestStats>) -> Self {
+        let permits = Arc::new(Semaphore::new(max));
+        if let Some(stats) = &stats {
+            stats.attach(&permits, max);
+        }
         ShedLayer {
-            permits: Arc::new(Semaphore::new(max)),
-            max,
+            budget: Arc::new(Budget {
+                permits,
+                max,
+                stats,
+            }),
         }
     }
 }
@@ -36,7 +67,10 @@ impl ShedLayer {
 impl ShedLayer {
     /// Requests holding a permit now.
     pub fn in_flight(&self) -> usize {
-        self.max.saturating_sub(self.permits.available_permits())
+        let budget = &self.budget;
+        budget
+            .max
+            .saturating_sub(budget.permits.available_permits())
     }
 }
 
@@ -46,8 +80,7 @@ impl<S> Layer<S> for ShedLayer {
     fn layer(&self, inner: S) -> Self::Service {
         ShedService {
             inner,
-            permits: self.permits.clone(),
-            max: self.max,
+            budget: Arc::clone(&self.budget),
         }
     }
 }
@@ -56,9 +89,8 @@ impl<S> Layer<S> for ShedLayer {
 #[derive(Debug, Clone)]
 pub struct ShedService<S> {
     inner: S,
-    /// Shared by every clone: the limit is per server, not per connection.
-    permits: Arc<Semaphore>,
-    max: usize,
+    /// Shared by every clone.
+    budget: Arc<Budget>,
 }
 
 impl<S, ReqBody, ResBody> Service<http::Request<ReqBody>> for ShedService<S>
@@ -75,18 +107,22 @@ where
     }
 
     fn call(&mut self, req: http::Request<ReqBody>) -> Self::Future {
-        match self.permits.clone().try_acquire_owned() {
+        let budget = &*self.budget;
+        match budget.permits.clone().try_acquire_owned() {
             Ok(permit) => ShedFuture {
                 inner: Some(self.inner.call(req)),
                 permit: Some(permit),
-                max: self.max,
+                max: budget.max,
             },
             Err(_) => {
-                tracing::debug!(max = self.max, "shedding a request");
+                tracing::debug!(max = budget.max, "shedding a request");
+                if let Some(stats) = &budget.stats {
+                    stats.count_shed();
+                }
                 ShedFuture {
                     inner: None,
                     permit: None,
-                    max: self.max,
+                    max: budget.max,
                 }
             }
         }
@@ -159,5 +195,30 @@ mod tests {
         assert_eq!(b.await.unwrap().unwrap().into_body(), "ok");
         let again = svc.oneshot(http::Request::new(())).await.unwrap();
         assert_eq!(again.into_body(), "ok");
+    }
+
+    /// The stats read the requests holding permits and count the shed
+    /// ones; two layers counting in one handle add up.
+    #[tokio::test(start_paused = true)]
+    async fn stats_count_in_flight_and_shed() {
+        let inner = tower::service_fn(|_req: http::Request<()>| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Ok::<_, Infallible>(http::Response::new(String::from("ok")))
+        });
+        let stats = RequestStats::default();
+        let one = ShedLayer::new(1).counting(&stats).layer(inner);
+        let two = ShedLayer::new(5).counting(&stats).layer(inner);
+        let a = tokio::spawn(one.clone().oneshot(http::Request::new(())));
+        let b = tokio::spawn(two.clone().oneshot(http::Request::new(())));
+        tokio::task::yield_now().await;
+        assert_eq!((stats.in_flight(), stats.shed()), (2, 0));
+        let shed = one.clone().oneshot(http::Request::new(())).await.unwrap();
+        assert!(tonic::Status::from_header_map(shed.headers()).is_some());
+        assert_eq!((stats.in_flight(), stats.shed()), (2, 1));
+        a.await.unwrap().unwrap();
+        b.await.unwrap().unwrap();
+        assert_eq!((stats.in_flight(), stats.shed()), (0, 1));
+        drop((one, two));
+        assert_eq!(stats.in_flight(), 0, "a dropped layer counts nothing");
     }
 }

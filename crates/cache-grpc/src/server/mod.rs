@@ -8,6 +8,8 @@
 //! - [`router`]: [`Router`], the one place a request is routed.
 //! - [`groupcache`]: [`GroupcacheServer`], `groupcache.v1.Groupcache` on
 //!   the unary codec or the generated server.
+//! - [`request_stats`]: [`RequestStats`], requests in flight and shed, for
+//!   metrics.
 //!
 //! Health (`grpc.health.v1`) reports SERVING once the listener is served
 //! and NOT_SERVING from the moment shutdown begins.
@@ -15,6 +17,7 @@
 pub(crate) mod gauges;
 pub mod groupcache;
 pub mod options;
+pub mod request_stats;
 pub mod router;
 mod stack;
 
@@ -28,6 +31,7 @@ use tonic_health::ServingStatus;
 
 pub use self::groupcache::GroupcacheServer;
 pub use self::options::{ServerOptions, ServerOptionsBuilder};
+pub use self::request_stats::RequestStats;
 pub use self::router::Router;
 use crate::pb::groupcache_server::GroupcacheServer as Generated;
 use crate::service::GroupcacheService;

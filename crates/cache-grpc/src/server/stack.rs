@@ -41,7 +41,7 @@ pub(crate) fn build(
     pool: PeerPool,
     opts: &ServerOptions,
 ) -> Result<(impl GrpcService, HealthReporter, NodeGauges), Error> {
-    let shed = ShedLayer::new(opts.max_concurrent_requests);
+    let shed = ShedLayer::new(opts.max_concurrent_requests).counting(&opts.request_stats);
     let gauges = NodeGauges::new(&opts.version, shed.clone());
     let service =
         GroupcacheService::new(registry, pool, opts.max_value_bytes).with_gauges(gauges.clone());

@@ -8,7 +8,10 @@
 //! caller's deadline ([`enforcement_margin`]), so the client sees a proper
 //! `DEADLINE_EXCEEDED` status (never its own timer or an h2 error), and
 //! the handler builds its [`LoadContext`](cache_core::LoadContext) from the
-//! same instant, so the group's own deadline expires first of all.
+//! same instant, so the group's own deadline expires first of all. The
+//! clock is read once per request, here; the handler also takes that
+//! instant as the start of the request ([`Deadline::received`]), which
+//! times a `Get` for the group's latency histograms.
 //!
 //! Layout in tower's shape: this file holds the [`Service`], `layer.rs` the
 //! [`Layer`](tower::Layer), `future.rs` the pin-projected response future.
@@ -41,10 +44,27 @@ pub const MIN_MARGIN: Duration = Duration::from_millis(2);
 /// The largest [`enforcement_margin`]: 20 ms.
 pub const MAX_MARGIN: Duration = Duration::from_millis(20);
 
-/// The instant by which the request being served must be answered, stored
-/// in the request's extensions by [`DeadlineService`].
+/// The instant by which the request being served must be answered, and
+/// when it arrived; stored in the request's extensions by
+/// [`DeadlineService`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deadline(pub Instant);
+pub struct Deadline {
+    /// The request must be answered by then.
+    pub at: Instant,
+    /// When the deadline layer took the request up (the instant its
+    /// deadline was computed from).
+    pub received: Instant,
+}
+
+impl Deadline {
+    /// A deadline of `at` for a request received now.
+    pub fn at(at: Instant) -> Self {
+        Deadline {
+            at,
+            received: Instant::now(),
+        }
+    }
+}
 
 /// The deadline middleware; see the [module docs](self).
 #[derive(Debug, Clone)]
@@ -86,11 +106,17 @@ where
     }
 
     fn call(&mut self, mut req: http::Request<ReqBody>) -> Self::Future {
-        let deadline = budget(req.headers(), self.cap)
-            .map(|b| Instant::now() + b.saturating_sub(enforcement_margin(b)));
+        let deadline = budget(req.headers(), self.cap).map(|b| {
+            let received = Instant::now();
+            Deadline {
+                at: received + b.saturating_sub(enforcement_margin(b)),
+                received,
+            }
+        });
         if let Some(d) = deadline {
-            req.extensions_mut().insert(Deadline(d));
+            req.extensions_mut().insert(d);
         }
+        let deadline = deadline.map(|d| d.at);
         let sleep = deadline.map(tokio::time::sleep_until);
         ResponseFuture::new(self.inner.call(req), sleep)
     }
@@ -168,8 +194,9 @@ mod tests {
         assert_eq!(waited, Duration::from_millis(100) - margin);
         let status = tonic::Status::from_header_map(resp.headers()).unwrap();
         assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
-        let Deadline(d) = seen.lock().expect("deadline in extensions");
-        assert_eq!(d, start + Duration::from_millis(100) - margin);
+        let d = seen.lock().expect("deadline in extensions");
+        assert_eq!(d.at, start + Duration::from_millis(100) - margin);
+        assert_eq!(d.received, start);
     }
 
     /// A fast handler's answer passes through untouched; without any budget

@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::ServerOptions;
 use crate::Error;
 use crate::auth::AuthPolicy;
+use crate::server::RequestStats;
 use crate::tls::ServerTls;
 use crate::transport::Transport;
 
@@ -221,6 +222,15 @@ impl ServerOptionsBuilder {
     /// the binary's name, version and build. Default `cache-grpc VERSION`.
     pub fn version(mut self, value: impl Into<String>) -> Self {
         self.opts.version = value.into();
+        self
+    }
+
+    /// Counts the server's requests in flight and shed there, for a
+    /// metrics exporter holding a clone. Servers given clones of one handle
+    /// count together. Default: a handle of the server's own, read by
+    /// nobody.
+    pub fn request_stats(mut self, value: RequestStats) -> Self {
+        self.opts.request_stats = value;
         self
     }
 

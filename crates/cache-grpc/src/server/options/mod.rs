@@ -9,6 +9,7 @@ mod builder;
 
 pub use self::builder::ServerOptionsBuilder;
 use crate::auth::AuthPolicy;
+use crate::server::RequestStats;
 use crate::tls::ServerTls;
 use crate::transport::{Transport, TransportConfig};
 use crate::{Error, limits};
@@ -54,6 +55,7 @@ pub struct ServerOptions {
     pub(crate) auth: AuthPolicy,
     pub(crate) tls: Option<ServerTls>,
     pub(crate) version: String,
+    pub(crate) request_stats: RequestStats,
 }
 
 impl Default for ServerOptions {
@@ -83,6 +85,7 @@ impl Default for ServerOptions {
             auth: AuthPolicy::open(),
             tls: None,
             version: format!("cache-grpc {}", env!("CARGO_PKG_VERSION")),
+            request_stats: RequestStats::default(),
         }
     }
 }
@@ -219,6 +222,11 @@ impl ServerOptions {
     /// See [`ServerOptionsBuilder::tls`].
     pub fn tls(&self) -> Option<&ServerTls> {
         self.tls.as_ref()
+    }
+
+    /// See [`ServerOptionsBuilder::request_stats`].
+    pub fn request_stats(&self) -> &RequestStats {
+        &self.request_stats
     }
 
     /// What every connection is given.

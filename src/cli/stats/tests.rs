@@ -1,0 +1,98 @@
+//! The stats table and JSON of `groupcache stats`.
+
+use super::*;
+use cache_grpc::pb::LoadLimiterStats;
+
+fn sample() -> StatsResponse {
+    let group = |name: &str, gets: u64| GroupStats {
+        name: name.into(),
+        counters: [
+            ("gets".to_string(), gets),
+            ("loads".to_string(), 2),
+            ("zz_new".to_string(), 9),
+        ]
+        .into_iter()
+        .collect(),
+        main_cache: Some(CacheStats {
+            bytes: 100,
+            items: 2,
+            gets: 5,
+            hits: 3,
+            evictions: 0,
+        }),
+        hot_cache: None,
+        cache_bytes: 1024,
+        loads: Some(LoadLimiterStats {
+            max_concurrent: 256,
+            running: 3,
+            ..LoadLimiterStats::default()
+        }),
+    };
+    StatsResponse {
+        node: "127.0.0.1:7001".into(),
+        peers: vec!["127.0.0.1:7001".into(), "127.0.0.1:7002".into()],
+        groups: vec![group("colors", 12345), group("b", 7)],
+        peer_health: vec![PeerHealth {
+            peer: "127.0.0.1:7002".into(),
+            state: "open".into(),
+            breaker_opens: 2,
+            skipped_fetches: 40,
+            failures: 11,
+            consecutive_failures: 0,
+        }],
+        info: None,
+    }
+}
+
+/// The table has a column per group and a row per counter, known
+/// counters first in engine order, unknown ones after.
+#[test]
+fn table_layout() {
+    let t = render_table(&sample());
+    assert!(t.contains("node   127.0.0.1:7001"), "{t}");
+    let lines: Vec<&str> = t.lines().collect();
+    let header = lines.iter().find(|l| l.starts_with("group")).unwrap();
+    assert!(
+        header.contains("colors") && header.trim_end().ends_with('b'),
+        "{header}"
+    );
+    let gets = lines.iter().position(|l| l.starts_with("gets ")).unwrap();
+    let loads = lines.iter().position(|l| l.starts_with("loads ")).unwrap();
+    let extra = lines.iter().position(|l| l.starts_with("zz_new ")).unwrap();
+    let main = lines
+        .iter()
+        .position(|l| l.starts_with("main_cache.bytes"))
+        .unwrap();
+    assert!(gets < loads && loads < extra && extra < main, "{t}");
+    assert!(lines[gets].contains("12345") && lines[gets].trim_end().ends_with(" 7"));
+    let running = lines
+        .iter()
+        .position(|l| l.starts_with("loads.running"))
+        .unwrap();
+    assert!(
+        running > main && lines[running].trim_end().ends_with(" 3"),
+        "{t}"
+    );
+    let peer = lines
+        .iter()
+        .find(|l| l.starts_with("127.0.0.1:7002"))
+        .unwrap();
+    let cells: Vec<&str> = peer.split_whitespace().collect();
+    assert_eq!(cells, ["127.0.0.1:7002", "open", "2", "40", "11"], "{t}");
+}
+
+/// The JSON holds every counter and cache field with its number.
+#[test]
+fn json_shape() {
+    let j = to_json(&sample());
+    assert_eq!(j["node"], "127.0.0.1:7001");
+    assert_eq!(j["groups"][0]["counters"]["gets"], 12345);
+    assert_eq!(j["groups"][0]["counters"]["zz_new"], 9);
+    assert_eq!(j["groups"][1]["main_cache"]["hits"], 3);
+    assert_eq!(j["groups"][1]["hot_cache"]["bytes"], 0);
+    assert_eq!(j["groups"][0]["cache_bytes"], 1024);
+    assert_eq!(j["groups"][0]["loads"]["max_concurrent"], 256);
+    assert_eq!(j["groups"][0]["loads"]["running"], 3);
+    assert_eq!(j["peer_health"][0]["state"], "open");
+    assert_eq!(j["peer_health"][0]["skipped_fetches"], 40);
+}
