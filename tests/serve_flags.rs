@@ -10,7 +10,9 @@
 //! - `--negative-ttl` makes a NotFound cached for that long, then asked
 //!   of the source again;
 //! - `--max-value-bytes` makes a larger file a source failure on its
-//!   owner, passed on by the other node.
+//!   owner, passed on by the other node;
+//! - `--access-log`, `--slow-request-log` and `--log-keys` write a JSON
+//!   line per get and one per slow get, keys hashed.
 //!
 //! The engine behind each flag is tested in process (`cache-core`,
 //! `cache-grpc`); these tests prove the flag reaches it. Timing margins
@@ -256,6 +258,85 @@ async fn max_value_bytes_refuses_a_larger_file_through_either_node() {
             [0, 2],
             "only the owner's source was asked, once per get"
         );
+    })
+    .await;
+}
+
+/// `--access-log --slow-request-log 300ms --log-format json`: each client
+/// Get is one `groupcache::access` line with its group, hashed key,
+/// status, size, latency and client address; the get of a 1 s load is
+/// also a `groupcache::slow` line; the key itself appears nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_and_slow_request_logs() {
+    bounded(async {
+        let cluster = node(
+            "access-log",
+            &[
+                "--group",
+                "fast=synthetic:size=16",
+                "--group",
+                "slow=synthetic:size=16,delay=1s,missing=nope-",
+                "--access-log",
+                "--slow-request-log",
+                "300ms",
+                "--log-format",
+                "json",
+            ],
+        )
+        .await;
+        let addr = &cluster.nodes[0].addr;
+        get_no_deadline(addr, "fast", "private-key-1")
+            .await
+            .unwrap();
+        get_no_deadline(addr, "slow", "private-key-2")
+            .await
+            .unwrap();
+        let err = get_no_deadline(addr, "slow", "nope-private-3")
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::NotFound);
+        let lines = || -> Vec<serde_json::Value> {
+            cluster.nodes[0]
+                .log_text()
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect()
+        };
+        let target = |v: &serde_json::Value| v["target"].as_str().unwrap_or("").to_owned();
+        wait_until(Duration::from_secs(10), "three access lines", || async {
+            lines()
+                .iter()
+                .filter(|v| target(v) == "groupcache::access")
+                .count()
+                == 3
+        })
+        .await;
+        let all = lines();
+        let access: Vec<_> = all
+            .iter()
+            .filter(|v| target(v) == "groupcache::access")
+            .collect();
+        let slow: Vec<_> = all
+            .iter()
+            .filter(|v| target(v) == "groupcache::slow")
+            .collect();
+        let f = |v: &serde_json::Value, k: &str| v["fields"][k].clone();
+        assert_eq!(f(access[0], "group"), "fast");
+        assert_eq!(f(access[0], "code"), "OK");
+        assert_eq!(f(access[0], "bytes"), 16);
+        assert!(f(access[0], "key").as_str().unwrap().starts_with("xxh3:"));
+        assert!(
+            f(access[0], "peer")
+                .as_str()
+                .unwrap()
+                .starts_with("127.0.0.1:")
+        );
+        assert!(f(access[1], "latency_us").as_u64().unwrap() >= 1_000_000);
+        assert_eq!(f(access[2], "code"), "NOT_FOUND");
+        // Two slow gets (the 1 s load and the 1 s NotFound), the fast one not.
+        assert_eq!(slow.len(), 2, "{slow:?}");
+        assert!(slow.iter().all(|v| f(v, "group") == "slow"));
+        assert!(!cluster.nodes[0].log_text().contains("private-key"));
     })
     .await;
 }

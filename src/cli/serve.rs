@@ -15,6 +15,7 @@ use crate::Error;
 use crate::cli::parse::{GroupSpec, clap_parsers};
 use crate::source::{Source, SourceOptions};
 
+pub mod access_log;
 pub mod auth;
 pub mod dev;
 pub mod http2;
@@ -165,6 +166,9 @@ pub struct ServeArgs {
     /// Client and peer tokens, open RPCs, --insecure.
     #[command(flatten)]
     pub auth: auth::AuthArgs,
+    /// The access log and the slow-request log.
+    #[command(flatten)]
+    pub requests_log: access_log::AccessLogArgs,
     /// Certificates, the peers' CA, the peer allow-list.
     #[command(flatten)]
     pub tls: tls::TlsArgs,
@@ -294,6 +298,7 @@ impl ServeArgs {
             ));
         }
         self.resources.validate()?;
+        self.requests_log.access_log()?;
         self.http2.validate()?;
         let tokens = self.auth.tokens(&|var| std::env::var(var).ok())?;
         let tls = self.tls.load()?;

@@ -94,6 +94,7 @@
 //! - [`pb`]: code generated from the proto (by `build.rs`).
 //! - [`error`]: [`Error`], this crate's error type.
 
+pub mod access_log;
 pub mod auth;
 pub mod breaker;
 pub mod client;

@@ -13,11 +13,15 @@
 //!
 //! Every error leaves as a gRPC status through [`status`], the one mapping.
 
+use std::net::SocketAddr;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use cache_core::{CacheStats, Group, LoadContext, LoadLimiterStats, Registry, StatsSnapshot};
 use tonic::{Request, Response, Status};
 
+use crate::access_log::{AccessLog, Rpc};
 use crate::middleware::deadline::Deadline;
 use crate::pb::groupcache_server::Groupcache;
 use crate::pb::{self, FetchRequest, FetchResponse, GetRequest, GetResponse};
@@ -36,6 +40,8 @@ pub struct GroupcacheService {
     max_value_bytes: usize,
     /// The server's view of itself, for `Stats` (set by `serve`).
     gauges: Option<NodeGauges>,
+    /// Which requests are logged (default: none).
+    access_log: AccessLog,
 }
 
 impl GroupcacheService {
@@ -47,7 +53,14 @@ impl GroupcacheService {
             pool,
             max_value_bytes,
             gauges: None,
+            access_log: AccessLog::off(),
         }
+    }
+
+    /// Logs requests as `access_log` says.
+    pub fn with_access_log(mut self, access_log: AccessLog) -> Self {
+        self.access_log = access_log;
+        self
     }
 
     /// Reports `gauges` in `Stats`.
@@ -108,9 +121,27 @@ impl GroupcacheService {
         &self,
         ctx: LoadContext,
         request: GetRequest,
+        peer: Option<SocketAddr>,
+    ) -> Result<GetResponse, Status> {
+        if !self.access_log.is_on() {
+            return self.get_answer(ctx, &request).await;
+        }
+        let started = ctx.get_started_at().unwrap_or_else(Instant::now);
+        let answer = self.get_answer(ctx, &request).await;
+        let outcome = answer.as_ref().map(|r| r.value.len()).map_err(Status::code);
+        let GetRequest { group, key } = &request;
+        self.access_log
+            .record(Rpc::Get, group, key, outcome, started, peer);
+        answer
+    }
+
+    async fn get_answer(
+        &self,
+        ctx: LoadContext,
+        request: &GetRequest,
     ) -> Result<GetResponse, Status> {
         let GetRequest { group, key } = request;
-        let g = self.group(&group)?;
+        let g = self.group(group)?;
         let loaded = g.get_with_ttl(&key, ctx).await.map_err(|e| {
             tracing::debug!(%group, %key, error = %e, "get failed");
             status::to_status(&e)
@@ -128,9 +159,27 @@ impl GroupcacheService {
         &self,
         ctx: LoadContext,
         request: FetchRequest,
+        peer: Option<SocketAddr>,
+    ) -> Result<FetchResponse, Status> {
+        if !self.access_log.is_on() {
+            return self.fetch_answer(ctx, &request).await;
+        }
+        let started = ctx.get_started_at().unwrap_or_else(Instant::now);
+        let answer = self.fetch_answer(ctx, &request).await;
+        let outcome = answer.as_ref().map(|r| r.value.len()).map_err(Status::code);
+        let FetchRequest { group, key } = &request;
+        self.access_log
+            .record(Rpc::Fetch, group, key, outcome, started, peer);
+        answer
+    }
+
+    async fn fetch_answer(
+        &self,
+        ctx: LoadContext,
+        request: &FetchRequest,
     ) -> Result<FetchResponse, Status> {
         let FetchRequest { group, key } = request;
-        let g = self.group(&group)?;
+        let g = self.group(group)?;
         let fetched = g.fetch_for_peer(&key, ctx).await.map_err(|e| {
             tracing::debug!(%group, %key, error = %e, "fetch failed");
             status::to_status(&e)
@@ -151,7 +200,8 @@ impl Groupcache for GroupcacheService {
             request.extensions().get::<Deadline>(),
             request.extensions().get::<TraceContext>(),
         );
-        self.get_message(ctx, request.into_inner())
+        let peer = request.remote_addr();
+        self.get_message(ctx, request.into_inner(), peer)
             .await
             .map(Response::new)
     }
@@ -164,7 +214,8 @@ impl Groupcache for GroupcacheService {
             request.extensions().get::<Deadline>(),
             request.extensions().get::<TraceContext>(),
         );
-        self.fetch_message(ctx, request.into_inner())
+        let peer = request.remote_addr();
+        self.fetch_message(ctx, request.into_inner(), peer)
             .await
             .map(Response::new)
     }

@@ -120,6 +120,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     let requests = RequestStats::default();
     let server = ServerOptions::builder()
         .version(crate::build::node_version())
+        .access_log(args.requests_log.access_log()?)
         .request_stats(requests.clone())
         .auth(args.auth.policy(&tokens))
         .max_value_bytes(max_value_bytes)

@@ -120,11 +120,15 @@ impl GroupcacheServer {
             parts.extensions.get::<Deadline>(),
             parts.extensions.get::<TraceContext>(),
         );
+        let peer = parts
+            .extensions
+            .get::<tonic::transport::server::TcpConnectInfo>()
+            .and_then(|i| i.remote_addr);
         let answer = match method {
             Method::Get => match GetRequest::decode_message(message) {
                 Ok(request) => self
                     .service
-                    .get_message(ctx, request)
+                    .get_message(ctx, request, peer)
                     .await
                     .map(|m| unary::encode(&m)),
                 Err(status) => Err(status),
@@ -132,7 +136,7 @@ impl GroupcacheServer {
             Method::Fetch => match FetchRequest::decode_message(message) {
                 Ok(request) => self
                     .service
-                    .fetch_message(ctx, request)
+                    .fetch_message(ctx, request, peer)
                     .await
                     .map(|m| unary::encode(&m)),
                 Err(status) => Err(status),

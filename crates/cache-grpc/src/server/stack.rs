@@ -43,8 +43,9 @@ pub(crate) fn build(
 ) -> Result<(impl GrpcService, HealthReporter, NodeGauges), Error> {
     let shed = ShedLayer::new(opts.max_concurrent_requests).counting(&opts.request_stats);
     let gauges = NodeGauges::new(&opts.version, shed.clone());
-    let service =
-        GroupcacheService::new(registry, pool, opts.max_value_bytes).with_gauges(gauges.clone());
+    let service = GroupcacheService::new(registry, pool, opts.max_value_bytes)
+        .with_gauges(gauges.clone())
+        .with_access_log(opts.access_log);
     let groupcache = ServiceBuilder::new()
         .layer(shed)
         .layer(DeadlineLayer::new(Some(opts.request_timeout)))

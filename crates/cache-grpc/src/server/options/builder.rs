@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::ServerOptions;
 use crate::Error;
+use crate::access_log::AccessLog;
 use crate::auth::AuthPolicy;
 use crate::server::RequestStats;
 use crate::tls::ServerTls;
@@ -215,6 +216,14 @@ impl ServerOptionsBuilder {
     /// client's.
     pub fn tls(mut self, value: ServerTls) -> Self {
         self.opts.tls = Some(value);
+        self
+    }
+
+    /// Which requests are logged: every client `Get` (target
+    /// `groupcache::access`), and those slower than a threshold
+    /// (`groupcache::slow`). Default: none. See [`AccessLog`].
+    pub fn access_log(mut self, value: AccessLog) -> Self {
+        self.opts.access_log = value;
         self
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 mod builder;
 
 pub use self::builder::ServerOptionsBuilder;
+use crate::access_log::AccessLog;
 use crate::auth::AuthPolicy;
 use crate::server::RequestStats;
 use crate::tls::ServerTls;
@@ -55,6 +56,7 @@ pub struct ServerOptions {
     pub(crate) auth: AuthPolicy,
     pub(crate) tls: Option<ServerTls>,
     pub(crate) version: String,
+    pub(crate) access_log: AccessLog,
     pub(crate) request_stats: RequestStats,
 }
 
@@ -85,6 +87,7 @@ impl Default for ServerOptions {
             auth: AuthPolicy::open(),
             tls: None,
             version: format!("cache-grpc {}", env!("CARGO_PKG_VERSION")),
+            access_log: AccessLog::off(),
             request_stats: RequestStats::default(),
         }
     }
@@ -212,6 +215,11 @@ impl ServerOptions {
     /// See [`ServerOptionsBuilder::auth`].
     pub fn auth(&self) -> &AuthPolicy {
         &self.auth
+    }
+
+    /// See [`ServerOptionsBuilder::access_log`].
+    pub fn access_log(&self) -> AccessLog {
+        self.access_log
     }
 
     /// See [`ServerOptionsBuilder::version`].
