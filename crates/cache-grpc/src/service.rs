@@ -142,7 +142,7 @@ impl GroupcacheService {
     ) -> Result<GetResponse, Status> {
         let GetRequest { group, key } = request;
         let g = self.group(group)?;
-        let loaded = g.get_with_ttl(&key, ctx).await.map_err(|e| {
+        let loaded = g.get_with_ttl(key, ctx).await.map_err(|e| {
             tracing::debug!(%group, %key, error = %e, "get failed");
             status::to_status(&e)
         })?;
@@ -180,7 +180,7 @@ impl GroupcacheService {
     ) -> Result<FetchResponse, Status> {
         let FetchRequest { group, key } = request;
         let g = self.group(group)?;
-        let fetched = g.fetch_for_peer(&key, ctx).await.map_err(|e| {
+        let fetched = g.fetch_for_peer(key, ctx).await.map_err(|e| {
             tracing::debug!(%group, %key, error = %e, "fetch failed");
             status::to_status(&e)
         })?;
