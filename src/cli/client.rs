@@ -21,9 +21,10 @@ pub const MAX_RESPONSE_BYTES: usize = 1 << 30;
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
     /// The node to call: `host:port`, `http://host:port`, or
-    /// `https://host:port` (TLS; see --tls-ca).
-    #[arg(long, env = "GROUPCACHE_ADDR", default_value = "127.0.0.1:7001", value_name = "ADDR", value_parser = clap_parsers::node_addr)]
-    pub addr: String,
+    /// `https://host:port` (TLS; see --tls-ca). `stats` takes several,
+    /// comma-separated.
+    #[arg(long, env = "GROUPCACHE_ADDR", default_value = "127.0.0.1:7001", value_name = "ADDR", value_delimiter = ',', value_parser = clap_parsers::node_addr)]
+    pub addr: Vec<String>,
     /// Deadline of the whole call, connection included (sent to the node as
     /// `grpc-timeout`, so it bounds the work done for it too).
     #[arg(long, env = "GROUPCACHE_TIMEOUT", default_value = "5s", value_name = "DURATION", value_parser = clap_parsers::duration)]
@@ -50,12 +51,33 @@ impl ClientArgs {
     /// Waits for the node (with `--wait`), then connects within the
     /// timeout.
     pub async fn connect(&self) -> Result<GroupcacheClient<Channel>, Error> {
-        let tls = self.tls.for_addr(&self.addr)?;
+        let addr = self.single_addr()?;
+        let tls = self.tls.for_addr(addr)?;
         if let Some(wait) = self.wait {
             let deadline = tokio::time::Instant::now() + wait;
-            crate::cli::wait::until_serving(&self.addr, deadline, tls.as_ref()).await?;
+            crate::cli::wait::until_serving(addr, deadline, tls.as_ref()).await?;
         }
-        connect(&self.addr, self.timeout, tls.as_ref()).await
+        connect(addr, self.timeout, tls.as_ref()).await
+    }
+
+    /// The one node to call: a usage error when several were given (only
+    /// `stats` takes several).
+    pub fn single_addr(&self) -> Result<&str, Error> {
+        match self.addr.as_slice() {
+            [one] => Ok(one),
+            [] => Err(Error::config("--addr is empty")),
+            _ => Err(Error::config(
+                "this command calls one node: give one --addr (stats takes several)",
+            )),
+        }
+    }
+
+    /// The same flags, calling `addr`.
+    pub fn with_addr(&self, addr: &str) -> ClientArgs {
+        ClientArgs {
+            addr: vec![addr.to_owned()],
+            ..self.clone()
+        }
     }
 }
 

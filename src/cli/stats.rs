@@ -1,13 +1,14 @@
 //! `groupcache stats --addr ADDR [--json]`: every counter of every group;
 //! `--watch`: their rates, live ([`watch`]).
 
+pub mod cluster;
 pub mod watch;
 
 use std::time::Duration;
 
 use cache_core::StatsSnapshot;
 use cache_grpc::pb::groupcache_client::GroupcacheClient;
-use cache_grpc::pb::{CacheStats, GroupStats, PeerHealth, StatsRequest, StatsResponse};
+use cache_grpc::pb::{CacheStats, GroupStats, NodeInfo, PeerHealth, StatsRequest, StatsResponse};
 use clap::Args;
 use serde_json::{Map, Value, json};
 use tonic::transport::Channel;
@@ -36,6 +37,10 @@ pub struct StatsArgs {
     /// Time between the lines of --watch.
     #[arg(long, env = "GROUPCACHE_STATS_INTERVAL", default_value = "1s", value_name = "DURATION", value_parser = clap_parsers::duration, requires = "watch")]
     pub interval: Duration,
+    /// Show every node of the mesh: ask the node at --addr for its peers,
+    /// then all of them (a column per node and a total).
+    #[arg(long, env = "GROUPCACHE_STATS_CLUSTER", value_parser = clap_parsers::switch, conflicts_with = "watch")]
+    pub cluster: bool,
     /// Stop --watch after this many lines. Default: run until stopped.
     #[arg(
         long,
@@ -52,6 +57,9 @@ pub async fn run(args: StatsArgs) -> Result<(), Error> {
     if args.watch {
         let group = args.group.unwrap_or_default();
         return watch::run(&args.client, group, args.interval, args.count).await;
+    }
+    if args.cluster || args.client.addr.len() > 1 {
+        return cluster::run(&args).await;
     }
     let stats = fetch(&args.client, args.group.unwrap_or_default()).await?;
     if args.json {
@@ -126,6 +134,11 @@ pub fn render_table(stats: &StatsResponse) -> String {
     let mut out = String::new();
     out.push_str(&format!("node   {}\n", stats.node));
     out.push_str(&format!("peers  {}\n", stats.peers.join(", ")));
+    if let Some(info) = &stats.info {
+        for (name, value) in info_rows(info) {
+            out.push_str(&format!("{name:<18} {value}\n"));
+        }
+    }
     if stats.groups.is_empty() {
         out.push_str("(no groups)\n");
         return out;
@@ -217,6 +230,17 @@ pub fn render_columns(corner: &str, columns: &[(String, &GroupStats)]) -> String
             0
         }
     });
+    let mut rows: Vec<(String, Vec<String>)> = rows
+        .into_iter()
+        .map(|(name, values)| (name, values.iter().map(u64::to_string).collect()))
+        .collect();
+    rows.insert(
+        0,
+        (
+            "hit_ratio".into(),
+            columns.iter().map(|(_, g)| hit_ratio_text(g)).collect(),
+        ),
+    );
     let label_width = rows
         .iter()
         .map(|(n, _)| n.len())
@@ -228,7 +252,7 @@ pub fn render_columns(corner: &str, columns: &[(String, &GroupStats)]) -> String
         .enumerate()
         .map(|(col, (title, _))| {
             rows.iter()
-                .map(|(_, v)| v[col].to_string().len())
+                .map(|(_, v)| v[col].len())
                 .chain([title.len()])
                 .max()
                 .unwrap_or(1)
@@ -249,6 +273,42 @@ pub fn render_columns(corner: &str, columns: &[(String, &GroupStats)]) -> String
         out.push('\n');
     }
     out
+}
+
+/// Gets answered by a cache, of all gets (`None` before the first get).
+pub fn hit_ratio(group: &GroupStats) -> Option<f64> {
+    let gets = *group.counters.get("gets")?;
+    let hits = group.counters.get("cache_hits").copied().unwrap_or(0);
+    (gets > 0).then(|| hits as f64 / gets as f64)
+}
+
+fn hit_ratio_text(group: &GroupStats) -> String {
+    hit_ratio(group).map_or_else(|| "-".into(), |r| format!("{:.1}%", r * 100.0))
+}
+
+/// The node's own figures as `(row name, value)`: what it runs, for how
+/// long, its memory, connections and requests in flight.
+fn info_rows(info: &NodeInfo) -> Vec<(&'static str, String)> {
+    vec![
+        ("version", info.version.clone()),
+        (
+            "uptime",
+            humantime::format_duration(Duration::from_secs(info.uptime_ms / 1000)).to_string(),
+        ),
+        ("rss", bytesize::ByteSize::b(info.rss_bytes).to_string()),
+        ("connections", info.connections.to_string()),
+        ("requests_in_flight", info.requests_in_flight.to_string()),
+    ]
+}
+
+fn info_json(info: &NodeInfo) -> Value {
+    json!({
+        "version": info.version,
+        "uptime_ms": info.uptime_ms,
+        "rss_bytes": info.rss_bytes,
+        "connections": info.connections,
+        "requests_in_flight": info.requests_in_flight,
+    })
 }
 
 fn cache_json(c: Option<CacheStats>) -> Value {
@@ -277,6 +337,7 @@ pub fn to_json(stats: &StatsResponse) -> Value {
                 .collect();
             json!({
                 "name": g.name,
+                "hit_ratio": hit_ratio(g),
                 "cache_bytes": g.cache_bytes,
                 "counters": counters,
                 "main_cache": cache_json(g.main_cache),
@@ -299,7 +360,13 @@ pub fn to_json(stats: &StatsResponse) -> Value {
             })
         })
         .collect();
-    json!({ "node": stats.node, "peers": stats.peers, "groups": groups, "peer_health": peer_health })
+    json!({
+        "node": stats.node,
+        "peers": stats.peers,
+        "info": stats.info.as_ref().map(info_json),
+        "groups": groups,
+        "peer_health": peer_health,
+    })
 }
 
 #[cfg(test)]

@@ -289,12 +289,12 @@ fn get_args() {
     let Command::Get(a) = cli.command else {
         panic!()
     };
-    assert_eq!(a.client.addr, "127.0.0.1:7002");
+    assert_eq!(a.client.addr, ["127.0.0.1:7002"]);
     assert_eq!(a.client.timeout, Duration::from_millis(250));
     assert_eq!((a.group.as_str(), a.key.as_str()), ("colors", "red"));
     let d = parse(&["get", "g", "k"]).unwrap();
     let Command::Get(d) = d.command else { panic!() };
-    assert_eq!(d.client.addr, "127.0.0.1:7001");
+    assert_eq!(d.client.addr, ["127.0.0.1:7001"]);
     assert_eq!(d.client.timeout, Duration::from_secs(5));
     assert_eq!(
         parse(&["get", "g"]).unwrap_err().kind(),

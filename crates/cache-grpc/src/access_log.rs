@@ -110,7 +110,7 @@ impl AccessLog {
             Ok(n) => (tonic::Code::Ok, n),
             Err(code) => (code, 0),
         };
-        let code = code_name(code);
+        let code = crate::status::code_name(code);
         let latency_us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         let peer = peer.map(|p| p.to_string()).unwrap_or_default();
         let rpc = rpc.name();
@@ -128,30 +128,6 @@ impl AccessLog {
             KeyDisplay::Length => format!("len:{}", key.len()),
             KeyDisplay::Full => key.to_owned(),
         }
-    }
-}
-
-/// The status name gRPC clients print (`NOT_FOUND`, ...).
-fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "OK",
-        Cancelled => "CANCELLED",
-        Unknown => "UNKNOWN",
-        InvalidArgument => "INVALID_ARGUMENT",
-        DeadlineExceeded => "DEADLINE_EXCEEDED",
-        NotFound => "NOT_FOUND",
-        AlreadyExists => "ALREADY_EXISTS",
-        PermissionDenied => "PERMISSION_DENIED",
-        ResourceExhausted => "RESOURCE_EXHAUSTED",
-        FailedPrecondition => "FAILED_PRECONDITION",
-        Aborted => "ABORTED",
-        OutOfRange => "OUT_OF_RANGE",
-        Unimplemented => "UNIMPLEMENTED",
-        Internal => "INTERNAL",
-        Unavailable => "UNAVAILABLE",
-        DataLoss => "DATA_LOSS",
-        Unauthenticated => "UNAUTHENTICATED",
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::*;
 use cache_grpc::pb::LoadLimiterStats;
+use cache_grpc::pb::NodeInfo;
 
 fn sample() -> StatsResponse {
     let group = |name: &str, gets: u64| GroupStats {
@@ -95,4 +96,85 @@ fn json_shape() {
     assert_eq!(j["groups"][0]["loads"]["running"], 3);
     assert_eq!(j["peer_health"][0]["state"], "open");
     assert_eq!(j["peer_health"][0]["skipped_fetches"], 40);
+}
+
+fn with_info(mut s: StatsResponse, node: &str, rss: u64) -> StatsResponse {
+    s.node = node.into();
+    s.info = Some(NodeInfo {
+        version: "groupcache 0.1.0 (commit abc, 2026-12-02, release)".into(),
+        uptime_ms: 3_723_000,
+        rss_bytes: rss,
+        connections: 4,
+        requests_in_flight: 1,
+    });
+    s
+}
+
+/// The node's figures head the table; the hit ratio is a row of its own.
+#[test]
+fn node_info_and_hit_ratio() {
+    let mut s = with_info(sample(), "127.0.0.1:7001", 50 << 20);
+    s.groups[0].counters.insert("cache_hits".into(), 12345 / 5);
+    let t = render_table(&s);
+    assert!(
+        t.contains("version            groupcache 0.1.0 (commit abc"),
+        "{t}"
+    );
+    assert!(t.contains("uptime             1h 2m 3s"), "{t}");
+    assert!(t.contains("connections        4"), "{t}");
+    let ratio = t.lines().find(|l| l.starts_with("hit_ratio")).unwrap();
+    assert_eq!(
+        ratio.split_whitespace().collect::<Vec<_>>(),
+        ["hit_ratio", "20.0%", "0.0%"]
+    );
+    let j = to_json(&s);
+    assert_eq!(j["info"]["rss_bytes"], 50 << 20);
+    assert_eq!(j["info"]["requests_in_flight"], 1);
+    assert!((j["groups"][0]["hit_ratio"].as_f64().unwrap() - 0.2).abs() < 1e-9);
+}
+
+/// Several nodes: a column per node and a total (counters, caches and
+/// limits summed), a node that did not answer named, JSON with `nodes`,
+/// `errors` and `total`.
+#[test]
+fn many_nodes() {
+    let a = with_info(sample(), "127.0.0.1:7001", 1 << 20);
+    let b = with_info(sample(), "127.0.0.1:7002", 2 << 20);
+    let answers = vec![
+        ("127.0.0.1:7001".to_string(), Ok(a)),
+        ("127.0.0.1:7002".to_string(), Ok(b)),
+        (
+            "127.0.0.1:7003".to_string(),
+            Err(Error::config("connection refused")),
+        ),
+    ];
+    let t = cluster::render_many(&answers);
+    assert!(t.contains("node 127.0.0.1:7003: no answer"), "{t}");
+    let header = t.lines().find(|l| l.starts_with("group colors")).unwrap();
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        [
+            "group",
+            "colors",
+            "127.0.0.1:7001",
+            "127.0.0.1:7002",
+            "total"
+        ]
+    );
+    let gets = t
+        .lines()
+        .skip_while(|l| !l.starts_with("group colors"))
+        .find(|l| l.starts_with("gets "))
+        .unwrap();
+    assert_eq!(
+        gets.split_whitespace().collect::<Vec<_>>(),
+        ["gets", "12345", "12345", "24690"]
+    );
+    let j = cluster::to_json_many(&answers);
+    assert_eq!(j["nodes"].as_array().unwrap().len(), 2);
+    assert_eq!(j["nodes"][1]["addr"], "127.0.0.1:7002");
+    assert_eq!(j["errors"][0]["addr"], "127.0.0.1:7003");
+    assert_eq!(j["total"]["groups"][0]["counters"]["gets"], 24690);
+    assert_eq!(j["total"]["groups"][0]["main_cache"]["items"], 4);
+    assert_eq!(j["total"]["groups"][0]["loads"]["max_concurrent"], 512);
 }
