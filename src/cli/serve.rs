@@ -175,11 +175,15 @@ pub struct ServeArgs {
     /// Span export over OTLP (builds with the otlp feature).
     #[command(flatten)]
     pub traces: crate::cli::traces::TraceArgs,
-    /// Serve Prometheus metrics at http://ADDR/metrics (and /healthz) on a
-    /// listener of their own, over HTTP/1.1. Default: off. The page holds
-    /// counts, latencies, group and peer names, never keys or values.
+    /// Serve Prometheus metrics at http://ADDR/metrics (and a status page
+    /// at /status, /healthz) on a listener of their own, over HTTP/1.1.
+    /// Default: off. The pages hold counts, latencies, group and peer
+    /// names, never values; keys only hashed (see --status-keys).
     #[arg(long, env = "GROUPCACHE_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+    /// How /status shows the busiest keys: hash (default) or full.
+    #[arg(long, env = "GROUPCACHE_STATUS_KEYS", value_enum, default_value_t = StatusKeys::Hash, value_name = "HOW")]
+    pub status_keys: StatusKeys,
     /// The longest any request may take: the budget of a request without a
     /// grpc-timeout, and the cap of one with a longer one.
     #[arg(long, env = "GROUPCACHE_REQUEST_TIMEOUT", default_value = "30s", value_name = "DURATION", value_parser = clap_parsers::duration)]
@@ -217,6 +221,15 @@ pub struct ServeArgs {
         value_name = "SETTING,..."
     )]
     pub dev: Vec<dev::DevSetting>,
+}
+
+/// How the status page shows keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusKeys {
+    /// `xxh3:` and the key's hash.
+    Hash,
+    /// The key itself.
+    Full,
 }
 
 /// A validated serve configuration, sources opened.

@@ -95,13 +95,21 @@ pub fn route(exporter: &Exporter, method: &Method, path: &str) -> Response<Full<
                 .insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
             res
         }
+        "/status" if readable => match exporter.status_page() {
+            Some(page) => answer(StatusCode::OK, "text/html; charset=utf-8", page),
+            None => answer(
+                StatusCode::NOT_FOUND,
+                "text/plain; charset=utf-8",
+                "no status page on this listener\n".into(),
+            ),
+        },
         "/healthz" if readable => {
             answer(StatusCode::OK, "text/plain; charset=utf-8", "ok\n".into())
         }
         _ => answer(
             StatusCode::NOT_FOUND,
             "text/plain; charset=utf-8",
-            "not found: try /metrics or /healthz\n".into(),
+            "not found: try /metrics, /status or /healthz\n".into(),
         ),
     }
 }

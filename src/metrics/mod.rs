@@ -29,6 +29,7 @@ pub mod encode;
 pub mod groups;
 pub mod http;
 pub mod node;
+pub mod status;
 
 use cache_core::{LoadLimiter, Registry};
 use cache_grpc::{PeerPool, RequestStats};
@@ -59,10 +60,12 @@ impl Collector for NodeCollector {
     }
 }
 
-/// A registry holding one [`NodeCollector`], rendered at each scrape.
+/// A registry holding one [`NodeCollector`], rendered at each scrape,
+/// and the node's [status page](status), if it has one.
 #[derive(Debug)]
 pub struct Exporter {
     registry: prometheus_client::registry::Registry,
+    status: Option<status::StatusPage>,
 }
 
 impl Exporter {
@@ -70,7 +73,21 @@ impl Exporter {
     pub fn new(collector: NodeCollector) -> Self {
         let mut registry = prometheus_client::registry::Registry::default();
         registry.register_collector(Box::new(collector));
-        Exporter { registry }
+        Exporter {
+            registry,
+            status: None,
+        }
+    }
+
+    /// Serves `page` at `/status` too.
+    pub fn with_status(mut self, page: status::StatusPage) -> Self {
+        self.status = Some(page);
+        self
+    }
+
+    /// The status page, rendered now, if there is one.
+    pub fn status_page(&self) -> Option<String> {
+        self.status.as_ref().map(status::StatusPage::render)
     }
 
     /// Every metric, in the Prometheus text format.

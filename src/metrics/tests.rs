@@ -204,3 +204,67 @@ async fn serves_http_on_loopback() {
         .expect("the listener stops")
         .unwrap();
 }
+
+/// `/status`: the node, its ring, the group's hit ratio and fill, rates
+/// from the second render on, the starting membership; HTML-escaped; a
+/// listener without a page answers 404.
+#[tokio::test]
+async fn the_status_page() {
+    let node = node_with_traffic().await;
+    let group = node.registry.get("colors").unwrap();
+    let page = status::StatusPage::new(
+        node.clone(),
+        "groupcache 0.1.0 <test>".into(),
+        status::KeyView::Hashed,
+    );
+    let first = page.render();
+    assert!(first.contains("<meta http-equiv=\"refresh\""), "{first}");
+    assert!(
+        first.contains("<span id=\"node\">127.0.0.1:7001</span>"),
+        "{first}"
+    );
+    assert!(first.contains("groupcache 0.1.0 &lt;test&gt;"), "{first}");
+    assert!(
+        first.contains("<td>127.0.0.1:7001</td><td class=\"ok\">this node</td><td>100.0%</td>"),
+        "{first}"
+    );
+    // 9 gets, 5 from a cache.
+    assert!(first.contains("<td>colors</td><td>55.6%</td>"), "{first}");
+    assert!(first.contains("none yet"), "{first}");
+    assert!(
+        first.contains("<td>127.0.0.1:7001</td><td></td></tr>"),
+        "the starting set: {first}"
+    );
+    assert!(
+        first.contains("<td>-</td><td>-</td><td>-</td></tr>"),
+        "no rates yet: {first}"
+    );
+    group.get("red").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let second = page.render();
+    let row = second
+        .split("<tr><td>colors</td>")
+        .nth(1)
+        .unwrap()
+        .split("</tr>")
+        .next()
+        .unwrap();
+    assert!(
+        !row.ends_with("<td>-</td>"),
+        "rates on the second render: {row}"
+    );
+
+    let with = Exporter::new(node.clone()).with_status(page);
+    let res = http::route(&with, &Method::GET, "/status");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/html; charset=utf-8");
+    let without = Exporter::new(node);
+    assert_eq!(
+        http::route(&without, &Method::GET, "/status").status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        status::escape("<a href='x'>&\"</a>"),
+        "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+    );
+}

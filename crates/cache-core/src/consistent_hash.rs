@@ -183,6 +183,28 @@ impl HashRing {
         Some(self.peers[index as usize].as_str())
     }
 
+    /// Each peer's share of the key space (the hash range its points
+    /// own), by id; the shares sum to 1 on a non-empty ring.
+    pub fn shares(&self) -> Vec<(String, f64)> {
+        let mut owned = vec![0u128; self.peers.len()];
+        let n = self.points.len();
+        for (i, &(point, index)) in self.points.iter().enumerate() {
+            let arc = if n == 1 {
+                1u128 << 64
+            } else {
+                let prev = self.points[(i + n - 1) % n].0;
+                u128::from(point.wrapping_sub(prev))
+            };
+            owned[index as usize] += arc;
+        }
+        let whole = (1u128 << 64) as f64;
+        self.peers
+            .iter()
+            .zip(owned)
+            .map(|(id, arc)| (id.clone(), arc as f64 / whole))
+            .collect()
+    }
+
     /// The peers on the ring, sorted by id.
     pub fn peers(&self) -> &[String] {
         &self.peers

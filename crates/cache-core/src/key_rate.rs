@@ -320,5 +320,9 @@ fn duration_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
+mod busiest;
+
+pub use self::busiest::BusiestKeys;
+
 #[cfg(test)]
 mod tests;

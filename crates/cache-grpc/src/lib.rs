@@ -118,7 +118,7 @@ pub use client::GrpcPeer;
 pub use cluster::{ClusterOptions, LocalCluster};
 pub use error::Error;
 pub use limits::DEFAULT_MAX_VALUE_BYTES;
-pub use pool::{PeerPool, PoolOptions, PoolOptionsBuilder};
+pub use pool::{MembershipChange, PeerPool, PoolOptions, PoolOptionsBuilder};
 pub use server::{Listeners, RequestStats, ServerOptions, ServerOptionsBuilder, serve};
 pub use service::GroupcacheService;
 pub use transport::Transport;

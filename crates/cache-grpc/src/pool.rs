@@ -2,8 +2,9 @@
 //! client per peer; the [`PeerPicker`] a [`Group`](cache_core::Group) asks
 //! "who owns this key?".
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use cache_core::consistent_hash::{HashRing, canonical_peer_id};
 use cache_core::{PeerClient, PeerPicker};
@@ -52,6 +53,22 @@ struct Inner {
     /// Serialises writers so that two concurrent changes cannot lose one
     /// another (each reads the current state, then swaps in a new one).
     writer: Mutex<()>,
+    /// The last [`MEMBERSHIP_LOG`] changes of the peer set, oldest first.
+    changes: Mutex<VecDeque<MembershipChange>>,
+}
+
+/// How many membership changes a pool remembers.
+const MEMBERSHIP_LOG: usize = 20;
+
+/// One change of a pool's peer set (the first: the set it started with).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipChange {
+    /// When it was applied.
+    pub at: SystemTime,
+    /// Peer ids that joined the ring.
+    pub added: Vec<String>,
+    /// Peer ids that left it.
+    pub removed: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -91,6 +108,7 @@ impl PeerPool {
                 clients: HashMap::new(),
             })),
             writer: Mutex::new(()),
+            changes: Mutex::new(VecDeque::new()),
         };
         let pool = PeerPool {
             inner: Arc::new(inner),
@@ -129,6 +147,18 @@ impl PeerPool {
     pub fn client(&self, addr: &str) -> Option<Arc<GrpcPeer>> {
         let id = canonical_peer_id(addr).ok()?;
         self.state().clients.get(&id).cloned()
+    }
+
+    /// Each peer's share of the key space on this node's ring (this node
+    /// included), by id.
+    pub fn ring_shares(&self) -> Vec<(String, f64)> {
+        self.state().ring.shares()
+    }
+
+    /// The last changes of the peer set (at most 20), oldest first; the
+    /// first is the set the pool started with.
+    pub fn membership_changes(&self) -> Vec<MembershipChange> {
+        self.inner.changes.lock().iter().cloned().collect()
     }
 
     /// The health of every peer other than this node, sorted by id.
@@ -211,6 +241,28 @@ impl PeerPool {
         }
         let mut ring = HashRing::new(self.inner.opts.vnodes);
         ring.set_peers(&ids);
+        let before = old.ring.peers();
+        let change = MembershipChange {
+            at: SystemTime::now(),
+            added: ring
+                .peers()
+                .iter()
+                .filter(|p| !before.contains(p))
+                .cloned()
+                .collect(),
+            removed: before
+                .iter()
+                .filter(|p| !ring.peers().contains(p))
+                .cloned()
+                .collect(),
+        };
+        if !change.added.is_empty() || !change.removed.is_empty() {
+            let mut log = self.inner.changes.lock();
+            if log.len() == MEMBERSHIP_LOG {
+                log.pop_front();
+            }
+            log.push_back(change);
+        }
         tracing::info!(self_id = %self.inner.self_id, peers = ?ring.peers(), "peer set updated");
         *self.inner.state.write() = Arc::new(State { ring, clients });
         Ok(())

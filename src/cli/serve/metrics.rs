@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::Error;
+use crate::metrics::status::{KeyView, StatusPage};
 use crate::metrics::{Exporter, NodeCollector, http};
 
 /// Binds `addr`, if given.
@@ -24,11 +25,19 @@ pub(super) async fn bind(addr: Option<SocketAddr>) -> Result<Option<TcpListener>
 
 /// Serves `collector`'s metrics on `listener` until the returned task is
 /// aborted (when the node has stopped).
-pub(super) fn start(listener: TcpListener, collector: NodeCollector) -> JoinHandle<()> {
+pub(super) fn start(
+    listener: TcpListener,
+    collector: NodeCollector,
+    keys: KeyView,
+) -> JoinHandle<()> {
     match listener.local_addr() {
-        Ok(addr) => tracing::info!(%addr, "metrics: serving http://{addr}/metrics and /healthz"),
+        Ok(addr) => tracing::info!(
+            %addr,
+            "metrics: serving http://{addr}/metrics, /status and /healthz"
+        ),
         Err(e) => tracing::warn!(error = %e, "metrics: cannot read the listen address"),
     }
-    let exporter = Arc::new(Exporter::new(collector));
+    let page = StatusPage::new(collector.clone(), crate::build::node_version(), keys);
+    let exporter = Arc::new(Exporter::new(collector).with_status(page));
     tokio::spawn(http::serve(listener, exporter, std::future::pending()))
 }

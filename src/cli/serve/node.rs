@@ -12,6 +12,7 @@ use crate::cli::serve::dev::DevSettings;
 use crate::cli::serve::resources::raise_open_file_limit;
 use crate::cli::serve::{http2, metrics, reload, self_id};
 use crate::metrics::NodeCollector;
+use crate::metrics::status::KeyView;
 
 /// Builds the pool and the groups, binds, serves until SIGINT/SIGTERM, then
 /// lets `cache_grpc::serve` drain (bounded by `--shutdown-timeout`).
@@ -163,7 +164,11 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
             requests,
             limiter,
         };
-        metrics::start(listener, collector)
+        let keys = match args.status_keys {
+            crate::cli::serve::StatusKeys::Hash => KeyView::Hashed,
+            crate::cli::serve::StatusKeys::Full => KeyView::Full,
+        };
+        metrics::start(listener, collector, keys)
     });
     let shutdown = async move {
         if let Ok(name) = signal.await {

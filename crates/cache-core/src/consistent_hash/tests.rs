@@ -247,3 +247,29 @@ proptest! {
         prop_assert_eq!(&ring.points, &original.points);
     }
 }
+
+/// Shares sum to one, one peer owns everything, and with many virtual
+/// points each of three peers owns about a third (and the shares agree
+/// with where keys actually land).
+#[test]
+fn shares_of_the_key_space() {
+    let mut ring = HashRing::new(1);
+    ring.add("a");
+    assert_eq!(ring.shares(), [("a".to_string(), 1.0)]);
+    let mut ring = HashRing::new(DEFAULT_VNODES);
+    ring.set_peers(["a", "b", "c"]);
+    let shares = ring.shares();
+    let sum: f64 = shares.iter().map(|(_, s)| s).sum();
+    assert!((sum - 1.0).abs() < 1e-9, "{shares:?}");
+    let mut landed = std::collections::HashMap::new();
+    for i in 0..30_000 {
+        *landed
+            .entry(ring.owner(&format!("k{i}")).unwrap().to_owned())
+            .or_insert(0) += 1;
+    }
+    for (peer, share) in &shares {
+        assert!((share - 1.0 / 3.0).abs() < 0.1, "{shares:?}");
+        let actual = f64::from(landed[peer]) / 30_000.0;
+        assert!((actual - share).abs() < 0.02, "{peer}: {actual} vs {share}");
+    }
+}

@@ -23,7 +23,10 @@ use generation::Generations;
 pub use get::Get;
 use store::GroupStore;
 
-use crate::key_rate::KeyRates;
+use crate::key_rate::{BusiestKeys, KeyRates};
+
+/// How many of the keys peers fetch most a group lists.
+const BUSIEST_KEYS: usize = 10;
 use crate::promotion::PromotionPolicy;
 use crate::singleflight::Singleflight;
 use crate::stats::{GetOutcome, GroupStats, incr};
@@ -110,6 +113,8 @@ struct Inner {
     /// Request rates of the keys peers fetch from us (reported back to them
     /// as `minute_qps`).
     key_rates: KeyRates,
+    /// The keys peers fetch most, by those rates (for a status page).
+    busiest: BusiestKeys,
     /// Counters; see [`StatsSnapshot`] for what increments each. `gets` and
     /// `cache_hits` there leave out the gets answered by the first lookup,
     /// which are counted once, in `hits_on_entry`, and added to both in
@@ -267,6 +272,7 @@ impl Group {
         incr(&inner.stats.server_requests);
         inner.check_key(key)?;
         let qps = inner.key_rates.record(key, Instant::now());
+        inner.busiest.offer(key, qps);
         let span = spans::fetch(&inner.name);
         let found = match inner.lookup(key, &[CacheKind::Main], false) {
             Some(hit) => hit,
@@ -286,6 +292,16 @@ impl Group {
                 .expires_at
                 .map(|at| at.saturating_duration_since(Instant::now())),
         })
+    }
+
+    /// The keys peers fetched most from this node (at most 10), with their
+    /// current request rates per second, busiest first: what this owner
+    /// reports to its peers as `minute_qps`.
+    pub fn busiest_keys(&self) -> Vec<(String, f64)> {
+        let now = Instant::now();
+        self.inner
+            .busiest
+            .read(|k| self.inner.key_rates.qps(k, now))
     }
 
     /// Removes `key` from this node's caches (main and hot); true if
@@ -335,6 +351,7 @@ impl Inner {
             promotion,
             limiter,
             key_rates: KeyRates::default(),
+            busiest: BusiestKeys::new(BUSIEST_KEYS),
             stats: GroupStats::default(),
             hits_on_entry: StripedCounter::default(),
             flights: Singleflight::new(),

@@ -113,3 +113,24 @@ fn changes_keep_channels_of_unchanged_peers() {
     assert!(!p.remove_peer("127.0.0.1:7001").unwrap(), "self stays");
     assert_eq!(p.peers(), ["127.0.0.1:7001", "127.0.0.1:7002"]);
 }
+
+/// The pool remembers its starting set and each change since, what joined
+/// and what left; a change to nothing is not recorded; shares cover the
+/// ring.
+#[test]
+fn membership_changes_are_remembered() {
+    let p = pool("127.0.0.1:1", &["127.0.0.1:1", "127.0.0.1:2"]);
+    let log = p.membership_changes();
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].added, ["127.0.0.1:1", "127.0.0.1:2"]);
+    assert!(log[0].removed.is_empty());
+    p.set_peers(["127.0.0.1:1", "127.0.0.1:3"]).unwrap();
+    p.set_peers(["127.0.0.1:1", "127.0.0.1:3"]).unwrap();
+    let log = p.membership_changes();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[1].added, ["127.0.0.1:3"]);
+    assert_eq!(log[1].removed, ["127.0.0.1:2"]);
+    let shares = p.ring_shares();
+    assert_eq!(shares.len(), 2);
+    assert!((shares.iter().map(|(_, s)| s).sum::<f64>() - 1.0).abs() < 1e-9);
+}
