@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
-/// The busiest keys; see the [module docs](self).
+/// The busiest keys: a short list beside the [`KeyRates`](super::KeyRates)
+/// sketch, updated only by keys busier than its quietest.
 #[derive(Debug)]
 pub struct BusiestKeys {
     capacity: usize,
