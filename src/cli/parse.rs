@@ -2,6 +2,7 @@
 //! and peer addresses. Each returns a [`crate::Error::Config`] naming the
 //! bad input.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::Error;
@@ -73,6 +74,29 @@ pub fn parse_peer(text: &str) -> Result<String, Error> {
     }
 }
 
+/// A listen address: `IP:PORT`, or `HOST:PORT` with a host name resolved
+/// now (`localhost:7001`; an IPv4 address preferred when the name has
+/// both).
+pub fn parse_listen(text: &str) -> Result<SocketAddr, Error> {
+    let t = text.trim();
+    if let Ok(addr) = t.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let bad = |why: String| Error::config(format!("bad listen address {text:?}: {why}"));
+    if t.rsplit_once(':').is_none() {
+        return Err(bad("expected IP:PORT or HOST:PORT".into()));
+    }
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(t)
+        .map_err(|e| bad(e.to_string()))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| bad("the name resolves to no address".into()))
+}
+
 /// A node address for a client command: a peer address (see
 /// [`parse_peer`]) or `https://host:port`.
 pub fn parse_node_addr(text: &str) -> Result<String, Error> {
@@ -111,6 +135,10 @@ pub(crate) mod clap_parsers {
 
     pub(crate) fn peer(s: &str) -> Result<String, String> {
         parse_peer(s).map_err(|e| strip_prefix(&e))
+    }
+
+    pub(crate) fn listen(s: &str) -> Result<SocketAddr, String> {
+        parse_listen(s).map_err(|e| strip_prefix(&e))
     }
 
     pub(crate) fn node_addr(s: &str) -> Result<String, String> {
@@ -212,6 +240,13 @@ mod tests {
         );
         assert!(parse_peer("https://node-a:7001").is_err());
         assert!(parse_node_addr("https://node-a").is_err());
+        assert_eq!(
+            parse_listen("localhost:7001").unwrap(),
+            "127.0.0.1:7001".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(parse_listen(" [::1]:0 ").unwrap().port(), 0);
+        assert!(parse_listen("localhost").is_err());
+        assert!(parse_listen("no-such-host.invalid:7001").is_err());
         for bad in [
             "",
             "host",

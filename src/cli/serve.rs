@@ -87,19 +87,21 @@ pub struct ServeArgs {
     /// variables override it. See docs/cli.md and examples/groupcache.toml.
     #[arg(long, env = "GROUPCACHE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Address to listen on for clients and peers. Loopback by default: use
-    /// 0.0.0.0:PORT (and --self) to serve other machines.
+    /// Address to listen on for clients and peers: IP:PORT, or HOST:PORT
+    /// (resolved at start, an IPv4 address preferred). Loopback by default:
+    /// use 0.0.0.0:PORT (and --self) to serve other machines.
     #[arg(
         long,
         env = "GROUPCACHE_LISTEN",
         default_value = "127.0.0.1:7001",
-        value_name = "ADDR"
+        value_name = "ADDR",
+        value_parser = clap_parsers::listen
     )]
     pub listen: SocketAddr,
     /// Serve peers on a port of their own: peers fetch from each other
     /// here (--peers then lists these addresses), and the --listen port
     /// refuses Fetch with PERMISSION_DENIED. Default: peers use --listen.
-    #[arg(long, env = "GROUPCACHE_PEER_LISTEN", value_name = "ADDR")]
+    #[arg(long, env = "GROUPCACHE_PEER_LISTEN", value_name = "ADDR", value_parser = clap_parsers::listen)]
     pub peer_listen: Option<SocketAddr>,
     /// This node's address as its peers know it (the entry of --peers that
     /// is this node). Default: the peer address, --peer-listen or else
@@ -179,7 +181,7 @@ pub struct ServeArgs {
     /// at /status, /healthz) on a listener of their own, over HTTP/1.1.
     /// Default: off. The pages hold counts, latencies, group and peer
     /// names, never values; keys only hashed (see --status-keys).
-    #[arg(long, env = "GROUPCACHE_METRICS_LISTEN", value_name = "ADDR")]
+    #[arg(long, env = "GROUPCACHE_METRICS_LISTEN", value_name = "ADDR", value_parser = clap_parsers::listen)]
     pub metrics_listen: Option<SocketAddr>,
     /// How /status shows the busiest keys: hash (default) or full.
     #[arg(long, env = "GROUPCACHE_STATUS_KEYS", value_enum, default_value_t = StatusKeys::Hash, value_name = "HOW")]
