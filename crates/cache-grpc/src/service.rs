@@ -123,15 +123,12 @@ impl GroupcacheService {
         request: GetRequest,
         peer: Option<SocketAddr>,
     ) -> Result<GetResponse, Status> {
-        if !self.access_log.is_on() {
-            return self.get_answer(ctx, &request).await;
-        }
-        let started = ctx.get_started_at().unwrap_or_else(Instant::now);
+        let started = self.log_start(&ctx);
         let answer = self.get_answer(ctx, &request).await;
-        let outcome = answer.as_ref().map(|r| r.value.len()).map_err(Status::code);
-        let GetRequest { group, key } = &request;
-        self.access_log
-            .record(Rpc::Get, group, key, outcome, started, peer);
+        if let Some(started) = started {
+            let size = answer.as_ref().map(|r| r.value.len());
+            self.log(Rpc::Get, &request.group, &request.key, size, started, peer);
+        }
         answer
     }
 
@@ -161,16 +158,43 @@ impl GroupcacheService {
         request: FetchRequest,
         peer: Option<SocketAddr>,
     ) -> Result<FetchResponse, Status> {
-        if !self.access_log.is_on() {
-            return self.fetch_answer(ctx, &request).await;
-        }
-        let started = ctx.get_started_at().unwrap_or_else(Instant::now);
+        let started = self.log_start(&ctx);
         let answer = self.fetch_answer(ctx, &request).await;
-        let outcome = answer.as_ref().map(|r| r.value.len()).map_err(Status::code);
-        let FetchRequest { group, key } = &request;
-        self.access_log
-            .record(Rpc::Fetch, group, key, outcome, started, peer);
+        if let Some(started) = started {
+            let size = answer.as_ref().map(|r| r.value.len());
+            self.log(
+                Rpc::Fetch,
+                &request.group,
+                &request.key,
+                size,
+                started,
+                peer,
+            );
+        }
         answer
+    }
+
+    /// When a request to be logged arrived: `None` with the request logs
+    /// off (one branch).
+    fn log_start(&self, ctx: &LoadContext) -> Option<Instant> {
+        self.access_log
+            .is_on()
+            .then(|| ctx.get_started_at().unwrap_or_else(Instant::now))
+    }
+
+    /// Hands an answered request to the request logs.
+    fn log(
+        &self,
+        rpc: Rpc,
+        group: &str,
+        key: &str,
+        size: Result<usize, &Status>,
+        started: Instant,
+        peer: Option<SocketAddr>,
+    ) {
+        let outcome = size.map_err(Status::code);
+        self.access_log
+            .record(rpc, group, key, outcome, started, peer);
     }
 
     async fn fetch_answer(
