@@ -33,6 +33,9 @@ struct Shared {
     hang_dropped: Arc<AtomicBool>,
     /// Releases `/slow`.
     release: Arc<Notify>,
+    /// Told when `/hang` or `/slow` has started (the server has the call),
+    /// so tests wait for that instead of sleeping.
+    started: Arc<Notify>,
 }
 
 fn answer(data: Bytes) -> http::Response<ResponseBody> {
@@ -61,10 +64,12 @@ async fn handle(
         "/big" => answer(Bytes::from(vec![7u8; 3 << 20])),
         "/hang" => {
             let _flag = DropFlag(shared.hang_dropped.clone());
+            shared.started.notify_one();
             std::future::pending::<()>().await;
             unreachable!()
         }
         "/slow" => {
+            shared.started.notify_one();
             shared.release.notified().await;
             answer(Bytes::from_static(b"late"))
         }
@@ -205,8 +210,8 @@ async fn a_client_reset_cancels_the_call_and_keeps_the_connection() {
         let (addr, _stop, _server) = start(shared.clone()).await;
         let mut send = client(addr).await;
         let (_res, mut stream) = call(&mut send, "/hang", b"x").await;
-        // Let the server start the call, then reset it.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Once the server has the call, reset it.
+        shared.started.notified().await;
         assert!(!shared.hang_dropped.load(Ordering::SeqCst));
         stream.send_reset(h2::Reason::CANCEL);
         while !shared.hang_dropped.load(Ordering::SeqCst) {
@@ -227,14 +232,14 @@ async fn stop_lets_streams_in_flight_finish_then_ends() {
         let (addr, stop, server) = start(shared.clone()).await;
         let mut send = client(addr).await;
         let (res, _s) = call(&mut send, "/slow", b"").await;
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        shared.started.notified().await;
         stop.cancel();
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The listener closes (bounded polls), while the stream is still
+        // in flight and the server waits for it.
+        while TcpStream::connect(addr).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         assert!(!server.is_finished(), "a stream is still in flight");
-        assert!(
-            TcpStream::connect(addr).await.is_err(),
-            "no new connections after stop"
-        );
         shared.release.notify_one();
         let (_, data, trailers) = read(res).await;
         assert_eq!(data, b"late");
@@ -249,10 +254,11 @@ async fn stop_lets_streams_in_flight_finish_then_ends() {
 #[tokio::test]
 async fn dropping_the_server_closes_its_connections() {
     bounded(async {
-        let (addr, _stop, server) = start(Shared::default()).await;
+        let shared = Shared::default();
+        let (addr, _stop, server) = start(shared.clone()).await;
         let mut send = client(addr).await;
         let (res, _s) = call(&mut send, "/hang", b"").await;
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        shared.started.notified().await;
         server.abort();
         let err = res.await.expect_err("the connection must close");
         assert!(err.is_io() || err.is_go_away() || err.is_reset(), "{err:?}");
@@ -277,7 +283,8 @@ async fn closed_by_server(mut tcp: TcpStream) {
 #[tokio::test]
 async fn keepalive_closes_silent_connections_only() {
     bounded(async {
-        let tick = Duration::from_millis(100);
+        // Long enough that a loaded machine answers a ping within one.
+        let tick = Duration::from_millis(500);
         let (addr, _stop, _server) = start_with(Shared::default(), tick).await;
 
         // Never sends the preface: closed after one interval.
@@ -294,7 +301,7 @@ async fn keepalive_closes_silent_connections_only() {
 
         // A live client (h2 answers pings) still works after many intervals.
         let mut send = client(addr).await;
-        tokio::time::sleep(tick * 6).await;
+        tokio::time::sleep(tick * 4).await;
         let (res, _s) = call(&mut send, "/echo", b"alive").await;
         assert_eq!(read(res).await.1, b"alive");
     })
