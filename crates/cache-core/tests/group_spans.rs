@@ -93,10 +93,10 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Spans {
 /// callsite on another thread while this thread's capturing subscriber is
 /// being registered can leave that span disabled here (seen as a missing
 /// `fetch` span in about one run in two). One test at a time, no race.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+async fn one_at_a_time() -> tokio::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().await
 }
 
 /// Installs a capturing subscriber on this thread (the tests' runtime is
@@ -122,7 +122,7 @@ fn field<'a>(span: &'a Captured, name: &str) -> &'a str {
 /// get's `outcome`; loads are children of their get, fallbacks marked.
 #[tokio::test]
 async fn each_way_a_get_ends_is_its_outcome() {
-    let _serial = one_at_a_time();
+    let _serial = one_at_a_time().await;
     let (spans, _guard) = capture();
     let up = FakePeer::new("b", Behaviour::Up { qps: 1.0 });
     let down = FakePeer::new("c", Behaviour::Down);
@@ -196,7 +196,7 @@ fn trace() -> TraceContext {
 /// key it owns; a get without one gives the loader none.
 #[tokio::test]
 async fn the_trace_reaches_the_peer_and_the_loader() {
-    let _serial = one_at_a_time();
+    let _serial = one_at_a_time().await;
     let seen: Arc<Mutex<Vec<Option<TraceContext>>>> = Arc::default();
     let recording = |seen: &Arc<Mutex<Vec<Option<TraceContext>>>>| {
         let seen = Arc::clone(seen);
