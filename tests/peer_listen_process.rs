@@ -45,8 +45,10 @@ async fn peers_fetch_on_their_own_port() {
     for node in &mut nodes {
         assert!(wait_ready(node).await, "{}", node.log_text());
     }
+    // 40 keys through each node: the chance that the other node owns none
+    // of them is 2^-40.
     for node in &nodes {
-        for k in 0..6 {
+        for k in 0..40 {
             let key = format!("{}-{k}", node.addr);
             let out = get(&node.addr, "g", &key).await;
             assert_eq!(out.code, Some(0), "{}", out.stderr);
