@@ -102,23 +102,8 @@ impl fmt::Display for CodeName {
 /// The canonical upper-case name of a gRPC status code (`NOT_FOUND`, ...).
 pub(crate) use cache_grpc::status::code_name;
 
-/// An error and its causes on one line (reqwest's and tonic's top-level
-/// messages alone rarely say what went wrong).
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        // Some errors (tonic's transport error) already print their cause:
-        // say each part once.
-        let part = c.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        cause = c.source();
-    }
-    text
-}
+/// An error and its causes on one line.
+pub(crate) use cache_grpc::error::error_chain;
 
 #[cfg(test)]
 mod tests {

@@ -34,3 +34,20 @@ pub enum Error {
     #[error(transparent)]
     Core(#[from] cache_core::Error),
 }
+
+/// An error and its causes on one line (reqwest's and tonic's top-level
+/// messages alone rarely say what went wrong); a cause an error already
+/// prints is said once.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let part = c.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = c.source();
+    }
+    text
+}

@@ -75,23 +75,8 @@ impl Error {
 /// [`Report::error_codes`](crate::Report::error_codes).
 pub(crate) use cache_grpc::status::code_name;
 
-/// An error and its causes on one line (tonic's top-level transport error
-/// alone rarely says what went wrong).
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        // Some errors (tonic's transport error) already print their cause:
-        // say each part once.
-        let part = c.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        cause = c.source();
-    }
-    text
-}
+/// An error and its causes on one line.
+pub(crate) use cache_grpc::error::error_chain;
 
 #[cfg(test)]
 mod tests {
