@@ -40,6 +40,10 @@ pub enum Error {
         /// Why the last check failed.
         last: String,
     },
+    /// A discovery source could not answer (a file unreadable, a DNS or
+    /// etcd query failed).
+    #[error("discovery: {0}")]
+    Discovery(String),
     /// A node answered a call with a non-OK gRPC status.
     #[error("{}: {}", CodeName(.0.code()), .0.message())]
     Status(tonic::Status),

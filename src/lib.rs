@@ -11,6 +11,7 @@ pub use cache_grpc as grpc;
 
 pub mod build;
 pub mod cli;
+pub mod discovery;
 mod error;
 pub mod metrics;
 pub mod source;

@@ -205,6 +205,24 @@ impl HashRing {
             .collect()
     }
 
+    /// A short fingerprint of the ring: a hash of its sorted peer ids and
+    /// `vnodes` (0 for an empty ring). Two nodes with equal fingerprints
+    /// map every key to the same owner (with the same hash function); peers
+    /// exchange it with fetches to notice a mesh that disagrees.
+    pub fn fingerprint(&self) -> u64 {
+        if self.peers.is_empty() {
+            return 0;
+        }
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        hasher.update(&(self.vnodes as u64).to_le_bytes());
+        for peer in &self.peers {
+            hasher.update(peer.as_bytes());
+            hasher.update(b"\n");
+        }
+        // 0 means "not sent" on the wire.
+        hasher.digest().max(1)
+    }
+
     /// The peers on the ring, sorted by id.
     pub fn peers(&self) -> &[String] {
         &self.peers

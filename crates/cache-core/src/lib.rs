@@ -164,7 +164,7 @@ pub use consistent_hash::{HashRing, canonical_peer_id};
 pub use context::LoadContext;
 pub use error::Error;
 pub use getter::{Getter, GetterFn, Loaded, getter_fn};
-pub use group::{DEFAULT_LOAD_TIMEOUT, Get, Group, GroupBuilder, StoreKind};
+pub use group::{DEFAULT_LOAD_TIMEOUT, Get, Group, GroupBuilder, HandoffEntry, StoreKind};
 pub use key_rate::KeyRates;
 pub use load_limit::{LoadLimiter, LoadLimiterStats};
 pub use peers::{Fetched, NoPeers, PeerClient, PeerPicker};

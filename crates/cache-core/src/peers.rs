@@ -63,12 +63,36 @@ pub trait PeerClient: Send + Sync + Debug + 'static {
     /// timeout); its token fires when no caller waits any more, and the
     /// future is then dropped.
     async fn fetch(&self, group: &str, key: &str, ctx: &LoadContext) -> Result<Fetched, Error>;
+
+    /// Asks this peer for `key` of `group` from its caches only: it must
+    /// neither load nor forward, and answers [`Error::NotFound`] when it
+    /// holds no value. Used for warm takeover (a new owner asks the key's
+    /// previous owner before its source) within `ctx`'s deadline. The
+    /// default holds nothing.
+    async fn fetch_cached(
+        &self,
+        group: &str,
+        key: &str,
+        ctx: &LoadContext,
+    ) -> Result<Fetched, Error> {
+        let _ = (group, key, ctx);
+        Err(Error::NotFound)
+    }
 }
 
 /// Picks the owner of a key.
 pub trait PeerPicker: Send + Sync + 'static {
     /// The owner of `key`, or `None` when this node owns it.
     fn pick(&self, key: &str) -> Option<Arc<dyn PeerClient>>;
+
+    /// During the warm-up period after the ring changed, the peer that
+    /// owned `key` on the previous ring, when that is not this node: a new
+    /// owner that misses asks it ([`PeerClient::fetch_cached`]) before
+    /// calling its source. `None` outside the warm-up period (the default).
+    fn previous_owner(&self, key: &str) -> Option<Arc<dyn PeerClient>> {
+        let _ = key;
+        None
+    }
 }
 
 /// The [`PeerPicker`] of a single node: it owns every key.

@@ -7,6 +7,7 @@
 mod builder;
 mod generation;
 mod get;
+mod handoff;
 mod load;
 mod spans;
 mod store;
@@ -21,6 +22,7 @@ use tracing::Instrument;
 pub use builder::{DEFAULT_LOAD_TIMEOUT, GroupBuilder, StoreKind};
 use generation::Generations;
 pub use get::Get;
+pub use handoff::HandoffEntry;
 use store::GroupStore;
 
 use crate::key_rate::{BusiestKeys, KeyRates};

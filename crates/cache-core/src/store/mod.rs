@@ -145,6 +145,16 @@ pub trait Store: Send + Sync + 'static {
         let _ = (kind, size);
         false
     }
+
+    /// The most valuable live entries of `kind` (the ones the store would
+    /// evict last), most valuable first, until their [`entry_size`]s sum to
+    /// `max_bytes`: what a leaving node hands to the keys' new owners. Does
+    /// not count as gets. The default returns none (a store that cannot
+    /// enumerate hands nothing over).
+    fn hottest(&self, kind: CacheKind, max_bytes: u64, now: Instant) -> Vec<(String, Entry)> {
+        let _ = (kind, max_bytes, now);
+        Vec::new()
+    }
 }
 
 /// Makes a value's `Bytes` use the shared (reference-counted) representation
