@@ -70,6 +70,7 @@ async fn peers_fetch_on_their_own_port() {
         .fetch(cache_grpc::pb::FetchRequest {
             group: "g".into(),
             key: "k".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();

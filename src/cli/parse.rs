@@ -145,6 +145,10 @@ pub(crate) mod clap_parsers {
         parse_node_addr(s).map_err(|e| strip_prefix(&e))
     }
 
+    pub(crate) fn discovery(s: &str) -> Result<crate::discovery::DiscoverySpec, String> {
+        crate::discovery::DiscoverySpec::parse(s).map_err(|e| strip_prefix(&e))
+    }
+
     pub(crate) fn fraction(s: &str) -> Result<f64, String> {
         match s.trim().parse::<f64>() {
             Ok(f) if (0.0..1.0).contains(&f) => Ok(f),

@@ -18,6 +18,7 @@ use crate::source::{Source, SourceOptions};
 pub mod access_log;
 pub mod auth;
 pub mod dev;
+pub mod discovery;
 pub mod http2;
 pub mod loads;
 mod metrics;
@@ -113,6 +114,9 @@ pub struct ServeArgs {
     /// single node that owns every key).
     #[arg(long, env = "GROUPCACHE_PEERS", value_delimiter = ',', value_name = "ADDR,ADDR,...", value_parser = clap_parsers::peer)]
     pub peers: Vec<String>,
+    /// Discovery of the peer set, warm takeover, handoff on leave.
+    #[command(flatten)]
+    pub membership: discovery::DiscoveryArgs,
     /// A group and its source of truth, NAME=SOURCE; repeat for several
     /// groups (in the environment variable, separate them with ';').
     /// SOURCE is dir:PATH, http(s)://host:port/prefix/{key}, or
@@ -265,7 +269,8 @@ impl ServeArgs {
             }
         }
         let peer_port = self.peer_listen.unwrap_or(self.listen);
-        if peer_port.ip().is_unspecified() && self.self_addr.is_none() && !self.peers.is_empty() {
+        let has_peers = !self.peers.is_empty() || self.membership.discovery.is_some();
+        if peer_port.ip().is_unspecified() && self.self_addr.is_none() && has_peers {
             return Err(Error::config(format!(
                 "{} {peer_port} accepts on every interface, so peers cannot reach this node at \
                  it: give --self with the address the other peers use (as listed in --peers)",
@@ -301,6 +306,7 @@ impl ServeArgs {
             ));
         }
         self.loads.validate()?;
+        self.membership.validate()?;
         if self.origin_timeout.is_zero() {
             return Err(Error::config("--origin-timeout must be above zero"));
         }

@@ -4,11 +4,13 @@
 pub mod cluster;
 pub mod watch;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use cache_core::StatsSnapshot;
 use cache_grpc::pb::groupcache_client::GroupcacheClient;
-use cache_grpc::pb::{CacheStats, GroupStats, NodeInfo, PeerHealth, StatsRequest, StatsResponse};
+use cache_grpc::pb::{
+    CacheStats, GroupStats, Membership, NodeInfo, PeerHealth, StatsRequest, StatsResponse,
+};
 use clap::Args;
 use serde_json::{Map, Value, json};
 use tonic::transport::Channel;
@@ -136,6 +138,11 @@ pub fn render_table(stats: &StatsResponse) -> String {
     out.push_str(&format!("peers  {}\n", stats.peers.join(", ")));
     if let Some(info) = &stats.info {
         for (name, value) in info_rows(info) {
+            out.push_str(&format!("{name:<18} {value}\n"));
+        }
+    }
+    if let Some(m) = &stats.membership {
+        for (name, value) in membership_rows(m, SystemTime::now()) {
             out.push_str(&format!("{name:<18} {value}\n"));
         }
     }
@@ -301,6 +308,49 @@ fn info_rows(info: &NodeInfo) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The membership rows: the source, the ring and how long ago it last
+/// changed, and the counters that say whether the mesh agrees.
+fn membership_rows(m: &Membership, now: SystemTime) -> Vec<(&'static str, String)> {
+    let changed = SystemTime::UNIX_EPOCH + Duration::from_millis(m.changed_unix_ms);
+    let ago = now.duration_since(changed).unwrap_or_default();
+    let mut rows = vec![
+        ("membership", m.source.clone()),
+        (
+            "ring",
+            format!(
+                "{} ({} changes, last {} ago)",
+                m.ring,
+                m.changes,
+                humantime::format_duration(Duration::from_secs(ago.as_secs()))
+            ),
+        ),
+        ("ready", m.ready.to_string()),
+        ("ring_mismatches", m.ring_mismatches.to_string()),
+    ];
+    if m.discovery_errors > 0 || m.rejected_answers > 0 {
+        rows.push(("discovery_errors", m.discovery_errors.to_string()));
+        rows.push(("rejected_answers", m.rejected_answers.to_string()));
+    }
+    if !m.last_error.is_empty() {
+        rows.push(("last_error", m.last_error.clone()));
+    }
+    rows
+}
+
+fn membership_json(m: &Membership) -> Value {
+    json!({
+        "source": m.source,
+        "ring": m.ring,
+        "changed_unix_ms": m.changed_unix_ms,
+        "changes": m.changes,
+        "ready": m.ready,
+        "ring_mismatches": m.ring_mismatches,
+        "discovery_errors": m.discovery_errors,
+        "rejected_answers": m.rejected_answers,
+        "last_error": m.last_error,
+    })
+}
+
 fn info_json(info: &NodeInfo) -> Value {
     json!({
         "version": info.version,
@@ -325,7 +375,10 @@ fn cache_json(c: Option<CacheStats>) -> Value {
 /// The stats as JSON: `{"node", "peers", "groups": [{"name", "cache_bytes",
 /// "counters": {..}, "main_cache": {..}, "hot_cache": {..}, "loads": {..}}],
 /// "peer_health": [{"peer", "state", "breaker_opens", "skipped_fetches",
-/// "failures", "consecutive_failures"}]}`.
+/// "failures", "consecutive_failures"}], "info": {..}, "membership":
+/// {"source", "ring", "changed_unix_ms", "changes", "ready",
+/// "ring_mismatches", "discovery_errors", "rejected_answers",
+/// "last_error"}}`.
 pub fn to_json(stats: &StatsResponse) -> Value {
     let groups: Vec<Value> = stats
         .groups
@@ -364,6 +417,7 @@ pub fn to_json(stats: &StatsResponse) -> Value {
         "node": stats.node,
         "peers": stats.peers,
         "info": stats.info.as_ref().map(info_json),
+        "membership": stats.membership.as_ref().map(membership_json),
         "groups": groups,
         "peer_health": peer_health,
     })

@@ -76,6 +76,63 @@ fn loads(node: &NodeCollector, encoder: &mut DescriptorEncoder<'_>) -> std::fmt:
     )
 }
 
+/// Where the peer set comes from, its fingerprint and how settled it is.
+fn membership(node: &NodeCollector, encoder: &mut DescriptorEncoder<'_>) -> std::fmt::Result {
+    let m = node.pool.membership_snapshot();
+    let ring = cache_grpc::pool::format_ring(m.ring);
+    let mut info = encoder.encode_descriptor(
+        "groupcache_membership_info",
+        "1, labelled with the discovery source and the ring fingerprint (equal on nodes that agree on the peer set).",
+        None,
+        MetricType::Gauge,
+    )?;
+    let labels = [("source", m.source.as_str()), ("ring", ring.as_str())];
+    encode::value(&mut info.encode_family(&labels)?, MetricType::Gauge, 1)?;
+    single(
+        encoder,
+        "groupcache_membership_ready",
+        "1 once the first peer set is applied (health SERVING), 0 before and while leaving.",
+        MetricType::Gauge,
+        u64::from(m.ready),
+    )?;
+    let changed = m
+        .changed_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    single(
+        encoder,
+        "groupcache_membership_last_change_timestamp_seconds",
+        "When the peer set last changed, in seconds since the Unix epoch.",
+        MetricType::Gauge,
+        changed,
+    )?;
+    for (family, help, value) in [
+        (
+            "groupcache_membership_changes",
+            "Changes of the peer set since the node started (the first set counts).",
+            m.changes,
+        ),
+        (
+            "groupcache_ring_mismatches",
+            "Fetches received from peers whose ring fingerprint differed from this node's.",
+            m.ring_mismatches,
+        ),
+        (
+            "groupcache_discovery_errors",
+            "Answers of the discovery source that were errors (the last good peer set stayed).",
+            m.discovery_errors,
+        ),
+        (
+            "groupcache_discovery_rejected_answers",
+            "Answers of the discovery source held back as implausible (empty, or dropping more than --discovery-max-loss).",
+            m.rejected_answers,
+        ),
+    ] {
+        single(encoder, family, help, MetricType::Counter, value)?;
+    }
+    Ok(())
+}
+
 /// The ring and every other peer.
 fn peers(node: &NodeCollector, encoder: &mut DescriptorEncoder<'_>) -> std::fmt::Result {
     single(
@@ -85,6 +142,7 @@ fn peers(node: &NodeCollector, encoder: &mut DescriptorEncoder<'_>) -> std::fmt:
         MetricType::Gauge,
         node.pool.peers().len() as u64,
     )?;
+    membership(node, encoder)?;
     let health = node.pool.health();
     type Field = fn(&cache_grpc::PeerHealth) -> u64;
     let families: [(&str, &str, MetricType, Field); 4] = [

@@ -64,6 +64,7 @@ fn rpc(c: &mut Criterion) {
     let fetch = FetchRequest {
         group: "bench".into(),
         key: key.clone(),
+        ..Default::default()
     };
     c.bench_function("fetch_rpc_hit", |b| {
         b.to_async(&rt).iter(|| {

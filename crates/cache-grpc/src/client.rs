@@ -18,6 +18,7 @@
 //! once they pile up. Each fetch sent is timed, whatever its result, in the
 //! peer's [`fetch_latency`](GrpcPeer::fetch_latency) histogram.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -41,8 +42,8 @@ use crate::tls::client::tcp_to;
 use crate::trace_context::hop::Hop;
 use crate::transport::coalesce::CoalescingIo;
 
-use crate::pb::FetchRequest;
 use crate::pb::groupcache_client::GroupcacheClient;
+use crate::pb::{FetchRequest, PutEntry, PutRequest};
 use crate::{Error, PoolOptions, limits, status};
 
 /// The client side of one peer.
@@ -69,11 +70,16 @@ pub struct GrpcPeer {
     peer_tokens: Option<Tokens>,
     /// How long each fetch sent took (not the ones the breaker skipped).
     fetch_latency: LatencyHistogram,
+    /// This node's ring fingerprint, kept current by the pool; sent with
+    /// every fetch.
+    ring: Arc<AtomicU64>,
+    /// The bound on a cache-only fetch (warm takeover).
+    takeover_timeout: Duration,
 }
 
 impl GrpcPeer {
     /// A client for the peer with canonical id `id`. Connects on first use.
-    pub(crate) fn new(id: String, opts: &PoolOptions) -> Result<Self, Error> {
+    pub(crate) fn new(id: String, opts: &PoolOptions, ring: Arc<AtomicU64>) -> Result<Self, Error> {
         let endpoint = Endpoint::from_shared(format!("http://{id}"))
             .map_err(|e| Error::InvalidPeer {
                 addr: id.clone(),
@@ -100,7 +106,47 @@ impl GrpcPeer {
             peer_tokens: opts.peer_tokens.clone(),
             tls: opts.tls.clone(),
             fetch_latency: LatencyHistogram::default(),
+            ring,
+            takeover_timeout: opts.takeover_timeout,
         })
+    }
+
+    /// Hands `entries` of `group` to this peer (`Put`), within `budget`:
+    /// how many it stored. Used by a leaving node; skipped (an error) while
+    /// the peer's breaker is open.
+    pub async fn put(
+        &self,
+        group: &str,
+        entries: Vec<PutEntry>,
+        budget: Duration,
+    ) -> Result<u32, CoreError> {
+        if !self.breaker.allow() {
+            return Err(CoreError::unavailable(
+                "skipped: the peer's breaker is open",
+            ));
+        }
+        let mut request = tonic::Request::new(PutRequest {
+            group: group.to_owned(),
+            entries,
+        });
+        request.set_timeout(budget);
+        if let Some(tokens) = &self.peer_tokens {
+            request
+                .metadata_mut()
+                .insert("authorization", tokens.header());
+        }
+        let mut client = self.client();
+        match tokio::time::timeout(budget, client.put(request)).await {
+            Ok(Ok(response)) => {
+                self.record(Verdict::Alive, &"ok");
+                Ok(response.into_inner().stored)
+            }
+            Ok(Err(status)) => {
+                self.record(verdict_of(&status), &status);
+                Err(status::from_status(&status))
+            }
+            Err(_elapsed) => Err(CoreError::DeadlineExceeded),
+        }
     }
 
     /// The peer's health: its breaker's state and counters.
@@ -281,7 +327,7 @@ impl PeerClient for GrpcPeer {
         }
         let started = tokio::time::Instant::now();
         let (outcome, verdict) = self
-            .send_fetch(group, key, ctx.remaining(), &hop)
+            .send_fetch(group, key, ctx.remaining(), false, &hop)
             .instrument(hop.span().clone())
             .await;
         self.fetch_latency.record(started.elapsed());
@@ -294,6 +340,36 @@ impl PeerClient for GrpcPeer {
                 hop.finish("error");
                 self.record(verdict, err);
             }
+        }
+        outcome
+    }
+
+    /// Sends `Fetch` with `cached_only` set, bounded by the pool's takeover
+    /// timeout (or less, if `ctx` has less left). Not timed in
+    /// [`fetch_latency`](GrpcPeer::fetch_latency): these are not loads.
+    async fn fetch_cached(
+        &self,
+        group: &str,
+        key: &str,
+        ctx: &LoadContext,
+    ) -> Result<Fetched, CoreError> {
+        if !self.breaker.allow() {
+            return Err(CoreError::unavailable(
+                "skipped: the peer's breaker is open",
+            ));
+        }
+        let budget = ctx.remaining().map_or(self.takeover_timeout, |left| {
+            left.min(self.takeover_timeout)
+        });
+        let hop = Hop::start(&self.id, group, ctx.trace());
+        let (outcome, verdict) = self
+            .send_fetch(group, key, Some(budget), true, &hop)
+            .instrument(hop.span().clone())
+            .await;
+        hop.finish(if outcome.is_ok() { "ok" } else { "error" });
+        match &outcome {
+            Ok(_) => self.record(verdict, &"ok"),
+            Err(err) => self.record(verdict, err),
         }
         outcome
     }
@@ -337,18 +413,23 @@ fn verdict_of(status: &tonic::Status) -> Verdict {
 }
 
 impl GrpcPeer {
-    /// One `Fetch` call, bounded by `budget` when given, carrying `hop`'s
-    /// trace context, and what it says of the peer's health.
+    /// One `Fetch` call (from the peer's caches only when `cached_only`),
+    /// bounded by `budget` when given, carrying this node's ring
+    /// fingerprint and `hop`'s trace context, and what it says of the
+    /// peer's health.
     async fn send_fetch(
         &self,
         group: &str,
         key: &str,
         budget: Option<Duration>,
+        cached_only: bool,
         hop: &Hop,
     ) -> (Result<Fetched, CoreError>, Verdict) {
         let mut request = tonic::Request::new(FetchRequest {
             group: group.to_owned(),
             key: key.to_owned(),
+            ring: self.ring.load(Ordering::Relaxed),
+            cached_only,
         });
         if let Some(budget) = budget {
             if budget.is_zero() {

@@ -101,6 +101,7 @@ pub mod client;
 pub mod cluster;
 pub mod codec;
 pub mod error;
+pub mod handoff;
 pub mod limits;
 mod log_limit;
 pub mod middleware;

@@ -4,15 +4,21 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
 use cache_core::consistent_hash::{HashRing, canonical_peer_id};
 use cache_core::{PeerClient, PeerPicker};
 use parking_lot::{Mutex, RwLock};
+use tokio::time::Instant;
 
+mod membership;
 mod options;
 
-pub use self::options::{PoolOptions, PoolOptionsBuilder};
+pub use self::membership::{MembershipSnapshot, MembershipStatus, format_ring};
+pub use self::options::{
+    DEFAULT_TAKEOVER_TIMEOUT, DEFAULT_TAKEOVER_WINDOW, PoolOptions, PoolOptionsBuilder,
+};
 use crate::Error;
 use crate::breaker::PeerHealth;
 use crate::client::GrpcPeer;
@@ -55,6 +61,13 @@ struct Inner {
     writer: Mutex<()>,
     /// The last [`MEMBERSHIP_LOG`] changes of the peer set, oldest first.
     changes: Mutex<VecDeque<MembershipChange>>,
+    /// Every change of the peer set so far (the first set counts).
+    change_count: AtomicU64,
+    /// The discovery source and its counters.
+    membership: MembershipStatus,
+    /// The current ring's fingerprint, shared with every client (which
+    /// sends it with each fetch).
+    ring: Arc<AtomicU64>,
 }
 
 /// How many membership changes a pool remembers.
@@ -74,8 +87,22 @@ pub struct MembershipChange {
 #[derive(Debug)]
 struct State {
     ring: HashRing,
+    /// [`HashRing::fingerprint`] of `ring`, sent with every fetch.
+    fingerprint: u64,
     /// Clients of every peer on the ring except this node.
     clients: HashMap<String, Arc<GrpcPeer>>,
+    /// The ring before the last change, during the takeover window.
+    previous: Option<Previous>,
+}
+
+/// The ring before the last change and the clients of its peers (a peer
+/// that left may still answer from its caches while it drains).
+#[derive(Debug)]
+struct Previous {
+    ring: HashRing,
+    clients: HashMap<String, Arc<GrpcPeer>>,
+    /// The end of the takeover window.
+    until: Instant,
 }
 
 impl PeerPool {
@@ -105,10 +132,15 @@ impl PeerPool {
             opts,
             state: RwLock::new(Arc::new(State {
                 ring: HashRing::new(0),
+                fingerprint: 0,
                 clients: HashMap::new(),
+                previous: None,
             })),
             writer: Mutex::new(()),
             changes: Mutex::new(VecDeque::new()),
+            change_count: AtomicU64::new(0),
+            membership: MembershipStatus::default(),
+            ring: Arc::new(AtomicU64::new(0)),
         };
         let pool = PeerPool {
             inner: Arc::new(inner),
@@ -159,6 +191,54 @@ impl PeerPool {
     /// first is the set the pool started with.
     pub fn membership_changes(&self) -> Vec<MembershipChange> {
         self.inner.changes.lock().iter().cloned().collect()
+    }
+
+    /// The ring's fingerprint ([`HashRing::fingerprint`]): equal on nodes
+    /// that agree on the peer set.
+    pub fn ring_fingerprint(&self) -> u64 {
+        self.state().fingerprint
+    }
+
+    /// The membership side of the pool: the discovery loop reports its
+    /// source, errors and readiness here.
+    pub fn membership(&self) -> &MembershipStatus {
+        &self.inner.membership
+    }
+
+    /// The membership status, ring and last change, as `Stats` shows them.
+    pub fn membership_snapshot(&self) -> MembershipSnapshot {
+        let status = &self.inner.membership;
+        let (ring_mismatches, discovery_errors, rejected_answers, last_error) = status.counters();
+        let changed_at = self
+            .inner
+            .changes
+            .lock()
+            .back()
+            .map_or(SystemTime::UNIX_EPOCH, |c| c.at);
+        MembershipSnapshot {
+            source: status.source(),
+            ring: self.ring_fingerprint(),
+            changed_at,
+            changes: self.inner.change_count.load(Ordering::Relaxed),
+            ring_mismatches,
+            discovery_errors,
+            rejected_answers,
+            last_error,
+            ready: status.is_ready(),
+        }
+    }
+
+    /// The ring this node would have without itself: where its keys go
+    /// when it leaves. Cheap to query many keys with [`Self::client_of`].
+    pub fn ring_without_self(&self) -> HashRing {
+        let mut ring = self.state().ring.clone();
+        ring.remove(&self.inner.self_id);
+        ring
+    }
+
+    /// The client of the peer with canonical id `id` (not this node).
+    pub fn client_of(&self, id: &str) -> Option<Arc<GrpcPeer>> {
+        self.state().clients.get(id).cloned()
     }
 
     /// The health of every peer other than this node, sorted by id.
@@ -235,12 +315,27 @@ impl PeerPool {
             }
             let client = match old.clients.get(id) {
                 Some(kept) => kept.clone(),
-                None => Arc::new(GrpcPeer::new(id.clone(), &self.inner.opts)?),
+                None => Arc::new(GrpcPeer::new(
+                    id.clone(),
+                    &self.inner.opts,
+                    self.inner.ring.clone(),
+                )?),
             };
             clients.insert(id.clone(), client);
         }
         let mut ring = HashRing::new(self.inner.opts.vnodes);
         ring.set_peers(&ids);
+        let fingerprint = ring.fingerprint();
+        if fingerprint == old.fingerprint {
+            // The same set (in another order, or respelled): nothing moves.
+            return Ok(());
+        }
+        let window = self.inner.opts.takeover_window;
+        let previous = (!old.ring.is_empty() && !window.is_zero()).then(|| Previous {
+            ring: old.ring.clone(),
+            clients: old.clients.clone(),
+            until: Instant::now() + window,
+        });
         let before = old.ring.peers();
         let change = MembershipChange {
             at: SystemTime::now(),
@@ -256,15 +351,29 @@ impl PeerPool {
                 .cloned()
                 .collect(),
         };
-        if !change.added.is_empty() || !change.removed.is_empty() {
+        tracing::info!(
+            self_id = %self.inner.self_id,
+            added = ?change.added,
+            removed = ?change.removed,
+            peers = ring.len(),
+            ring = %format_ring(fingerprint),
+            "peer set changed"
+        );
+        {
             let mut log = self.inner.changes.lock();
             if log.len() == MEMBERSHIP_LOG {
                 log.pop_front();
             }
             log.push_back(change);
         }
-        tracing::info!(self_id = %self.inner.self_id, peers = ?ring.peers(), "peer set updated");
-        *self.inner.state.write() = Arc::new(State { ring, clients });
+        self.inner.change_count.fetch_add(1, Ordering::Relaxed);
+        self.inner.ring.store(fingerprint, Ordering::Relaxed);
+        *self.inner.state.write() = Arc::new(State {
+            ring,
+            fingerprint,
+            clients,
+            previous,
+        });
         Ok(())
     }
 }
@@ -278,6 +387,24 @@ impl PeerPicker for PeerPool {
         }
         let client: Arc<dyn PeerClient> = state.clients.get(owner)?.clone();
         Some(client)
+    }
+
+    fn previous_owner(&self, key: &str) -> Option<Arc<dyn PeerClient>> {
+        let state = self.inner.state.read();
+        let previous = state.previous.as_ref()?;
+        if Instant::now() >= previous.until {
+            return None;
+        }
+        let owner = previous.ring.owner(key)?;
+        if owner == self.inner.self_id {
+            return None;
+        }
+        let client = state
+            .clients
+            .get(owner)
+            .or_else(|| previous.clients.get(owner))?
+            .clone();
+        Some(client as Arc<dyn PeerClient>)
     }
 }
 

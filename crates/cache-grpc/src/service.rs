@@ -9,7 +9,12 @@
 //! - `Fetch`: the same for a peer, through [`Group::fetch_for_peer`]: the
 //!   owner's caches or its loader, never another peer (a request never
 //!   bounces), and the key's request rate for the requester's hot cache.
-//! - `Stats`: counters, caches, load limiter and peer health.
+//!   With `cached_only` (warm takeover), the caches alone: `NOT_FOUND`
+//!   when the key is not cached. A ring fingerprint that differs from this
+//!   node's is counted and logged (rate-limited), and the fetch answered.
+//! - `Stats`: counters, caches, load limiter, peer health and membership.
+//! - `Put`: values a leaving peer hands over, stored in the main cache as
+//!   if loaded here (never forwarded).
 //!
 //! Every error leaves as a gRPC status through [`status`], the one mapping.
 
@@ -18,7 +23,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use cache_core::{CacheStats, Group, LoadContext, LoadLimiterStats, Registry, StatsSnapshot};
+use cache_core::{
+    CacheStats, Group, HandoffEntry, LoadContext, LoadLimiterStats, Registry, StatsSnapshot,
+};
 use tonic::{Request, Response, Status};
 
 use crate::access_log::{AccessLog, Rpc};
@@ -159,7 +166,7 @@ impl GroupcacheService {
         peer: Option<SocketAddr>,
     ) -> Result<FetchResponse, Status> {
         let started = self.log_start(&ctx);
-        let answer = self.fetch_answer(ctx, &request).await;
+        let answer = self.fetch_answer(ctx, &request, peer).await;
         if let Some(started) = started {
             let size = answer.as_ref().map(|r| r.value.len());
             self.log(
@@ -201,13 +208,28 @@ impl GroupcacheService {
         &self,
         ctx: LoadContext,
         request: &FetchRequest,
+        peer: Option<SocketAddr>,
     ) -> Result<FetchResponse, Status> {
-        let FetchRequest { group, key } = request;
+        let FetchRequest {
+            group,
+            key,
+            ring,
+            cached_only,
+        } = request;
+        let ours = self.pool.ring_fingerprint();
+        if *ring != 0 && *ring != ours {
+            self.pool.membership().record_mismatch(peer, *ring, ours);
+        }
         let g = self.group(group)?;
-        let fetched = g.fetch_for_peer(key, ctx).await.map_err(|e| {
-            tracing::debug!(%group, %key, error = %e, "fetch failed");
-            status::to_status(&e)
-        })?;
+        let fetched = if *cached_only {
+            g.peek(key)
+                .ok_or_else(|| status::to_status(&cache_core::Error::NotFound))?
+        } else {
+            g.fetch_for_peer(key, ctx).await.map_err(|e| {
+                tracing::debug!(%group, %key, error = %e, "fetch failed");
+                status::to_status(&e)
+            })?
+        };
         self.check_size(&fetched.value)?;
         Ok(FetchResponse {
             value: fetched.value,
@@ -265,7 +287,58 @@ impl Groupcache for GroupcacheService {
                 .map(|(peer, h)| peer_health(peer, &h))
                 .collect(),
             info: self.gauges.as_ref().map(NodeGauges::info),
+            membership: Some(membership(&self.pool)),
         }))
+    }
+
+    async fn put(
+        &self,
+        request: Request<pb::PutRequest>,
+    ) -> Result<Response<pb::PutResponse>, Status> {
+        self.put_answer(request.into_inner()).map(Response::new)
+    }
+}
+
+impl GroupcacheService {
+    /// `Put`: stores each handed-over entry of the request in the group's
+    /// main cache (entries with a bad key, an expired TTL or a value over
+    /// the size limit are skipped); answers how many were stored.
+    fn put_answer(&self, request: pb::PutRequest) -> Result<pb::PutResponse, Status> {
+        let g = self.group(&request.group)?;
+        let mut stored = 0u32;
+        for entry in request.entries {
+            if entry.value.len() > self.max_value_bytes {
+                continue;
+            }
+            let accepted = g.accept_handoff(HandoffEntry {
+                key: entry.key,
+                // An exact-size copy: the request's buffer is not kept alive
+                // by the cache.
+                value: bytes::Bytes::copy_from_slice(&entry.value),
+                ttl: (entry.ttl_ms > 0).then(|| Duration::from_millis(entry.ttl_ms)),
+            });
+            stored += u32::from(accepted);
+        }
+        Ok(pb::PutResponse { stored })
+    }
+}
+
+/// The membership part of `Stats`.
+fn membership(pool: &PeerPool) -> pb::Membership {
+    let m = pool.membership_snapshot();
+    pb::Membership {
+        source: m.source,
+        ring: crate::pool::format_ring(m.ring),
+        changed_unix_ms: m
+            .changed_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        changes: m.changes,
+        ring_mismatches: m.ring_mismatches,
+        discovery_errors: m.discovery_errors,
+        rejected_answers: m.rejected_answers,
+        last_error: m.last_error,
+        ready: m.ready,
     }
 }
 

@@ -47,6 +47,7 @@ async fn fetch_as(
         FetchRequest {
             group: GROUP.into(),
             key: key.into(),
+            ..Default::default()
         },
         token,
     );

@@ -76,6 +76,7 @@ async fn peers_use_their_own_port() {
         let fetch = || FetchRequest {
             group: GROUP.into(),
             key: key.clone(),
+            ..Default::default()
         };
         let mut c1 = client(client_addrs[1]).await;
         let err = c1.fetch(fetch()).await.unwrap_err();

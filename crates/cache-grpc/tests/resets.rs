@@ -170,6 +170,7 @@ async fn a_rapid_reset_flood_loses_its_connection() {
                 let message = FetchRequest {
                     group: "g".into(),
                     key: format!("hang-{burst}-{i}"),
+                    ..Default::default()
                 }
                 .encode_to_vec();
                 let mut frame = BytesMut::new();

@@ -36,6 +36,7 @@ async fn bad_arguments_are_invalid_argument() {
                 .fetch(FetchRequest {
                     group: group.into(),
                     key: key.into(),
+                    ..Default::default()
                 })
                 .await
                 .unwrap_err();

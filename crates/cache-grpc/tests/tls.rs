@@ -67,6 +67,7 @@ async fn fetch(channel: Channel, key: &str) -> Result<Vec<u8>, tonic::Status> {
     let req = FetchRequest {
         group: GROUP.into(),
         key: key.into(),
+        ..Default::default()
     };
     let mut c = GroupcacheClient::new(channel);
     c.fetch(req).await.map(|r| r.into_inner().value.to_vec())

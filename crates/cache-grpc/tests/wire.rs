@@ -75,6 +75,7 @@ fn fetch(group: &str, key: &str) -> Bytes {
     let req = FetchRequest {
         group: group.into(),
         key: key.into(),
+        ..Default::default()
     };
     frame(0, &req.encode_to_vec())
 }

@@ -8,7 +8,8 @@ use std::future::Future;
 use bytes::Bytes;
 use cache_grpc::pb::groupcache_server::{Groupcache, GroupcacheServer};
 use cache_grpc::pb::{
-    FetchRequest, FetchResponse, GetRequest, GetResponse, StatsRequest, StatsResponse,
+    FetchRequest, FetchResponse, GetRequest, GetResponse, PutRequest, PutResponse, StatsRequest,
+    StatsResponse,
 };
 use tokio::net::TcpListener;
 use tonic::transport::Server;
@@ -57,6 +58,10 @@ impl Groupcache for EchoService {
             node: "echo".into(),
             ..StatsResponse::default()
         }))
+    }
+
+    async fn put(&self, _req: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
+        Err(Status::unimplemented("the echo server stores nothing"))
     }
 }
 

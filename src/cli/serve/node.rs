@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use cache_core::{GroupBuilder, Registry};
+use cache_grpc::handoff::{HandoffBudget, hand_off};
 use cache_grpc::{PeerPool, PoolOptions, RequestStats, ServerOptions, Transport};
 
 use crate::Error;
@@ -11,6 +12,7 @@ use crate::cli::serve::ServeConfig;
 use crate::cli::serve::dev::DevSettings;
 use crate::cli::serve::resources::raise_open_file_limit;
 use crate::cli::serve::{http2, metrics, reload, self_id};
+use crate::discovery::{Discovery, membership};
 use crate::metrics::NodeCollector;
 use crate::metrics::status::KeyView;
 
@@ -82,8 +84,8 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
 
     let dev = DevSettings::from_list(&args.dev);
     let mut pool_opts = args
-        .loads
-        .apply_to_pool(PoolOptions::builder())
+        .membership
+        .apply_to_pool(args.loads.apply_to_pool(PoolOptions::builder()))
         .max_value_bytes(max_value_bytes)
         .write_coalescing(!dev.no_peer_coalescing);
     if let Some(peer_tokens) = &tokens.peers {
@@ -99,6 +101,21 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         args.peers.clone()
     };
     let pool = PeerPool::new(&self_addr, &peers, pool_opts)?;
+    // With --discovery the pool starts as this node alone, not ready
+    // (health NOT_SERVING) until the source's first answer is applied.
+    let leave = match &args.membership.discovery {
+        Some(spec) => {
+            pool.membership().set_source(spec.to_string());
+            let opts = args.membership.options(pool.self_id());
+            let source = Discovery::open(spec, &opts).await?;
+            Some(membership::spawn(
+                source,
+                pool.clone(),
+                args.membership.membership(),
+            ))
+        }
+        None => None,
+    };
 
     let registry = Registry::new();
     // One bound on source loads for the whole node, all groups together.
@@ -170,10 +187,18 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         };
         metrics::start(listener, collector, keys)
     });
+    let leaving = Leaving {
+        pool: pool.clone(),
+        registry: registry.clone(),
+        discovery: leave,
+        discovery_timeout: args.membership.discovery_timeout,
+        handoff: args.membership.handoff(),
+    };
     let shutdown = async move {
         if let Ok(name) = signal.await {
             tracing::info!(signal = name, "received; shutting down gracefully");
         }
+        leaving.leave().await;
     };
     let listeners = cache_grpc::Listeners {
         client: listener,
@@ -192,6 +217,41 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         );
     }
     Ok(())
+}
+
+/// What a node does between the signal and the drain: it turns
+/// NOT_SERVING, leaves its discovery source, and hands its hottest values
+/// to their next owners, still answering everyone meanwhile.
+struct Leaving {
+    pool: PeerPool,
+    registry: Registry,
+    discovery: Option<membership::LeaveHandle>,
+    discovery_timeout: std::time::Duration,
+    handoff: HandoffBudget,
+}
+
+impl Leaving {
+    async fn leave(self) {
+        self.pool.membership().set_ready(false);
+        if let Some(discovery) = self.discovery {
+            match discovery.leave(self.discovery_timeout).await {
+                Ok(()) => tracing::info!("left the discovery source"),
+                Err(e) => tracing::warn!(error = %e, "could not leave the discovery source"),
+            }
+        }
+        let report = hand_off(&self.registry, &self.pool, self.handoff).await;
+        if report.sent > 0 || !report.failures.is_empty() {
+            tracing::info!(
+                sent = report.sent,
+                stored = report.stored,
+                bytes = report.bytes,
+                failures = ?report.failures,
+                timed_out = report.timed_out,
+                elapsed = ?report.elapsed,
+                "handed the hottest values to their next owners"
+            );
+        }
+    }
 }
 
 /// SIGHUP, as a stream (installed now: from here on SIGHUP no longer ends

@@ -42,6 +42,7 @@ fn sample() -> StatsResponse {
             consecutive_failures: 0,
         }],
         info: None,
+        membership: None,
     }
 }
 
@@ -177,4 +178,55 @@ fn many_nodes() {
     assert_eq!(j["total"]["groups"][0]["counters"]["gets"], 24690);
     assert_eq!(j["total"]["groups"][0]["main_cache"]["items"], 4);
     assert_eq!(j["total"]["groups"][0]["loads"]["max_concurrent"], 512);
+}
+
+/// The membership rows: source, ring with its changes and age, readiness
+/// and mismatches; errors only when there were any.
+#[test]
+fn membership_rows_say_how_settled_the_ring_is() {
+    let m = cache_grpc::pb::Membership {
+        source: "dns:groupcache.default.svc.cluster.local:7001".into(),
+        ring: "00112233aabbccdd".into(),
+        changed_unix_ms: 1_000_000,
+        changes: 3,
+        ring_mismatches: 2,
+        ready: true,
+        ..Default::default()
+    };
+    let now = std::time::SystemTime::UNIX_EPOCH + Duration::from_millis(1_000_000 + 90_000);
+    let rows = membership_rows(&m, now);
+    assert_eq!(
+        rows,
+        [
+            (
+                "membership",
+                "dns:groupcache.default.svc.cluster.local:7001".to_owned()
+            ),
+            (
+                "ring",
+                "00112233aabbccdd (3 changes, last 1m 30s ago)".to_owned()
+            ),
+            ("ready", "true".to_owned()),
+            ("ring_mismatches", "2".to_owned()),
+        ]
+    );
+    let failing = cache_grpc::pb::Membership {
+        discovery_errors: 4,
+        last_error: "discovery: timed out".into(),
+        ..m
+    };
+    let rows = membership_rows(&failing, now);
+    assert!(
+        rows.contains(&("discovery_errors", "4".to_owned())),
+        "{rows:?}"
+    );
+    assert!(
+        rows.contains(&("last_error", "discovery: timed out".to_owned())),
+        "{rows:?}"
+    );
+    let mut stats = sample();
+    stats.membership = Some(failing);
+    let json = to_json(&stats);
+    assert_eq!(json["membership"]["ring"], "00112233aabbccdd");
+    assert_eq!(json["membership"]["discovery_errors"], 4);
 }

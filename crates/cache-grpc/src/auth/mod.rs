@@ -5,7 +5,7 @@
 //!
 //! | path | role | needs |
 //! |---|---|---|
-//! | `Fetch` (and every peer-to-peer RPC added later) | [`Role::Peer`] | a peer token, or a peer's certificate |
+//! | `Fetch`, `Put` (and every peer-to-peer RPC added later) | [`Role::Peer`] | a peer token, or a peer's certificate |
 //! | `Get`, `Stats` | [`Role::Client`] | a client token or certificate (or a peer's credential) |
 //! | health, reflection | [`Role::Open`] | nothing, unless configured |
 //!
@@ -136,7 +136,7 @@ impl AuthPolicy {
         const GROUPCACHE: &str = "/groupcache.v1.Groupcache/";
         if let Some(method) = path.strip_prefix(GROUPCACHE) {
             return match method {
-                "Fetch" => Role::Peer,
+                "Fetch" | "Put" => Role::Peer,
                 "Stats" if self.open_stats => Role::Open,
                 _ => Role::Client,
             };

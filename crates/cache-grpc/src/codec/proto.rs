@@ -102,6 +102,18 @@ impl Decode for pb::FetchRequest {
     }
 }
 
+impl Decode for pb::PutRequest {
+    fn decode_message(message: Bytes) -> Result<Self, Status> {
+        decode_request(message, &["group"])
+    }
+}
+
+impl Decode for pb::PutResponse {
+    fn decode_message(message: Bytes) -> Result<Self, Status> {
+        decode_response(message)
+    }
+}
+
 impl Decode for pb::StatsRequest {
     fn decode_message(message: Bytes) -> Result<Self, Status> {
         decode_request(message, &["group"])

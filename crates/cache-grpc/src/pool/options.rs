@@ -11,6 +11,13 @@ use crate::breaker::BreakerOptions;
 use crate::tls::ClientTls;
 use crate::{Error, limits};
 
+/// How long after a ring change a new owner asks a key's previous owner
+/// before its source (see [`PoolOptionsBuilder::takeover_window`]).
+pub const DEFAULT_TAKEOVER_WINDOW: Duration = Duration::from_secs(60);
+/// The bound on one ask of a previous owner (see
+/// [`PoolOptionsBuilder::takeover_timeout`]).
+pub const DEFAULT_TAKEOVER_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// Options of a [`PeerPool`](crate::PeerPool): made by
 /// [`PoolOptions::builder`] (checked) or [`Default`]. Every node of a
 /// cluster must use the same `vnodes` (or they disagree about owners).
@@ -35,6 +42,8 @@ pub struct PoolOptions {
     pub(crate) write_coalescing: bool,
     pub(crate) peer_tokens: Option<Tokens>,
     pub(crate) tls: Option<ClientTls>,
+    pub(crate) takeover_window: Duration,
+    pub(crate) takeover_timeout: Duration,
 }
 
 impl Default for PoolOptions {
@@ -47,6 +56,8 @@ impl Default for PoolOptions {
             write_coalescing: true,
             peer_tokens: None,
             tls: None,
+            takeover_window: DEFAULT_TAKEOVER_WINDOW,
+            takeover_timeout: DEFAULT_TAKEOVER_TIMEOUT,
         }
     }
 }
@@ -87,6 +98,16 @@ impl PoolOptions {
     /// See [`PoolOptionsBuilder::write_coalescing`].
     pub fn write_coalescing(&self) -> bool {
         self.write_coalescing
+    }
+
+    /// See [`PoolOptionsBuilder::takeover_window`].
+    pub fn takeover_window(&self) -> Duration {
+        self.takeover_window
+    }
+
+    /// See [`PoolOptionsBuilder::takeover_timeout`].
+    pub fn takeover_timeout(&self) -> Duration {
+        self.takeover_timeout
     }
 }
 
@@ -160,6 +181,23 @@ impl PoolOptionsBuilder {
         self
     }
 
+    /// Warm takeover: for this long after the peer set changes, a node that
+    /// misses a key it now owns first asks the key's owner on the previous
+    /// ring, from that peer's caches only, before calling its source (see
+    /// [`PeerPicker::previous_owner`](cache_core::PeerPicker::previous_owner)).
+    /// Zero turns it off. Default [`DEFAULT_TAKEOVER_WINDOW`] (60 s).
+    pub fn takeover_window(mut self, value: Duration) -> Self {
+        self.opts.takeover_window = value;
+        self
+    }
+
+    /// The longest one warm-takeover ask may take before the source is
+    /// called instead. Default [`DEFAULT_TAKEOVER_TIMEOUT`] (500 ms).
+    pub fn takeover_timeout(mut self, value: Duration) -> Self {
+        self.opts.takeover_timeout = value;
+        self
+    }
+
     /// The options, or [`Error::Config`] naming the first value that
     /// cannot work.
     pub fn build(self) -> Result<PoolOptions, Error> {
@@ -172,6 +210,9 @@ impl PoolOptionsBuilder {
         }
         if o.peer_timeout.is_zero() {
             return Err(Error::Config("peer_timeout must be above zero".into()));
+        }
+        if o.takeover_timeout.is_zero() && !o.takeover_window.is_zero() {
+            return Err(Error::Config("takeover_timeout must be above zero".into()));
         }
         o.breaker.validate()?;
         Ok(self.opts)

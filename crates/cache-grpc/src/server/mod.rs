@@ -12,6 +12,8 @@
 //!   metrics.
 //!
 //! Health (`grpc.health.v1`) reports SERVING once the listener is served
+//! and the pool is ready (its first peer set applied, see
+//! [`MembershipStatus::set_ready`](crate::pool::MembershipStatus::set_ready)),
 //! and NOT_SERVING from the moment shutdown begins.
 
 pub(crate) mod gauges;
@@ -64,7 +66,7 @@ impl From<TcpListener> for Listeners {
 /// completes.
 ///
 /// Health reports SERVING (for `""` and `groupcache.v1.Groupcache`) once
-/// the server runs. When `shutdown` completes it reports NOT_SERVING, waits
+/// the server runs, while the pool is ready. When `shutdown` completes it reports NOT_SERVING, waits
 /// `shutdown_grace`, stops accepting, and lets in-flight requests finish for
 /// up to `drain_timeout`. Returns `Ok(())` after a clean drain.
 ///
@@ -100,9 +102,11 @@ pub async fn serve(
     };
     tokio::pin!(server);
 
-    set_health(&health, ServingStatus::Serving).await;
     tracing::info!(addr = %local, peer_addr = ?peer_addr, node = %pool.self_id(), groups = registry.groups().len(), "serving");
 
+    // Health follows the pool's readiness (its first peer set applied)
+    // until shutdown begins.
+    let follow_readiness = follow_readiness(&health, pool.membership().subscribe_ready());
     tokio::select! {
         () = &mut server => {
             // The accept loop only ends when told to.
@@ -110,6 +114,7 @@ pub async fn serve(
             return Ok(());
         }
         () = shutdown => {}
+        () = follow_readiness => {}
     }
 
     tracing::info!(addr = %local, "shutdown requested: NOT_SERVING, draining");
@@ -132,6 +137,29 @@ pub async fn serve(
         Err(_) => {
             tracing::warn!(addr = %local, drain_timeout = ?opts.drain_timeout, "drain timed out; closing remaining connections");
             Ok(())
+        }
+    }
+}
+
+/// Reports SERVING while `ready` says so and NOT_SERVING otherwise, until
+/// `ready`'s sender is gone (then pending forever).
+async fn follow_readiness(
+    health: &tonic_health::server::HealthReporter,
+    mut ready: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let now = *ready.borrow_and_update();
+        set_health(
+            health,
+            if now {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            },
+        )
+        .await;
+        if ready.changed().await.is_err() {
+            return std::future::pending().await;
         }
     }
 }

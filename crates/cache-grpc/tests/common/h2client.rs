@@ -44,6 +44,7 @@ pub fn fetch_frame(key: &str) -> Bytes {
     let message = FetchRequest {
         group: "g".into(),
         key: key.into(),
+        ..Default::default()
     }
     .encode_to_vec();
     let mut frame = BytesMut::new();
