@@ -331,11 +331,28 @@ impl PeerPool {
             return Ok(());
         }
         let window = self.inner.opts.takeover_window;
-        let previous = (!old.ring.is_empty() && !window.is_zero()).then(|| Previous {
-            ring: old.ring.clone(),
-            clients: old.clients.clone(),
-            until: Instant::now() + window,
-        });
+        let until = Instant::now() + window;
+        let alone = old.ring.peers() == std::slice::from_ref(&self.inner.self_id);
+        let previous = if window.is_zero() || old.ring.is_empty() {
+            None
+        } else if !alone {
+            Some(Previous {
+                ring: old.ring.clone(),
+                clients: old.clients.clone(),
+                until,
+            })
+        } else {
+            // Joining (the first set of a node that started alone, as a
+            // discovering node does): the mesh as it was without this node
+            // held its keys.
+            let mut without = ring.clone();
+            without.remove(&self.inner.self_id);
+            (!without.is_empty()).then(|| Previous {
+                ring: without,
+                clients: clients.clone(),
+                until,
+            })
+        };
         let before = old.ring.peers();
         let change = MembershipChange {
             at: SystemTime::now(),
