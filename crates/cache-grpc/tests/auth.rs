@@ -115,6 +115,21 @@ async fn tokens_gate_clients_and_peers() {
         fetch_as(&mut owner, &remote, Some("peer-secret"))
             .await
             .unwrap();
+        // So is Put (the handoff of a leaving node).
+        let put = |token| {
+            with_token(
+                cache_grpc::pb::PutRequest {
+                    group: GROUP.into(),
+                    entries: vec![],
+                },
+                token,
+            )
+        };
+        assert_eq!(
+            code(owner.put(put(Some("client-1"))).await),
+            Some(Code::PermissionDenied)
+        );
+        owner.put(put(Some("peer-secret"))).await.unwrap();
 
         // Health needs no token.
         let mut health = tonic_health::pb::health_client::HealthClient::new(
