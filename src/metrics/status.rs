@@ -202,8 +202,19 @@ impl StatusPage {
     }
 
     fn membership(&self, h: &mut String) {
+        let m = self.node.pool.membership_snapshot();
+        let _ = write!(
+            h,
+            "<h2>Membership changes</h2><p id=\"ring\">source {} &middot; ring {} &middot; \
+             {} changes &middot; {} ring mismatches &middot; {} discovery errors</p>",
+            escape(&m.source),
+            cache_grpc::pool::format_ring(m.ring),
+            m.changes,
+            m.ring_mismatches,
+            m.discovery_errors
+        );
         h.push_str(
-            "<h2>Membership changes</h2><table id=\"membership\"><tr><th>at (UTC)</th>\
+            "<table id=\"membership\"><tr><th>at (UTC)</th>\
              <th>joined</th><th>left</th></tr>",
         );
         for change in self.node.pool.membership_changes().iter().rev() {
