@@ -16,6 +16,8 @@
 //! tests say they were not run and pass. Every wait is a bounded poll;
 //! every test is bounded as a whole.
 
+mod cli_support;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -402,6 +404,106 @@ async fn a_lost_lease_is_replaced() {
         // so the set it answered has not changed and it stays quiet.
         let quiet = tokio::time::timeout(Duration::from_millis(500), b.next()).await;
         assert!(quiet.is_err(), "answered an unchanged set: {quiet:?}");
+    })
+    .await;
+}
+
+/// Peers of `addr` as its Stats say, if it answers.
+async fn peers_of(addr: &str) -> Option<Vec<String>> {
+    let fut = async {
+        let mut c =
+            cache_grpc::pb::groupcache_client::GroupcacheClient::connect(format!("http://{addr}"))
+                .await
+                .ok()?;
+        let s = c
+            .stats(cache_grpc::pb::StatsRequest::default())
+            .await
+            .ok()?
+            .into_inner();
+        Some(s.peers)
+    };
+    tokio::time::timeout(Duration::from_secs(2), fut)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Two `groupcache serve` processes with `--discovery etcd:` find each
+/// other; one stopped with SIGTERM revokes its lease, so the other drops
+/// it at once (well before the lease TTL), and it exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_find_each_other_and_a_graceful_leave_is_seen_at_once() {
+    let Some(etcd) = Etcd::start("nodes_find_each_other").await else {
+        return;
+    };
+    bounded(async {
+        let dir = cli_support::TempDir::new("etcd-nodes");
+        let addrs: Vec<String> = cli_support::free_ports(2)
+            .into_iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let spec = format!("etcd:{}/gc/nodes", etcd.url());
+        let mut nodes: Vec<cli_support::Node> = addrs
+            .iter()
+            .map(|addr| {
+                let args: Vec<String> = [
+                    "--listen",
+                    addr,
+                    "--discovery",
+                    &spec,
+                    "--discovery-debounce",
+                    "200ms",
+                    "--etcd-lease-ttl",
+                    "30s",
+                    "--group",
+                    "g=synthetic:size=8",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                cli_support::spawn_node(addr, &args, &[], &dir.0)
+            })
+            .collect();
+        let mut both = addrs.clone();
+        both.sort();
+        for node in &mut nodes {
+            assert!(cli_support::wait_ready(node).await, "{}", node.log_text());
+        }
+        for addr in &addrs {
+            let seen = cli_support::poll_until(Duration::from_secs(20), || async {
+                peers_of(addr).await.as_ref() == Some(&both)
+            })
+            .await;
+            assert!(
+                seen,
+                "{addr} did not see both nodes: {:?}",
+                peers_of(addr).await
+            );
+        }
+        nodes[1].sigterm();
+        let left = Instant::now();
+        assert_eq!(
+            nodes[1].wait_exit(Duration::from_secs(20)),
+            Some(0),
+            "{}",
+            nodes[1].log_text()
+        );
+        let alone = vec![addrs[0].clone()];
+        let seen = cli_support::poll_until(Duration::from_secs(10), || async {
+            peers_of(&addrs[0]).await.as_ref() == Some(&alone)
+        })
+        .await;
+        assert!(
+            seen,
+            "node 0 still lists the leaver: {:?}",
+            peers_of(&addrs[0]).await
+        );
+        assert!(
+            left.elapsed() < Duration::from_secs(20),
+            "seen only after {:?}, not at once (the lease TTL is 30 s)",
+            left.elapsed()
+        );
+        assert!(nodes[1].log_text().contains("left the discovery source"));
     })
     .await;
 }
