@@ -126,7 +126,9 @@
 //! - `group` ([`Group`], [`GroupBuilder`]): the get path above; its
 //!   `load.rs` holds steps 5 to 8, `takeover.rs` the warm takeover of step
 //!   8, and `handoff.rs` what a leaving owner hands over
-//!   ([`Group::hottest_owned`], [`Group::accept_handoff`]) and the
+//!   ([`Group::hottest_owned`]), what the next owner accepts
+//!   ([`Group::accept_handoff`], or [`Group::accept_handoff_since`] a
+//!   [`HandoffMark`] so that removes made meanwhile win) and the
 //!   cache-only answer a previous owner gives ([`Group::peek`]).
 //! - [`singleflight`]: one execution per key at a time, cancellation- and
 //!   panic-safe.
@@ -177,7 +179,9 @@ pub use consistent_hash::{HashRing, canonical_peer_id};
 pub use context::LoadContext;
 pub use error::Error;
 pub use getter::{Getter, GetterFn, Loaded, getter_fn};
-pub use group::{DEFAULT_LOAD_TIMEOUT, Get, Group, GroupBuilder, HandoffEntry, StoreKind};
+pub use group::{
+    DEFAULT_LOAD_TIMEOUT, Get, Group, GroupBuilder, HandoffEntry, HandoffMark, StoreKind,
+};
 pub use key_rate::KeyRates;
 pub use load_limit::{LoadLimiter, LoadLimiterStats};
 pub use peers::{Fetched, NoPeers, PeerClient, PeerPicker};

@@ -25,7 +25,7 @@ use tracing::Instrument;
 pub use builder::{DEFAULT_LOAD_TIMEOUT, GroupBuilder, StoreKind};
 use generation::Generations;
 pub use get::Get;
-pub use handoff::HandoffEntry;
+pub use handoff::{HandoffEntry, HandoffMark};
 use store::GroupStore;
 
 use crate::key_rate::{BusiestKeys, KeyRates};
