@@ -87,6 +87,10 @@ pub(super) enum Lookup {
     Expired(u64),
 }
 
+/// An entry listed by [`Shard::hottest`]: its key, a clone of it and the
+/// bytes it is charged.
+pub(super) type Listed = (String, Entry, u64);
+
 /// The mutable state of one shard; always accessed under its mutex.
 pub(super) struct Shard {
     /// Nodes of both caches; `None` for vacant slots, chained from `free`
@@ -359,7 +363,7 @@ impl Shard {
         lane: usize,
         max_bytes: u64,
         now: Instant,
-    ) -> (Vec<(String, Entry, u64)>, bool) {
+    ) -> (Vec<Listed>, bool) {
         let mut out = Vec::new();
         let mut total = 0u64;
         for i in ValueOrder::of(&self.lanes[lane], &self.links, self.eviction) {

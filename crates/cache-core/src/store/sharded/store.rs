@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use tokio::time::Instant;
 
-use super::shard::Lookup;
+use super::shard::{Listed, Lookup};
 use super::{Eviction, FOUND_HOT, FOUND_MAIN, FOUND_NEITHER, ShardedStore, hash_key, lane_of};
 use crate::CacheStats;
 use crate::store::{CacheKind, Entry, Store, entry_size, share_value};
@@ -228,7 +228,7 @@ impl Store for ShardedStore {
 /// already holds the shard's whole list). A shard that ran out of entries
 /// is passed over.
 fn interleave(
-    mut shards: Vec<(std::vec::IntoIter<(String, Entry, u64)>, bool)>,
+    mut shards: Vec<(std::vec::IntoIter<Listed>, bool)>,
     max_bytes: u64,
 ) -> Vec<(String, Entry)> {
     let mut out = Vec::new();
