@@ -1,7 +1,10 @@
 //! Consistent hash ring benchmarks: key lookup with 3 peers and with 1000
-//! peers x 50 virtual nodes, and building the 1000-peer ring.
+//! peers x 50 virtual nodes; building the 1000-peer ring (`set_peers`),
+//! adding a 1001st peer and removing one (each on a clone); the ring's
+//! fingerprint at 1000 peers.
 //!
-//! Run: `cargo bench -p cache-core --bench ring`
+//! Run: `cargo bench -p cache-core --bench ring` (a short run: add
+//! `-- --quick`)
 
 use std::hint::black_box;
 
@@ -55,5 +58,28 @@ fn build(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, lookup, build);
+/// Membership changes and the fingerprint peers compare, at 1000 peers.
+fn change(c: &mut Criterion) {
+    let ids = peers(1000);
+    let mut base = HashRing::new(DEFAULT_VNODES);
+    base.set_peers(&ids);
+    c.bench_function("ring_clone_1000_peers", |b| {
+        b.iter(|| black_box(&base).clone())
+    });
+    c.bench_function("ring_remove_1_of_1000_peers", |b| {
+        b.iter_batched(
+            || base.clone(),
+            |mut ring| {
+                ring.remove(&ids[517]);
+                ring
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    c.bench_function("ring_fingerprint_1000_peers", |b| {
+        b.iter(|| black_box(&base).fingerprint())
+    });
+}
+
+criterion_group!(benches, lookup, build, change);
 criterion_main!(benches);

@@ -46,14 +46,24 @@
 //!    - NotFound, SourceFailed or TooManyLoads: returned as is; the key is
 //!      not loaded locally (that would only ask the failed or saturated
 //!      source again). So is the load timeout passing.
-//! 8. **This node owns the key**: run the [`Getter`] (one load per key at a
-//!    time, shared with peers' fetches of it) and put the value in the main
-//!    cache until its TTL, or a `NotFound` for `negative_ttl` when enabled.
-//!    Every loader call (fallbacks too) first takes a permit of the
-//!    [`LoadLimiter`], which bounds the loads running at once and queues a
-//!    bounded number more; past the queue the load fails at once with
-//!    [`Error::TooManyLoads`]. A failed load is logged once, with the
-//!    number of callers waiting for it.
+//! 8. **This node owns the key**: one local flight per key at a time,
+//!    shared with peers' fetches of it, which re-checks the main cache, then:
+//!    - **Warm takeover**: during the warm-up period after a ring change,
+//!      when the [`PeerPicker`] names the key's previous owner
+//!      ([`PeerPicker::previous_owner`]), ask it for its cached copy
+//!      ([`PeerClient::fetch_cached`]: it neither loads nor forwards),
+//!      within the load timeout and holding no load-limiter permit. A value
+//!      goes into the main cache with the TTL the previous owner reported
+//!      and is returned, with no loader call (`takeover_hits`); anything
+//!      else (NotFound, an error, no answer in time) counts a
+//!      `takeover_misses` and goes on to the loader.
+//!    - Run the [`Getter`] and put the value in the main cache until its
+//!      TTL, or a `NotFound` for `negative_ttl` when enabled. Every loader
+//!      call (fallbacks too) first takes a permit of the [`LoadLimiter`],
+//!      which bounds the loads running at once and queues a bounded number
+//!      more; past the queue the load fails at once with
+//!      [`Error::TooManyLoads`]. A failed load is logged once, with the
+//!      number of callers waiting for it.
 //!
 //! A peer's fetch ([`Group::fetch_for_peer`]) runs steps 1, 3 and 8 only: it
 //! is never forwarded to another node.
@@ -114,7 +124,12 @@
 //! # Layout
 //!
 //! - `group` ([`Group`], [`GroupBuilder`]): the get path above; its
-//!   `load.rs` holds steps 5 to 8.
+//!   `load.rs` holds steps 5 to 8, `takeover.rs` the warm takeover of step
+//!   8, and `handoff.rs` what a leaving owner hands over
+//!   ([`Group::hottest_owned`]), what the next owner accepts
+//!   ([`Group::accept_handoff`], or [`Group::accept_handoff_since`] a
+//!   [`HandoffMark`] so that removes made meanwhile win) and the
+//!   cache-only answer a previous owner gives ([`Group::peek`]).
 //! - [`singleflight`]: one execution per key at a time, cancellation- and
 //!   panic-safe.
 //! - [`store`]: the main and hot caches under one byte budget
@@ -164,7 +179,9 @@ pub use consistent_hash::{HashRing, canonical_peer_id};
 pub use context::LoadContext;
 pub use error::Error;
 pub use getter::{Getter, GetterFn, Loaded, getter_fn};
-pub use group::{DEFAULT_LOAD_TIMEOUT, Get, Group, GroupBuilder, HandoffEntry, StoreKind};
+pub use group::{
+    DEFAULT_LOAD_TIMEOUT, Get, Group, GroupBuilder, HandoffEntry, HandoffMark, StoreKind,
+};
 pub use key_rate::KeyRates;
 pub use load_limit::{LoadLimiter, LoadLimiterStats};
 pub use peers::{Fetched, NoPeers, PeerClient, PeerPicker};

@@ -141,6 +141,17 @@ group_counters! {
     /// could not answer (unavailable, too slow or overloaded); counted
     /// before the loader is called.
     fallback_loads,
+    /// Warm takeover: asks of a key's previous owner
+    /// (`PeerClient::fetch_cached`, made by a local flight of a key this
+    /// node owns that missed the main cache, while the picker names one)
+    /// that returned a live value. The key was served, and put in the main
+    /// cache, without calling the loader.
+    takeover_hits,
+    /// Warm takeover: asks of a key's previous owner that returned no
+    /// value: NotFound (it held none), any error, no answer within the load
+    /// timeout, or a value already expired. The flight then called the
+    /// loader as it would have without the ask.
+    takeover_misses,
     /// Values fetched from a peer that the promotion policy accepted and
     /// that were put into the hot cache.
     promotions,
@@ -172,7 +183,8 @@ pub enum GetOutcome {
     /// A value from the hot or the main cache (found by the first lookup, by
     /// the flight's re-check, or filled by another flight meanwhile).
     Hit,
-    /// A value fetched from the key's owner.
+    /// A value fetched from another node: the key's owner, or, in warm
+    /// takeover, a copy the key's previous owner held in its cache.
     Peer,
     /// A value from this node's loader: a key this node owns, or a fallback
     /// load of another's.

@@ -2,10 +2,11 @@
 //! a test layer capturing every span (name, fields, parent):
 //!
 //! - each get has a `get` span whose `outcome` says how it was answered
-//!   (`hit`, `load`, `peer`, `fallback`, `not_found`, `error`);
+//!   (`hit`, `load`, `peer`, `fallback`, `takeover`, `not_found`, `error`);
 //! - a loader call has a `load` span, a child of the get that caused it
 //!   (also across the flight's spawned task), `fallback = true` when the
 //!   owner could not answer; a peer's fetch a `fetch` span;
+//! - a warm takeover has a `takeover` span (previous owner, outcome);
 //! - the trace context of a get reaches its peer client and, on the owner,
 //!   its loader.
 
@@ -183,6 +184,51 @@ async fn each_way_a_get_ends_is_its_outcome() {
     assert_eq!(only(&fetched, "load").1.parent, Some(fetch_id));
     g.fetch_for_peer("own2", LoadContext::new()).await.unwrap();
     assert_eq!(field(&only(&spans.take(), "fetch").1, "outcome"), "hit");
+}
+
+/// A warm takeover is the get's outcome `takeover`, with a `takeover`
+/// span under the get naming the previous owner and no `load` span; a
+/// takeover miss records the previous owner's answer, then the load.
+#[tokio::test]
+async fn a_takeover_has_its_span() {
+    let _serial = one_at_a_time().await;
+    let (spans, _guard) = capture();
+    let up = FakePeer::new("old", Behaviour::Up { qps: 0.0 });
+    let g = GroupBuilder::new("g", MB, counting_getter("local", counter()))
+        .peers(WarmUpPicker::new(&up))
+        .build()
+        .unwrap();
+    g.get("moved:1").await.unwrap();
+    let hit = spans.take();
+    let (get_id, get) = only(&hit, "get");
+    let (_, takeover) = only(&hit, "takeover");
+    assert_eq!(field(&get, "outcome"), "takeover");
+    assert_eq!(takeover.parent, Some(get_id));
+    assert_eq!(
+        (field(&takeover, "previous"), field(&takeover, "outcome")),
+        ("old", "hit")
+    );
+    assert!(hit.iter().all(|(_, s)| s.name != "load"), "{hit:#?}");
+
+    let down = FakePeer::new("old", Behaviour::Down);
+    let g = GroupBuilder::new("g", MB, counting_getter("local", counter()))
+        .peers(WarmUpPicker::new(&down))
+        .build()
+        .unwrap();
+    g.fetch_for_peer("moved:1", LoadContext::new())
+        .await
+        .unwrap();
+    let miss = spans.take();
+    let (fetch_id, fetch) = only(&miss, "fetch");
+    let (_, takeover) = only(&miss, "takeover");
+    assert_eq!(field(&fetch, "outcome"), "load");
+    assert_eq!(takeover.parent, Some(fetch_id));
+    assert_eq!(field(&takeover, "outcome"), "error");
+    assert!(
+        field(&takeover, "error").contains("refused"),
+        "{takeover:?}"
+    );
+    assert_eq!(only(&miss, "load").1.parent, Some(fetch_id));
 }
 
 fn trace() -> TraceContext {

@@ -273,3 +273,162 @@ fn shares_of_the_key_space() {
         assert!((actual - share).abs() < 0.02, "{peer}: {actual} vs {share}");
     }
 }
+
+/// Peers of the simulated large ring, in the form of real ids.
+const SCALE_PEERS: usize = 1000;
+
+/// Keys traced through it: about 100 per peer, so that one peer's keys are
+/// counted with ~10 % sampling noise.
+const SCALE_KEYS: usize = 100_000;
+
+fn scale_peer(i: usize) -> String {
+    format!("10.{}.{}.{}:7001", i / 65536, (i / 256) % 256, i % 256)
+}
+
+/// A ring of 1000 peers x [`DEFAULT_VNODES`], the keys, and each key's
+/// owner, built once for the tests below (a debug build takes a while to
+/// hash 50 000 points and 100 000 keys).
+struct Scale {
+    ring: HashRing,
+    keys: Vec<String>,
+    owners: Vec<String>,
+}
+
+static SCALE: std::sync::LazyLock<Scale> = std::sync::LazyLock::new(|| {
+    let mut ring = HashRing::new(DEFAULT_VNODES);
+    ring.set_peers((0..SCALE_PEERS).map(scale_peer));
+    let keys = keys(SCALE_KEYS);
+    let owners = keys
+        .iter()
+        .map(|k| ring.owner(k).unwrap().to_owned())
+        .collect();
+    Scale { ring, keys, owners }
+});
+
+/// A peer joining a ring of 1000 takes about 1/1000 of the keys, and every
+/// key that moves moves to it. Bound: between 0.5/N and 2/N of the keys.
+/// A peer's share is the sum of its 50 arcs, about a Gamma(50) variable
+/// (coefficient of variation 1/sqrt(50) = 14 %), and ~100 keys sample it
+/// with ~10 % more noise: the bounds sit ~3 standard deviations below and
+/// ~6 above the mean. Each join is also checked against the share of the
+/// key space the ring itself computes for the new peer, within 4 standard
+/// deviations of the key sampling.
+#[test]
+fn at_1000_peers_a_join_moves_about_1_in_n_keys_all_to_the_joiner() {
+    let scale = &*SCALE;
+    let n = SCALE_PEERS as f64;
+    for joiner in ["10.200.0.1:7001", "10.200.0.2:7001", "192.168.7.7:9000"] {
+        let mut after = scale.ring.clone();
+        assert!(after.add(joiner));
+        let mut moved = 0usize;
+        for (key, old) in scale.keys.iter().zip(&scale.owners) {
+            let new = after.owner(key).unwrap();
+            if new != old {
+                assert_eq!(new, joiner, "key {key} moved between peers that stayed");
+                moved += 1;
+            }
+        }
+        let fraction = moved as f64 / SCALE_KEYS as f64;
+        let share = after
+            .shares()
+            .into_iter()
+            .find(|(p, _)| p == joiner)
+            .unwrap()
+            .1;
+        let sampling = (share / SCALE_KEYS as f64).sqrt();
+        println!(
+            "{joiner} joining {SCALE_PEERS} peers: moved {moved} keys ({fraction:.5}; its share {share:.5}; 1/N {:.5})",
+            1.0 / n
+        );
+        assert!(
+            (0.5 / n..=2.0 / n).contains(&fraction),
+            "{joiner} moved {fraction}"
+        );
+        assert!(
+            (fraction - share).abs() <= 4.0 * sampling,
+            "{joiner}: moved {fraction}, share {share}"
+        );
+    }
+}
+
+/// A peer leaving a ring of 1000 moves exactly its own keys, spread over
+/// many successors (one per virtual point, not one neighbour), and no
+/// other key changes owner.
+#[test]
+fn at_1000_peers_a_leave_moves_only_the_leavers_keys() {
+    let scale = &*SCALE;
+    for leaver in [scale_peer(0), scale_peer(517), scale_peer(999)] {
+        let mut after = scale.ring.clone();
+        assert!(after.remove(&leaver));
+        let mut heirs = std::collections::HashSet::new();
+        let mut moved = 0usize;
+        for (key, old) in scale.keys.iter().zip(&scale.owners) {
+            let new = after.owner(key).unwrap();
+            if *old == leaver {
+                assert_ne!(new, leaver);
+                heirs.insert(new.to_owned());
+                moved += 1;
+            } else {
+                assert_eq!(new, old, "key {key} moved although its owner stayed");
+            }
+        }
+        println!(
+            "{leaver} leaving: its {moved} keys went to {} peers",
+            heirs.len()
+        );
+        assert!(moved > 0, "{leaver} owned no key of the trace");
+        assert!(heirs.len() >= 20, "{leaver}'s keys went to {heirs:?}");
+    }
+}
+
+/// The fingerprint depends on the set of peers and on `vnodes` only: equal
+/// for the same 1000 peers given in any order, with duplicates, or added one
+/// by one; different when one peer differs, one is added or removed, or the
+/// vnodes differ; ids cannot run into each other; an empty ring is 0.
+#[test]
+fn fingerprint_identifies_the_peer_set() {
+    let base = &SCALE.ring;
+    let fp = base.fingerprint();
+    assert_ne!(fp, 0);
+    let mut ids: Vec<String> = (0..SCALE_PEERS).map(scale_peer).collect();
+    ids.reverse();
+    ids.push(scale_peer(3));
+    let mut shuffled = HashRing::new(DEFAULT_VNODES);
+    shuffled.set_peers(&ids);
+    assert_eq!(shuffled.fingerprint(), fp);
+    // One by one (each `add` re-sorts the points: one virtual node keeps
+    // 1000 of them fast in a debug build), against the same set in bulk.
+    let mut one_by_one = HashRing::new(1);
+    for id in ids.iter().step_by(7).chain(ids.iter()) {
+        one_by_one.add(id);
+    }
+    let mut bulk = HashRing::new(1);
+    bulk.set_peers(base.peers());
+    assert_eq!(one_by_one.fingerprint(), bulk.fingerprint());
+
+    let mut replaced = base.clone();
+    replaced.remove(&scale_peer(500));
+    let removed = replaced.fingerprint();
+    replaced.add("10.0.1.244:7002");
+    let mut added = base.clone();
+    added.add("10.9.9.9:7001");
+    let mut other_vnodes = HashRing::new(DEFAULT_VNODES - 1);
+    other_vnodes.set_peers(base.peers());
+    let variants = [
+        removed,
+        replaced.fingerprint(),
+        added.fingerprint(),
+        other_vnodes.fingerprint(),
+        bulk.fingerprint(),
+    ];
+    for (i, variant) in variants.iter().enumerate() {
+        assert_ne!(*variant, fp, "variant {i}");
+    }
+
+    let mut ab_c = HashRing::new(3);
+    ab_c.set_peers(["ab", "c"]);
+    let mut a_bc = HashRing::new(3);
+    a_bc.set_peers(["a", "bc"]);
+    assert_ne!(ab_c.fingerprint(), a_bc.fingerprint());
+    assert_eq!(HashRing::new(DEFAULT_VNODES).fingerprint(), 0);
+}

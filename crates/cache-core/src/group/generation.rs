@@ -31,13 +31,31 @@ impl Generations {
         }
     }
 
+    fn stripe_index(&self, key: &str) -> usize {
+        (xxh3_64(key.as_bytes()) % STRIPES as u64) as usize
+    }
+
     fn stripe(&self, key: &str) -> &Mutex<u64> {
-        &self.stripes[(xxh3_64(key.as_bytes()) % STRIPES as u64) as usize]
+        &self.stripes[self.stripe_index(key)]
     }
 
     /// The generation of `key`'s stripe now; read it before loading.
     pub(super) fn current(&self, key: &str) -> u64 {
         *self.stripe(key).lock()
+    }
+
+    /// Every stripe's generation now, in stripe order: a mark that
+    /// [`generation_at`](Self::generation_at) reads a key's generation
+    /// from later (a handoff: entries that arrive after the mark lose to
+    /// removes made after it).
+    pub(super) fn snapshot(&self) -> Box<[u64]> {
+        self.stripes.iter().map(|stripe| *stripe.lock()).collect()
+    }
+
+    /// `key`'s generation in a [`snapshot`](Self::snapshot) of these
+    /// generations.
+    pub(super) fn generation_at(&self, snapshot: &[u64], key: &str) -> u64 {
+        snapshot[self.stripe_index(key)]
     }
 
     /// Runs `insert` if `key`'s generation is still `generation`; true if
@@ -82,5 +100,22 @@ mod tests {
         assert!(!g.insert_if_current("k", before, || inserted += 1));
         assert!(g.insert_if_current("k", g.current("k"), || inserted += 1));
         assert_eq!(inserted, 1);
+    }
+
+    /// A snapshot holds each key's generation as of when it was taken: a
+    /// removal after it refuses inserts made with it, one before it does
+    /// not.
+    #[test]
+    fn a_snapshot_remembers_generations() {
+        let g = Generations::new();
+        assert_ne!(g.stripe_index("before"), g.stripe_index("after"));
+        g.invalidate("before", || ());
+        let mark = g.snapshot();
+        assert_eq!(mark.len(), STRIPES);
+        assert_eq!(g.generation_at(&mark, "before"), g.current("before"));
+        g.invalidate("after", || ());
+        let stale = g.generation_at(&mark, "after");
+        assert!(!g.insert_if_current("after", stale, || ()));
+        assert!(g.insert_if_current("before", g.generation_at(&mark, "before"), || ()));
     }
 }

@@ -7,6 +7,7 @@
 //! the mesh already loaded, so moving it costs no source load, and a peek
 //! never makes a request travel further than one hop.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,6 +16,25 @@ use tokio::time::Instant;
 use super::Group;
 use crate::Fetched;
 use crate::store::{CacheKind, Cached, Entry};
+
+/// The moment a node began to receive a handoff
+/// ([`Group::handoff_mark`]): entries accepted with it
+/// ([`Group::accept_handoff_since`]) lose to every `remove` made on this
+/// node after it. Holds a copy of the group's generations (64 numbers).
+#[derive(Clone)]
+pub struct HandoffMark {
+    /// The group it was taken of (the address of its shared state), so a
+    /// mark of another group is refused.
+    group: usize,
+    /// The group's generations when the mark was taken.
+    generations: Box<[u64]>,
+}
+
+impl std::fmt::Debug for HandoffMark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HandoffMark").finish_non_exhaustive()
+    }
+}
 
 /// One value handed from a leaving owner to the key's next owner.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,9 +49,13 @@ pub struct HandoffEntry {
 
 impl Group {
     /// The live values of this node's main cache (the keys it owns), the
-    /// most valuable first, until their sizes sum to `max_bytes`.
-    /// Negative entries are left out. Stores that cannot enumerate
-    /// their entries return none.
+    /// most valuable first ([`Store::hottest`](crate::store::Store::hottest):
+    /// the reverse of the built-in store's eviction order; moka's in no
+    /// order of value), up to the first whose
+    /// [`entry_size`](crate::store::entry_size) would take their total past
+    /// `max_bytes`, each with its remaining TTL. Negative entries are left
+    /// out (they count towards the bound). Stores that cannot enumerate
+    /// their entries return none. Counts no gets and changes no recency.
     pub fn hottest_owned(&self, max_bytes: u64) -> Vec<HandoffEntry> {
         let now = Instant::now();
         self.inner
@@ -50,18 +74,75 @@ impl Group {
     }
 
     /// Stores a value handed over by a peer (a leaving owner) in the main
-    /// cache, as if this node had loaded it. Refused (false) when the key
-    /// is invalid, the value already expired, or the key was removed
-    /// while it was in transit (a racing remove wins).
+    /// cache, as if this node had loaded it, with the TTL it was handed
+    /// with. Refused (false) when the key is invalid or the value has no
+    /// time left. A `remove` of the key on this node wins only if it runs
+    /// during this call: one that ran before (while the entry was in
+    /// transit) does not, since nothing here knows when the transit began.
+    /// To make removes made during a whole handoff win, take a
+    /// [`handoff_mark`](Group::handoff_mark) when the handoff begins and
+    /// accept its entries with
+    /// [`accept_handoff_since`](Group::accept_handoff_since).
+    ///
+    /// ```
+    /// use cache_core::{getter_fn, GroupBuilder, HandoffEntry, Loaded};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let group = GroupBuilder::new("g", 1 << 20, getter_fn(|key: String, _ctx| async move {
+    ///     Ok(Loaded::new(format!("loaded {key}")))
+    /// }))
+    /// .build()?;
+    /// let handed = HandoffEntry { key: "k".into(), value: "handed over".into(), ttl: None };
+    /// assert!(group.accept_handoff(handed));
+    /// assert_eq!(group.get("k").await?, "handed over"); // no load
+    /// assert_eq!(group.stats().local_loads, 0);
+    /// # Ok::<(), cache_core::Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn accept_handoff(&self, entry: HandoffEntry) -> bool {
+        let generation = self.inner.generations.current(&entry.key);
+        self.accept_at(entry, generation)
+    }
+
+    /// The start of a handoff to this node: entries then accepted with
+    /// [`accept_handoff_since`](Group::accept_handoff_since) are refused
+    /// when their key was removed here after the mark. Take it before
+    /// asking the leaving owner for its entries, so that a `remove` that
+    /// reaches this node while they travel wins. A remove refuses the
+    /// handed-over entries of about 1/64 of all keys (those sharing its
+    /// generation stripe), not only its own: under a steady stream of
+    /// removes, take marks for shorter batches.
+    pub fn handoff_mark(&self) -> HandoffMark {
+        HandoffMark {
+            group: Arc::as_ptr(&self.inner) as usize,
+            generations: self.inner.generations.snapshot(),
+        }
+    }
+
+    /// [`accept_handoff`](Group::accept_handoff), also refused when the
+    /// key (or one sharing its generation stripe) was removed on this node
+    /// since `mark` was taken, or when `mark` is another group's.
+    pub fn accept_handoff_since(&self, mark: &HandoffMark, entry: HandoffEntry) -> bool {
+        if mark.group != Arc::as_ptr(&self.inner) as usize {
+            return false;
+        }
+        let generation = self
+            .inner
+            .generations
+            .generation_at(&mark.generations, &entry.key);
+        self.accept_at(entry, generation)
+    }
+
+    /// Stores a handed-over entry if it is valid and `generation` is still
+    /// its key's.
+    fn accept_at(&self, entry: HandoffEntry, generation: u64) -> bool {
         let inner = &self.inner;
-        if entry.key.is_empty() || entry.key.len() > inner.opts.max_key_bytes {
+        if inner.check_key(&entry.key).is_err() {
             return false;
         }
         if entry.ttl.is_some_and(|ttl| ttl.is_zero()) {
             return false;
         }
-        let generation = inner.generations.current(&entry.key);
         let stored = Entry {
             data: Cached::Value(entry.value),
             expires_at: entry.ttl.map(|ttl| Instant::now() + ttl),
@@ -73,9 +154,13 @@ impl Group {
             })
     }
 
-    /// The value of `key` if this node holds it in either cache, without
-    /// loading, forwarding or counting a get: the answer to a peer's
-    /// cache-only fetch during warm takeover.
+    /// The value of `key` if this node holds it in either cache (main
+    /// first), without loading, forwarding or counting a get in the
+    /// group's counters: the answer to a peer's cache-only fetch during
+    /// warm takeover. A remembered NotFound or an expired entry is `None`.
+    /// The lookup is a store read like any other: the cache's own `gets`
+    /// and `hits` count it, and it refreshes the entry's recency (the key
+    /// is in use).
     pub fn peek(&self, key: &str) -> Option<Fetched> {
         let now = Instant::now();
         let entry = [CacheKind::Main, CacheKind::Hot]

@@ -8,6 +8,13 @@
 //! first; then it is dropped (its loader call or peer fetch with it). Each
 //! caller bounds only its own wait. A load also waits for a permit of the
 //! group's [`LoadLimiter`](crate::LoadLimiter) before it calls the loader.
+//!
+//! A key this node owns is loaded in a local flight (shared by this node's
+//! gets and peers' fetches of it) that re-checks the main cache, then,
+//! during a warm-up period after the ring changed, asks the key's previous
+//! owner for its cached copy (warm takeover, `takeover.rs`: a value answers
+//! the flight with no loader call; anything else goes on to the loader),
+//! and only then calls the loader. The ask holds no load-limiter permit.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -75,8 +82,9 @@ impl Inner {
             .await
     }
 
-    /// The work of a local flight: run the loader and put its value in the
-    /// main cache (a `NotFound` too, for `negative_ttl`, when enabled).
+    /// The work of a local flight: the previous owner's cached copy during
+    /// a warm takeover, else run the loader; the value goes into the main
+    /// cache (a loader's `NotFound` too, for `negative_ttl`, when enabled).
     async fn load_locally(&self, key: String, ctx: &LoadContext) -> Result<Found, Error> {
         let generation = self.generations.current(&key);
         // Re-check the main cache: a local flight of a `get` or of a peer
@@ -84,6 +92,11 @@ impl Inner {
         // interleaving as in `load`).
         if let Some(hit) = self.lookup(&key, &[CacheKind::Main], false) {
             return hit;
+        }
+        // Warm takeover: the previous owner may still hold the key. Asked
+        // before the loader takes a permit (the ask is not a source load).
+        if let Some(found) = self.take_over(&key, generation, ctx).await {
+            return Ok(found);
         }
         match self.call_getter(&key, ctx, false).await {
             Ok(loaded) => {
@@ -197,7 +210,13 @@ impl Inner {
     /// Inserts `found` into `kind` unless `key` was removed since
     /// `generation` was read or the value is already expired; true if
     /// inserted.
-    fn populate(&self, kind: CacheKind, key: &str, generation: u64, found: &Found) -> bool {
+    pub(super) fn populate(
+        &self,
+        kind: CacheKind,
+        key: &str,
+        generation: u64,
+        found: &Found,
+    ) -> bool {
         if found.expires_at.is_some_and(|at| at <= Instant::now()) {
             return false;
         }
@@ -211,7 +230,7 @@ impl Inner {
 
     /// `flight` (a flight's context: its token) with the load timeout from
     /// now as its deadline.
-    fn with_load_timeout(&self, flight: &LoadContext) -> LoadContext {
+    pub(super) fn with_load_timeout(&self, flight: &LoadContext) -> LoadContext {
         match self.opts.load_timeout {
             Some(timeout) => flight.clone().deadline(Instant::now() + timeout),
             None => flight.clone(),

@@ -1,7 +1,9 @@
 //! [`Group`]: a named cache namespace with one loader, and its get path.
 //!
 //! `mod.rs` holds the handle and the cache lookups, `builder.rs` the
-//! options, `load.rs` what happens on a miss, `generation.rs` how `remove`
+//! options, `load.rs` what happens on a miss, `takeover.rs` how a new owner
+//! asks a key's previous owner before its loader, `handoff.rs` what moves
+//! between owners when the ring changes, `generation.rs` how `remove`
 //! beats a racing load, `spans.rs` the tracing spans of the path.
 
 mod builder;
@@ -11,6 +13,7 @@ mod handoff;
 mod load;
 mod spans;
 mod store;
+mod takeover;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +25,7 @@ use tracing::Instrument;
 pub use builder::{DEFAULT_LOAD_TIMEOUT, GroupBuilder, StoreKind};
 use generation::Generations;
 pub use get::Get;
-pub use handoff::HandoffEntry;
+pub use handoff::{HandoffEntry, HandoffMark};
 use store::GroupStore;
 
 use crate::key_rate::{BusiestKeys, KeyRates};
@@ -83,15 +86,19 @@ enum Via {
     Fallback,
     /// This node's loader, as the key's owner.
     Load,
+    /// The cache of the key's previous owner (warm takeover, `takeover.rs`),
+    /// as the key's new owner: no loader call.
+    Takeover,
 }
 
 impl Via {
     /// The latency histogram a get served this way is recorded in (a
-    /// fallback is a load on this node).
+    /// fallback is a load on this node; a takeover, like a fetch, is one
+    /// hop to a peer's cache).
     fn outcome(self) -> GetOutcome {
         match self {
             Via::Hit => GetOutcome::Hit,
-            Via::Peer => GetOutcome::Peer,
+            Via::Peer | Via::Takeover => GetOutcome::Peer,
             Via::Fallback | Via::Load => GetOutcome::Load,
         }
     }

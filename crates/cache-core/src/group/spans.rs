@@ -2,9 +2,10 @@
 //!
 //! | span | opened by | fields |
 //! |---|---|---|
-//! | `get` | [`Group::get`](super::Group::get) and friends, one per get | `group`, `outcome`: `hit`, `peer`, `fallback`, `load`, `not_found` or `error` (then `error`) |
-//! | `fetch` | [`Group::fetch_for_peer`](super::Group::fetch_for_peer), on the owner | `group`, `outcome`: `hit`, `load`, `not_found` or `error` |
+//! | `get` | [`Group::get`](super::Group::get) and friends, one per get | `group`, `outcome`: `hit`, `peer`, `fallback`, `load`, `takeover`, `not_found` or `error` (then `error`) |
+//! | `fetch` | [`Group::fetch_for_peer`](super::Group::fetch_for_peer), on the owner | `group`, `outcome`: `hit`, `load`, `takeover`, `not_found` or `error` |
 //! | `load` | every call of the loader (a local load or a fallback) | `group`, `fallback`, `outcome`: `ok`, `not_found`, `rejected` (load limit) or `error` |
+//! | `takeover` | every ask of a key's previous owner (warm takeover, `takeover.rs`) | `group`, `previous` (its id), `outcome`: `hit`, `not_found`, `expired` or `error` (then `error`) |
 //!
 //! A flight runs in the span of the get or fetch that started it (the
 //! singleflight spawns its task in the current span), so a load, and a peer
@@ -19,7 +20,7 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use super::{Found, Via};
-use crate::{Error, Loaded};
+use crate::{Error, Fetched, Loaded};
 
 /// The `get` span of a get of a key of `group`.
 #[inline]
@@ -35,6 +36,29 @@ pub(super) fn fetch(group: &str) -> Span {
 /// The `load` span of a loader call for a key of `group`.
 pub(super) fn load(group: &str, fallback: bool) -> Span {
     tracing::debug_span!("load", group, fallback, outcome = Empty, error = Empty)
+}
+
+/// The `takeover` span of an ask of `previous`, the previous owner of a
+/// key of `group`.
+pub(super) fn takeover(group: &str, previous: &str) -> Span {
+    tracing::debug_span!("takeover", group, previous, outcome = Empty, error = Empty)
+}
+
+/// Records the outcome of an ask of a previous owner on its `takeover`
+/// span: `hit`, `expired` (a value with no time left), or the error's.
+pub(super) fn record_takeover(span: &Span, result: &Result<Fetched, Error>) {
+    if span.is_disabled() {
+        return;
+    }
+    match result {
+        Ok(fetched) if fetched.ttl.is_some_and(|ttl| ttl.is_zero()) => {
+            span.record("outcome", "expired");
+        }
+        Ok(_) => {
+            span.record("outcome", "hit");
+        }
+        Err(err) => record_error(span, err),
+    }
 }
 
 /// Records the outcome of a get or a fetch on its span.
@@ -84,6 +108,7 @@ impl Via {
             Via::Peer => "peer",
             Via::Fallback => "fallback",
             Via::Load => "load",
+            Via::Takeover => "takeover",
         }
     }
 }

@@ -147,10 +147,15 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// The most valuable live entries of `kind` (the ones the store would
-    /// evict last), most valuable first, until their [`entry_size`]s sum to
-    /// `max_bytes`: what a leaving node hands to the keys' new owners. Does
-    /// not count as gets. The default returns none (a store that cannot
-    /// enumerate hands nothing over).
+    /// evict last), most valuable first, up to the first entry whose
+    /// [`entry_size`] would take their total past `max_bytes`: what a
+    /// leaving node hands to the keys' new owners. Negative entries are
+    /// included (and count towards the bound); expired ones are not. A
+    /// read: it counts no gets and changes no recency. The default returns
+    /// none (a store that cannot enumerate hands nothing over).
+    /// [`ShardedStore`] walks each shard in the reverse of its eviction
+    /// order and interleaves the shards; [`MokaStore`] can only follow
+    /// moka's iterator, in no order of value.
     fn hottest(&self, kind: CacheKind, max_bytes: u64, now: Instant) -> Vec<(String, Entry)> {
         let _ = (kind, max_bytes, now);
         Vec::new()

@@ -40,6 +40,12 @@
 //! `evictions` counts removals for size, which in moka include new entries
 //! that TinyLFU refused to admit. `gets` and `hits` are striped counters.
 //!
+//! # Handoff
+//! [`Store::hottest`] walks moka's iterator, which visits entries in the
+//! order of its hash table: moka exposes neither its LRU order nor its
+//! frequency sketch, so this store hands over *some* live entries up to
+//! the byte bound, not the most valuable ones.
+//!
 //! [`ShardedStore`]: super::ShardedStore
 
 use std::sync::Arc;
@@ -298,6 +304,30 @@ impl Store for MokaStore {
 
     fn budget(&self) -> u64 {
         self.budget
+    }
+
+    /// In the order of moka's iterator: moka keeps its LRU order and its
+    /// frequency sketch to itself, and iterates in the order of its hash
+    /// table, so the entries come in no order of value (what is returned
+    /// is some of the live entries, not the hottest). Up to the first entry
+    /// that would take the total past `max_bytes`; expired entries are
+    /// skipped. The iterator does not touch moka's popularity estimates,
+    /// and this store's gets and hits are not counted.
+    fn hottest(&self, kind: CacheKind, max_bytes: u64, now: Instant) -> Vec<(String, Entry)> {
+        let mut out = Vec::new();
+        let mut total = 0u64;
+        for (key, entry) in self.side(kind).cache.iter() {
+            if entry.is_expired(now) {
+                continue;
+            }
+            let size = entry_size(&key, entry.data.len());
+            if total.saturating_add(size) > max_bytes {
+                break;
+            }
+            total += size;
+            out.push((key.to_string(), entry));
+        }
+        out
     }
 
     /// Read from the bytes moka has accepted so far (its own weighted size

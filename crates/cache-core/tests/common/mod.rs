@@ -1,6 +1,7 @@
 //! Shared helpers of the group tests: a counting loader, in-process fake
 //! peers (fixed behaviours, or another `Group` answering through
-//! `fetch_for_peer`), and a picker routing keys by prefix.
+//! `fetch_for_peer` and `peek`), a picker routing keys by prefix, and one
+//! naming a previous owner for moved keys (warm takeover).
 #![allow(dead_code)] // each test binary uses a different subset
 
 use std::collections::HashMap;
@@ -56,7 +57,8 @@ pub(crate) enum Behaviour {
     Failing,
     /// The owner's source has no such key.
     Missing,
-    /// Answers through another group's `fetch_for_peer` (set after build).
+    /// Answers through another group's `fetch_for_peer`, and cache-only
+    /// fetches through its `peek` (set after build).
     Mesh(OnceLock<Group>),
 }
 
@@ -66,7 +68,9 @@ pub(crate) struct FakePeer {
     pub(crate) id: String,
     pub(crate) behaviour: Behaviour,
     pub(crate) fetches: AtomicUsize,
-    /// Fetches started and not yet finished or dropped.
+    /// Cache-only fetches (`fetch_cached`: warm takeover) made of it.
+    pub(crate) cached_fetches: AtomicUsize,
+    /// Fetches (of either kind) started and not yet finished or dropped.
     pub(crate) active: Arc<AtomicUsize>,
 }
 
@@ -76,6 +80,7 @@ impl FakePeer {
             id: id.to_owned(),
             behaviour,
             fetches: AtomicUsize::new(0),
+            cached_fetches: AtomicUsize::new(0),
             active: counter(),
         })
     }
@@ -87,6 +92,10 @@ impl FakePeer {
 
     pub(crate) fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn cached_fetches(&self) -> usize {
+        self.cached_fetches.load(Ordering::SeqCst)
     }
 }
 
@@ -126,6 +135,44 @@ impl PeerClient for FakePeer {
             Behaviour::Mesh(group) => {
                 let group = group.get().expect("mesh peer wired");
                 group.fetch_for_peer(key, ctx.clone()).await
+            }
+        }
+    }
+
+    /// As a previous owner asked during warm takeover: the same behaviours,
+    /// answering `"prev:{key}"` (no QPS report); a mesh peer answers from
+    /// its group's `peek`.
+    async fn fetch_cached(
+        &self,
+        _group: &str,
+        key: &str,
+        _ctx: &LoadContext,
+    ) -> Result<Fetched, Error> {
+        self.cached_fetches.fetch_add(1, Ordering::SeqCst);
+        let _active = Active::enter(&self.active);
+        let value = || Fetched::new(format!("prev:{key}"));
+        match &self.behaviour {
+            Behaviour::Up { .. } => Ok(value()),
+            Behaviour::Expiring(ttl) => Ok(Fetched {
+                ttl: Some(*ttl),
+                ..value()
+            }),
+            Behaviour::Down => Err(Error::unavailable("connection refused")),
+            Behaviour::Overloaded => Err(Error::Overloaded),
+            Behaviour::Saturated => Err(Error::TooManyLoads),
+            Behaviour::Hang => {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Err(Error::unavailable("hung"))
+            }
+            Behaviour::Slow(delay) => {
+                tokio::time::sleep(*delay).await;
+                Ok(value())
+            }
+            Behaviour::Failing => Err(Error::source_failed("owner's database down")),
+            Behaviour::Missing => Err(Error::NotFound),
+            Behaviour::Mesh(group) => {
+                let group = group.get().expect("mesh peer wired");
+                group.peek(key).ok_or(Error::NotFound)
             }
         }
     }
@@ -175,6 +222,31 @@ impl PeerPicker for PrefixPicker {
         self.peers
             .get(owner)
             .map(|p| Arc::clone(p) as Arc<dyn PeerClient>)
+    }
+}
+
+/// A picker in a warm-up period: this node owns every key, and the keys
+/// starting with `moved` were owned by `previous` on the ring before.
+pub(crate) struct WarmUpPicker {
+    pub(crate) previous: Arc<FakePeer>,
+}
+
+impl WarmUpPicker {
+    pub(crate) fn new(previous: &Arc<FakePeer>) -> Arc<Self> {
+        Arc::new(WarmUpPicker {
+            previous: Arc::clone(previous),
+        })
+    }
+}
+
+impl PeerPicker for WarmUpPicker {
+    fn pick(&self, _key: &str) -> Option<Arc<dyn PeerClient>> {
+        None
+    }
+
+    fn previous_owner(&self, key: &str) -> Option<Arc<dyn PeerClient>> {
+        key.starts_with("moved")
+            .then(|| Arc::clone(&self.previous) as Arc<dyn PeerClient>)
     }
 }
 

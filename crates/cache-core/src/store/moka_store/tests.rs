@@ -137,3 +137,35 @@ fn has_room_per_cache() {
     assert!(s.has_room(MAIN, 7500), "the main share is separate");
     assert!(!s.has_room(MAIN, u64::MAX));
 }
+
+/// `hottest` lists the live entries of one cache (in moka's order), up to
+/// the first that would pass the byte bound, skipping expired ones, and
+/// counts no get.
+#[test]
+fn hottest_lists_live_entries_within_the_bound() {
+    let s = MokaStore::new(1 << 20, 0.5);
+    let t0 = Instant::now();
+    for i in 0..10 {
+        let k = format!("m{i}");
+        let mut e = sized(&k, 1000);
+        if i >= 8 {
+            e.expires_at = Some(t0 + Duration::from_secs(5));
+        }
+        s.insert(MAIN, &k, e);
+    }
+    s.insert(HOT, "h", sized("h", 1000));
+    let later = t0 + Duration::from_secs(5);
+    let all = s.hottest(MAIN, u64::MAX, later);
+    let mut keys: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["m0", "m1", "m2", "m3", "m4", "m5", "m6", "m7"]);
+    for (k, e) in &all {
+        assert_eq!(*e, sized(k, 1000));
+    }
+    let bounded = s.hottest(MAIN, 3500, later);
+    assert_eq!(bounded.len(), 3);
+    assert!(s.hottest(MAIN, 999, later).is_empty());
+    let hot = s.hottest(HOT, u64::MAX, later);
+    assert_eq!(hot, [("h".to_string(), sized("h", 1000))]);
+    assert_eq!((s.stats(MAIN).gets, s.stats(HOT).gets), (0, 0));
+}

@@ -55,10 +55,29 @@
 //! inserts still in flight on other threads) it yields and retries a few
 //! times, then gives up: the entry is not stored. That is a cache miss later,
 //! never a budget overrun.
+//!
+//! # Handing over the most valuable entries
+//! [`Store::hottest`](crate::store::Store::hottest) (what a leaving node
+//! hands over) walks each shard's lane of the cache in *value order*, the
+//! reverse of the order the shard would evict its entries in if nothing
+//! else happened (`order.rs`: exact for LRU, and for SIEVE derived from
+//! the hand's position and the visited marks), and interleaves the shards
+//! one entry at a time, so the result is not one shard's keys first. It
+//! stops at the first entry that would take the total past the byte bound
+//! and skips expired entries. It is a read: no get or hit is counted, no
+//! recency changes, no SIEVE mark is set, nothing expired is dropped.
+//!
+//! Each shard is walked under its read lock, one shard at a time, so the
+//! result is not a snapshot of the whole store, and inserts into a shard
+//! wait while it is walked. A walk costs the entries it copies (a key
+//! string and a value reference each, at most the byte bound's worth per
+//! shard) and, under SIEVE, one pass over the whole lane (4 bytes of
+//! order per entry) to read the marks; under LRU it stops with the bound.
 
 mod budget;
 mod index;
 mod lane;
+mod order;
 mod shard;
 mod store;
 

@@ -19,6 +19,7 @@ use compact_str::CompactString;
 use tokio::time::Instant;
 
 use super::lane::{Lane, Link, NIL, push_front, unlink};
+use super::order::ValueOrder;
 use super::{Eviction, hash_key};
 use crate::CacheStats;
 use crate::store::{Cached, Entry, entry_size};
@@ -85,6 +86,10 @@ pub(super) enum Lookup {
     /// released from the budget.
     Expired(u64),
 }
+
+/// An entry listed by [`Shard::hottest`]: its key, a clone of it and the
+/// bytes it is charged.
+pub(super) type Listed = (String, Entry, u64);
 
 /// The mutable state of one shard; always accessed under its mutex.
 pub(super) struct Shard {
@@ -345,6 +350,40 @@ impl Shard {
         let size = self.unlink_remove(lane, hash, victim);
         self.lanes[lane].stats.evictions += 1;
         Some(size)
+    }
+
+    /// The live entries of `lane` in [value order](super::order) (most
+    /// valuable first), with their sizes, until the next one would take
+    /// their total past `max_bytes`; and whether it stopped for that reason
+    /// (true) rather than for lack of entries. Entries expired at `now` are
+    /// skipped; nothing is counted, marked, moved or dropped (a read lock
+    /// is enough).
+    pub(super) fn hottest(
+        &self,
+        lane: usize,
+        max_bytes: u64,
+        now: Instant,
+    ) -> (Vec<Listed>, bool) {
+        let mut out = Vec::new();
+        let mut total = 0u64;
+        for i in ValueOrder::of(&self.lanes[lane], &self.links, self.eviction) {
+            let n = node(&self.slots, i);
+            let expires_at = n.expires.decode(self.epoch);
+            if expires_at.is_some_and(|at| at <= now) {
+                continue;
+            }
+            let size = size_of_node(n);
+            if total.saturating_add(size) > max_bytes {
+                return (out, true);
+            }
+            total += size;
+            let entry = Entry {
+                data: n.data.clone(),
+                expires_at,
+            };
+            out.push((n.key.to_string(), entry, size));
+        }
+        (out, false)
     }
 
     /// Bytes held by `lane` in this shard.

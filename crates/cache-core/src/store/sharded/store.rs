@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use tokio::time::Instant;
 
-use super::shard::Lookup;
+use super::shard::{Listed, Lookup};
 use super::{Eviction, FOUND_HOT, FOUND_MAIN, FOUND_NEITHER, ShardedStore, hash_key, lane_of};
 use crate::CacheStats;
 use crate::store::{CacheKind, Entry, Store, entry_size, share_value};
@@ -199,5 +199,58 @@ impl Store for ShardedStore {
 
     fn budget(&self) -> u64 {
         self.budget
+    }
+
+    /// Each shard's lane in value order (the reverse of its eviction order:
+    /// `order.rs`), the shards interleaved one entry at a time (shard 0's
+    /// first, shard 1's first, ..., then each one's second), up to the
+    /// first entry that would take the total past `max_bytes`. See the
+    /// module documentation for the cost.
+    fn hottest(&self, kind: CacheKind, max_bytes: u64, now: Instant) -> Vec<(String, Entry)> {
+        let lane = lane_of(kind);
+        // One shard at a time, each under its read lock only while it is
+        // walked: not a snapshot of the whole store.
+        let shards: Vec<_> = self
+            .shards
+            .iter()
+            .map(|cell| {
+                let (entries, truncated) = cell.read().hottest(lane, max_bytes, now);
+                (entries.into_iter(), truncated)
+            })
+            .collect();
+        interleave(shards, max_bytes)
+    }
+}
+
+/// Round-robin over the shards' lists until one's next entry would not fit
+/// in `max_bytes`, or one that stopped because its own next entry did not
+/// fit comes up empty (that entry would not fit here either: the total
+/// already holds the shard's whole list). A shard that ran out of entries
+/// is passed over.
+fn interleave(
+    mut shards: Vec<(std::vec::IntoIter<Listed>, bool)>,
+    max_bytes: u64,
+) -> Vec<(String, Entry)> {
+    let mut out = Vec::new();
+    let mut total = 0u64;
+    loop {
+        let mut any = false;
+        for (entries, truncated) in &mut shards {
+            let Some((key, entry, size)) = entries.next() else {
+                if *truncated {
+                    return out;
+                }
+                continue;
+            };
+            if total + size > max_bytes {
+                return out;
+            }
+            total += size;
+            out.push((key, entry));
+            any = true;
+        }
+        if !any {
+            return out;
+        }
     }
 }
