@@ -70,6 +70,10 @@ struct Inner {
     ring: Arc<AtomicU64>,
 }
 
+/// How many earlier rings warm takeover consults: a key this node owned
+/// on none of them is loaded.
+const PREVIOUS_RINGS: usize = 4;
+
 /// How many membership changes a pool remembers.
 const MEMBERSHIP_LOG: usize = 20;
 
@@ -91,8 +95,9 @@ struct State {
     fingerprint: u64,
     /// Clients of every peer on the ring except this node.
     clients: HashMap<String, Arc<GrpcPeer>>,
-    /// The ring before the last change, during the takeover window.
-    previous: Option<Previous>,
+    /// The rings before the last changes still in their takeover window,
+    /// newest first (at most [`PREVIOUS_RINGS`]).
+    previous: Vec<Arc<Previous>>,
 }
 
 /// The ring before the last change and the clients of its peers (a peer
@@ -134,7 +139,7 @@ impl PeerPool {
                 ring: HashRing::new(0),
                 fingerprint: 0,
                 clients: HashMap::new(),
-                previous: None,
+                previous: Vec::new(),
             })),
             writer: Mutex::new(()),
             changes: Mutex::new(VecDeque::new()),
@@ -333,7 +338,7 @@ impl PeerPool {
         let window = self.inner.opts.takeover_window;
         let until = Instant::now() + window;
         let alone = old.ring.peers() == std::slice::from_ref(&self.inner.self_id);
-        let previous = if window.is_zero() || old.ring.is_empty() {
+        let newest = if window.is_zero() || old.ring.is_empty() {
             None
         } else if !alone {
             Some(Previous {
@@ -353,6 +358,16 @@ impl PeerPool {
                 until,
             })
         };
+        // Older rings stay until their own window ends: a key this node
+        // took over after one change but nobody asked for yet is still
+        // found after the next.
+        let now = Instant::now();
+        let previous: Vec<Arc<Previous>> = newest
+            .map(Arc::new)
+            .into_iter()
+            .chain(old.previous.iter().filter(|p| p.until > now).cloned())
+            .take(PREVIOUS_RINGS)
+            .collect();
         let before = old.ring.peers();
         let change = MembershipChange {
             at: SystemTime::now(),
@@ -406,16 +421,29 @@ impl PeerPicker for PeerPool {
         Some(client)
     }
 
+    /// The peer that may hold `key` when this node, asked to load it, is
+    /// not the only candidate: during the takeover window, its owner on the
+    /// previous ring; at any time, its owner on this node's ring when that
+    /// is another peer (a peer whose ring differs sent us its fetch, as
+    /// happens while a change propagates). Either is asked from its caches
+    /// only, so a request still never bounces.
     fn previous_owner(&self, key: &str) -> Option<Arc<dyn PeerClient>> {
         let state = self.inner.state.read();
-        let previous = state.previous.as_ref()?;
-        if Instant::now() >= previous.until {
-            return None;
+        if let Some(owner) = state.ring.owner(key)
+            && owner != self.inner.self_id
+        {
+            let client = state.clients.get(owner)?.clone();
+            return Some(client as Arc<dyn PeerClient>);
         }
-        let owner = previous.ring.owner(key)?;
-        if owner == self.inner.self_id {
-            return None;
-        }
+        let now = Instant::now();
+        let (owner, previous) = state
+            .previous
+            .iter()
+            .filter(|p| p.until > now)
+            .find_map(|p| {
+                let owner = p.ring.owner(key)?;
+                (owner != self.inner.self_id).then_some((owner, p))
+            })?;
         let client = state
             .clients
             .get(owner)

@@ -358,12 +358,7 @@ impl Shard {
     /// (true) rather than for lack of entries. Entries expired at `now` are
     /// skipped; nothing is counted, marked, moved or dropped (a read lock
     /// is enough).
-    pub(super) fn hottest(
-        &self,
-        lane: usize,
-        max_bytes: u64,
-        now: Instant,
-    ) -> (Vec<Listed>, bool) {
+    pub(super) fn hottest(&self, lane: usize, max_bytes: u64, now: Instant) -> (Vec<Listed>, bool) {
         let mut out = Vec::new();
         let mut total = 0u64;
         for i in ValueOrder::of(&self.lanes[lane], &self.links, self.eviction) {
