@@ -201,7 +201,8 @@ impl PeerPool {
     /// The ring's fingerprint ([`HashRing::fingerprint`]): equal on nodes
     /// that agree on the peer set.
     pub fn ring_fingerprint(&self) -> u64 {
-        self.state().fingerprint
+        // The atomic the clients read, not the state: no lock per fetch.
+        self.inner.ring.load(Ordering::Relaxed)
     }
 
     /// The membership side of the pool: the discovery loop reports its
