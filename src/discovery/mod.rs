@@ -2,7 +2,7 @@
 //! answers become the ring.
 //!
 //! - [`spec`]: [`DiscoverySpec`], the parsed flag.
-//! - [`file`], [`dns`], [`etcd`]: the sources. Each answers with the whole
+//! - [`file`](mod@file), [`dns`], [`etcd`]: the sources. Each answers with the whole
 //!   peer set, never a delta, so a lost update heals on the next answer.
 //! - [`membership`]: what turns answers into the ring: it keeps the last
 //!   good set on errors and implausible answers, debounces flapping and
