@@ -23,6 +23,8 @@
 //! `--no-resolv --local=/mesh.test/`: it answers only from its own files
 //! and never forwards a query, so no traffic leaves loopback.
 
+mod cli_support;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -427,4 +429,100 @@ async fn a_silent_server_times_out() {
         err.contains(&silent.local_addr().unwrap().to_string()),
         "{err}"
     );
+}
+
+/// Peers of `addr` as its Stats say, if it answers.
+async fn peers_of(addr: &str) -> Option<Vec<String>> {
+    let fut = async {
+        let mut c =
+            cache_grpc::pb::groupcache_client::GroupcacheClient::connect(format!("http://{addr}"))
+                .await
+                .ok()?;
+        let s = c
+            .stats(cache_grpc::pb::StatsRequest::default())
+            .await
+            .ok()?
+            .into_inner();
+        Some(s.peers)
+    };
+    tokio::time::timeout(Duration::from_secs(2), fut)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Two `groupcache serve` processes on 127.0.0.2 and 127.0.0.3 (one port,
+/// as pods of a headless Service) find each other through dnsmasq, and
+/// follow the record set when it changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_processes_find_each_other_through_dns() {
+    let Some(binary) = dnsmasq_binary("serve_processes_find_each_other_through_dns") else {
+        return;
+    };
+    let dns = Dnsmasq::start(
+        &binary,
+        "127.0.0.2 gc.mesh.test\n127.0.0.3 gc.mesh.test\n",
+        &[],
+    );
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let dir = cli_support::TempDir::new("dns-nodes");
+        // One port free on both addresses.
+        let port = (0..50)
+            .map(|_| cli_support::free_ports(1)[0])
+            .find(|p| {
+                ["127.0.0.2", "127.0.0.3"]
+                    .iter()
+                    .all(|ip| std::net::TcpListener::bind((*ip, *p)).is_ok())
+            })
+            .expect("a port free on 127.0.0.2 and 127.0.0.3");
+        let addrs: Vec<String> = ["127.0.0.2", "127.0.0.3"]
+            .iter()
+            .map(|ip| format!("{ip}:{port}"))
+            .collect();
+        let spec = format!("dns:gc.mesh.test:{port}");
+        let server = dns.addr.to_string();
+        let mut nodes: Vec<cli_support::Node> = addrs
+            .iter()
+            .map(|addr| {
+                let args: Vec<String> = [
+                    "--listen",
+                    addr,
+                    "--discovery",
+                    &spec,
+                    "--discovery-dns-server",
+                    &server,
+                    "--discovery-interval",
+                    "300ms",
+                    "--discovery-debounce",
+                    "200ms",
+                    "--group",
+                    "g=synthetic:size=8",
+                ]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+                cli_support::spawn_node(addr, &args, &[], &dir.0)
+            })
+            .collect();
+        for node in &mut nodes {
+            assert!(cli_support::wait_ready(node).await, "{}", node.log_text());
+        }
+        for addr in &addrs {
+            let seen = cli_support::poll_until(Duration::from_secs(20), || async {
+                peers_of(addr).await.as_ref() == Some(&addrs)
+            })
+            .await;
+            assert!(seen, "{addr} sees {:?}", peers_of(addr).await);
+        }
+        // 127.0.0.3 leaves the record set: 127.0.0.2 drops it.
+        dns.set_hosts("127.0.0.2 gc.mesh.test\n");
+        let alone = vec![addrs[0].clone()];
+        let seen = cli_support::poll_until(Duration::from_secs(20), || async {
+            peers_of(&addrs[0]).await.as_ref() == Some(&alone)
+        })
+        .await;
+        assert!(seen, "{} sees {:?}", addrs[0], peers_of(&addrs[0]).await);
+    })
+    .await
+    .unwrap_or_else(|_| panic!("over 60 s: {}", dns.log_text()));
 }
