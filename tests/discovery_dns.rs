@@ -431,26 +431,6 @@ async fn a_silent_server_times_out() {
     );
 }
 
-/// Peers of `addr` as its Stats say, if it answers.
-async fn peers_of(addr: &str) -> Option<Vec<String>> {
-    let fut = async {
-        let mut c =
-            cache_grpc::pb::groupcache_client::GroupcacheClient::connect(format!("http://{addr}"))
-                .await
-                .ok()?;
-        let s = c
-            .stats(cache_grpc::pb::StatsRequest::default())
-            .await
-            .ok()?
-            .into_inner();
-        Some(s.peers)
-    };
-    tokio::time::timeout(Duration::from_secs(2), fut)
-        .await
-        .ok()
-        .flatten()
-}
-
 /// Two `groupcache serve` processes on 127.0.0.2 and 127.0.0.3 (one port,
 /// as pods of a headless Service) find each other through dnsmasq, and
 /// follow the record set when it changes.
@@ -509,19 +489,24 @@ async fn serve_processes_find_each_other_through_dns() {
         }
         for addr in &addrs {
             let seen = cli_support::poll_until(Duration::from_secs(20), || async {
-                peers_of(addr).await.as_ref() == Some(&addrs)
+                cli_support::peers_of(addr).await.as_ref() == Some(&addrs)
             })
             .await;
-            assert!(seen, "{addr} sees {:?}", peers_of(addr).await);
+            assert!(seen, "{addr} sees {:?}", cli_support::peers_of(addr).await);
         }
         // 127.0.0.3 leaves the record set: 127.0.0.2 drops it.
         dns.set_hosts("127.0.0.2 gc.mesh.test\n");
         let alone = vec![addrs[0].clone()];
         let seen = cli_support::poll_until(Duration::from_secs(20), || async {
-            peers_of(&addrs[0]).await.as_ref() == Some(&alone)
+            cli_support::peers_of(&addrs[0]).await.as_ref() == Some(&alone)
         })
         .await;
-        assert!(seen, "{} sees {:?}", addrs[0], peers_of(&addrs[0]).await);
+        assert!(
+            seen,
+            "{} sees {:?}",
+            addrs[0],
+            cli_support::peers_of(&addrs[0]).await
+        );
     })
     .await
     .unwrap_or_else(|_| panic!("over 60 s: {}", dns.log_text()));

@@ -408,26 +408,6 @@ async fn a_lost_lease_is_replaced() {
     .await;
 }
 
-/// Peers of `addr` as its Stats say, if it answers.
-async fn peers_of(addr: &str) -> Option<Vec<String>> {
-    let fut = async {
-        let mut c =
-            cache_grpc::pb::groupcache_client::GroupcacheClient::connect(format!("http://{addr}"))
-                .await
-                .ok()?;
-        let s = c
-            .stats(cache_grpc::pb::StatsRequest::default())
-            .await
-            .ok()?
-            .into_inner();
-        Some(s.peers)
-    };
-    tokio::time::timeout(Duration::from_secs(2), fut)
-        .await
-        .ok()
-        .flatten()
-}
-
 /// Two `groupcache serve` processes with `--discovery etcd:` find each
 /// other; one stopped with SIGTERM revokes its lease, so the other drops
 /// it at once (well before the lease TTL), and it exits 0.
@@ -471,13 +451,13 @@ async fn nodes_find_each_other_and_a_graceful_leave_is_seen_at_once() {
         }
         for addr in &addrs {
             let seen = cli_support::poll_until(Duration::from_secs(20), || async {
-                peers_of(addr).await.as_ref() == Some(&both)
+                cli_support::peers_of(addr).await.as_ref() == Some(&both)
             })
             .await;
             assert!(
                 seen,
                 "{addr} did not see both nodes: {:?}",
-                peers_of(addr).await
+                cli_support::peers_of(addr).await
             );
         }
         nodes[1].sigterm();
@@ -490,13 +470,13 @@ async fn nodes_find_each_other_and_a_graceful_leave_is_seen_at_once() {
         );
         let alone = vec![addrs[0].clone()];
         let seen = cli_support::poll_until(Duration::from_secs(10), || async {
-            peers_of(&addrs[0]).await.as_ref() == Some(&alone)
+            cli_support::peers_of(&addrs[0]).await.as_ref() == Some(&alone)
         })
         .await;
         assert!(
             seen,
             "node 0 still lists the leaver: {:?}",
-            peers_of(&addrs[0]).await
+            cli_support::peers_of(&addrs[0]).await
         );
         assert!(
             left.elapsed() < Duration::from_secs(20),

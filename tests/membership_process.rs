@@ -210,28 +210,97 @@ async fn warm(addr: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rolling_restart_under_load_costs_no_errors_and_few_loads() {
-    tokio::time::timeout(Duration::from_secs(150), async {
-        let dir = TempDir::new("rolling");
+/// The pieces every test here shares: an origin answering at once, a
+/// peers file, and `n` free addresses.
+struct Mesh {
+    dir: TempDir,
+    origin: Origin,
+    peers_file: std::path::PathBuf,
+    addrs: Vec<String>,
+}
+
+impl Mesh {
+    async fn new(tag: &str, n: usize) -> Mesh {
+        let dir = TempDir::new(tag);
         let origin = Origin::start(Duration::ZERO).await;
         origin.open_gate();
         let peers_file = dir.0.join("peers");
-        let addrs: Vec<String> = free_ports(3)
+        let addrs = free_ports(n)
             .into_iter()
             .map(|p| format!("127.0.0.1:{p}"))
             .collect();
-        let all: Vec<&String> = addrs.iter().collect();
-        write_peers(&peers_file, &all);
+        Mesh {
+            dir,
+            origin,
+            peers_file,
+            addrs,
+        }
+    }
+
+    /// The addresses of `nodes`.
+    fn of(&self, nodes: std::ops::Range<usize>) -> Vec<&String> {
+        self.addrs[nodes].iter().collect()
+    }
+
+    fn write_peers(&self, nodes: std::ops::Range<usize>) {
+        write_peers(&self.peers_file, &self.of(nodes));
+    }
+
+    /// Starts node `i` with the common flags, `changes` (flag, value)
+    /// replacing or adding to them, and waits until it is SERVING.
+    async fn start(&self, i: usize, changes: &[(&str, &str)]) -> Node {
+        let addr = &self.addrs[i];
+        let mut args = node_args(addr, &self.peers_file, &self.origin);
+        for (flag, value) in changes {
+            match args.iter().position(|a| a == flag) {
+                Some(at) => args[at + 1] = value.to_string(),
+                None => args.extend([flag.to_string(), value.to_string()]),
+            }
+        }
+        start(addr, &args, &self.dir).await
+    }
+
+    /// Source loads since `before`, and the load's outcome checked: no
+    /// failed get. Prints the figures for the docs.
+    fn report(&self, what: &str, before: usize, gets: u64, failures: &[String]) -> usize {
+        let loads = self.origin.total() - before;
+        println!(
+            "{what}: {gets} gets, {} errors, {loads} source loads for {KEYS} keys",
+            failures.len()
+        );
+        assert!(
+            failures.is_empty(),
+            "{} failed gets: {:?}",
+            failures.len(),
+            &failures[..failures.len().min(5)]
+        );
+        assert!(
+            gets > KEYS as u64,
+            "too little load to say anything: {gets} gets"
+        );
+        loads
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_under_load_costs_no_errors_and_few_loads() {
+    tokio::time::timeout(Duration::from_secs(150), async {
+        let mesh = Mesh::new("rolling", 3).await;
+        let (addrs, all) = (&mesh.addrs, mesh.of(0..3));
+        mesh.write_peers(0..3);
         let mut nodes = Vec::new();
-        for addr in &addrs {
-            nodes.push(start(addr, &node_args(addr, &peers_file, &origin), &dir).await);
+        for i in 0..3 {
+            nodes.push(mesh.start(i, &[]).await);
         }
         let ring = wait_for_ring(&all, 3).await;
         let (source, ..) = membership(&addrs[0]).await.unwrap();
-        assert_eq!(source, format!("file:{}", peers_file.display()));
+        assert_eq!(source, format!("file:{}", mesh.peers_file.display()));
         warm(&addrs[0]).await;
-        assert_eq!(origin.total(), KEYS, "each key loaded once when warming");
+        assert_eq!(
+            mesh.origin.total(),
+            KEYS,
+            "each key loaded once when warming"
+        );
 
         let in_rotation = Arc::new((0..3).map(|_| AtomicBool::new(true)).collect::<Vec<_>>());
         let load = Load::start(addrs.clone(), in_rotation.clone(), 4);
@@ -239,7 +308,7 @@ async fn a_rolling_restart_under_load_costs_no_errors_and_few_loads() {
             // Out of rotation and out of the file; the others follow.
             in_rotation[i].store(false, Ordering::SeqCst);
             let rest: Vec<&String> = addrs.iter().filter(|a| **a != addrs[i]).collect();
-            write_peers(&peers_file, &rest);
+            write_peers(&mesh.peers_file, &rest);
             wait_for_ring(&rest, 2).await;
             nodes[i].sigterm();
             let code = nodes[i].wait_exit(Duration::from_secs(30));
@@ -247,19 +316,19 @@ async fn a_rolling_restart_under_load_costs_no_errors_and_few_loads() {
             let log = nodes[i].log_text();
             assert!(log.contains("handed the hottest values"), "{log}");
             // The same node again, empty, back in the file and in rotation.
-            nodes[i] = start(&addrs[i], &node_args(&addrs[i], &peers_file, &origin), &dir).await;
-            write_peers(&peers_file, &all);
+            nodes[i] = mesh.start(i, &[]).await;
+            mesh.write_peers(0..3);
             assert_eq!(wait_for_ring(&all, 3).await, ring);
             in_rotation[i].store(true, Ordering::SeqCst);
         }
         // A moment of load on the rolled mesh.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let (gets, failures) = load.finish().await;
-        let loads = origin.total() - KEYS;
-        println!("rolling restart of 3 nodes: {gets} gets, {} errors, {loads} source loads for {KEYS} keys", failures.len());
-        assert!(failures.is_empty(), "{} failed gets: {:?}", failures.len(), &failures[..failures.len().min(5)]);
-        assert!(gets > KEYS as u64, "too little load to say anything: {gets} gets");
-        assert!(loads < KEYS / 10, "{loads} source loads during the roll, for {KEYS} keys");
+        let loads = mesh.report("rolling restart of 3 nodes", KEYS, gets, &failures);
+        assert!(
+            loads < KEYS / 10,
+            "{loads} source loads during the roll, for {KEYS} keys"
+        );
     })
     .await
     .expect("the test finished in time");
@@ -271,48 +340,41 @@ async fn a_rolling_restart_under_load_costs_no_errors_and_few_loads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leaving_node_hands_its_keys_over() {
     tokio::time::timeout(Duration::from_secs(120), async {
-        let dir = TempDir::new("handoff");
-        let origin = Origin::start(Duration::ZERO).await;
-        origin.open_gate();
-        let peers_file = dir.0.join("peers");
-        let addrs: Vec<String> = free_ports(3)
-            .into_iter()
-            .map(|p| format!("127.0.0.1:{p}"))
-            .collect();
-        let all: Vec<&String> = addrs.iter().collect();
-        write_peers(&peers_file, &all);
-        let args = |addr: &str| {
-            let mut args = node_args(addr, &peers_file, &origin);
-            let grace = args.iter().position(|a| a == "--shutdown-grace").unwrap();
-            args[grace + 1] = "5s".into();
-            args.extend(["--takeover-window", "0s"].map(String::from));
-            args
-        };
+        let mesh = Mesh::new("handoff", 3).await;
+        mesh.write_peers(0..3);
+        let flags = [("--shutdown-grace", "5s"), ("--takeover-window", "0s")];
         let mut nodes = Vec::new();
-        for addr in &addrs {
-            nodes.push(start(addr, &args(addr), &dir).await);
+        for i in 0..3 {
+            nodes.push(mesh.start(i, &flags).await);
         }
-        wait_for_ring(&all, 3).await;
-        warm(&addrs[0]).await;
+        wait_for_ring(&mesh.of(0..3), 3).await;
+        warm(&mesh.addrs[0]).await;
         let in_rotation = Arc::new((0..3).map(|i| AtomicBool::new(i < 2)).collect::<Vec<_>>());
-        let load = Load::start(addrs.clone(), in_rotation, 4);
+        let load = Load::start(mesh.addrs.clone(), in_rotation, 4);
         nodes[2].sigterm();
         wait_until(Duration::from_secs(20), "the handoff is logged", || async {
             nodes[2].log_text().contains("handed the hottest values")
         })
         .await;
-        let rest: Vec<&String> = addrs[..2].iter().collect();
-        write_peers(&peers_file, &rest);
-        wait_for_ring(&rest, 2).await;
-        assert_eq!(nodes[2].wait_exit(Duration::from_secs(30)), Some(0), "{}", nodes[2].log_text());
+        mesh.write_peers(0..2);
+        wait_for_ring(&mesh.of(0..2), 2).await;
+        let log = nodes[2].log_text();
+        assert_eq!(
+            nodes[2].wait_exit(Duration::from_secs(30)),
+            Some(0),
+            "{log}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
         let (gets, failures) = load.finish().await;
-        let loads = origin.total() - KEYS;
-        let log = nodes[2].log_text();
-        let handed = log.lines().find(|l| l.contains("handed the hottest values")).unwrap_or("");
-        println!("leave with handoff only: {gets} gets, {} errors, {loads} source loads for {KEYS} keys; {handed}", failures.len());
-        assert!(failures.is_empty(), "{} failed gets: {:?}", failures.len(), &failures[..failures.len().min(5)]);
-        assert!(loads < KEYS / 30, "{loads} source loads after the leave, for {KEYS} keys");
+        let handed = log
+            .lines()
+            .find(|l| l.contains("handed the hottest values"));
+        let loads = mesh.report("one node leaves, handoff only", KEYS, gets, &failures);
+        println!("{}", handed.unwrap_or_default());
+        assert!(
+            loads < KEYS / 30,
+            "{loads} source loads after the leave, for {KEYS} keys"
+        );
     })
     .await
     .expect("the test finished in time");
@@ -321,50 +383,53 @@ async fn a_leaving_node_hands_its_keys_over() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fourth_node_joins_a_warm_mesh_without_a_miss_storm() {
     tokio::time::timeout(Duration::from_secs(120), async {
-        let dir = TempDir::new("join");
-        let origin = Origin::start(Duration::ZERO).await;
-        origin.open_gate();
-        let peers_file = dir.0.join("peers");
-        let addrs: Vec<String> = free_ports(4)
-            .into_iter()
-            .map(|p| format!("127.0.0.1:{p}"))
-            .collect();
-        let three: Vec<&String> = addrs[..3].iter().collect();
-        let four: Vec<&String> = addrs.iter().collect();
-        write_peers(&peers_file, &three);
+        let mesh = Mesh::new("join", 4).await;
+        let (three, four) = (mesh.of(0..3), mesh.of(0..4));
+        mesh.write_peers(0..3);
         let mut nodes = Vec::new();
-        for addr in &addrs[..3] {
-            nodes.push(start(addr, &node_args(addr, &peers_file, &origin), &dir).await);
+        for i in 0..3 {
+            nodes.push(mesh.start(i, &[]).await);
         }
         wait_for_ring(&three, 3).await;
-        warm(&addrs[0]).await;
-        let cold = origin.total();
+        warm(&mesh.addrs[0]).await;
+        let cold = mesh.origin.total();
         assert_eq!(cold, KEYS);
 
         let in_rotation = Arc::new((0..4).map(|i| AtomicBool::new(i < 3)).collect::<Vec<_>>());
-        let load = Load::start(addrs.clone(), in_rotation.clone(), 4);
+        let load = Load::start(mesh.addrs.clone(), in_rotation.clone(), 4);
         // The new node starts from the file the others read, with itself
         // added: it is ready with the 4-node ring, then the others follow.
-        write_peers(&peers_file, &four);
-        nodes.push(start(&addrs[3], &node_args(&addrs[3], &peers_file, &origin), &dir).await);
+        mesh.write_peers(0..4);
+        nodes.push(mesh.start(3, &[]).await);
         in_rotation[3].store(true, Ordering::SeqCst);
         wait_for_ring(&four, 4).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let (gets, failures) = load.finish().await;
-        let loads = origin.total() - cold;
-        println!("4th node joining: {gets} gets, {} errors, {loads} source loads for {KEYS} warm keys (cold start: {cold})", failures.len());
-        assert!(failures.is_empty(), "{} failed gets: {:?}", failures.len(), &failures[..failures.len().min(5)]);
-        assert!(loads * 10 < cold, "{loads} loads after the join, a cold start took {cold}");
+        let loads = mesh.report("4th node joining", cold, gets, &failures);
+        assert!(
+            loads * 10 < cold,
+            "{loads} loads after the join, a cold start took {cold}"
+        );
 
         // An empty peers file is held back: the ring stays.
-        let before = membership(&addrs[0]).await.unwrap();
-        write_peers(&peers_file, &[]);
-        wait_until(Duration::from_secs(20), "the empty answer is counted", || async {
-            membership(&addrs[0]).await.is_some_and(|m| m.3 > before.3)
-        })
+        let before = membership(&mesh.addrs[0]).await.unwrap();
+        write_peers(&mesh.peers_file, &[]);
+        wait_until(
+            Duration::from_secs(20),
+            "the empty answer is counted",
+            || async {
+                membership(&mesh.addrs[0])
+                    .await
+                    .is_some_and(|m| m.3 > before.3)
+            },
+        )
         .await;
-        let after = membership(&addrs[0]).await.unwrap();
-        assert_eq!((after.1, after.2), (before.1, 4), "the ring changed on an empty file");
+        let after = membership(&mesh.addrs[0]).await.unwrap();
+        assert_eq!(
+            (after.1, after.2),
+            (before.1, 4),
+            "the ring changed on an empty file"
+        );
     })
     .await
     .expect("the test finished in time");
@@ -373,19 +438,18 @@ async fn a_fourth_node_joins_a_warm_mesh_without_a_miss_storm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_serving_until_the_first_peer_set_is_applied() {
     tokio::time::timeout(Duration::from_secs(60), async {
-        let dir = TempDir::new("first-set");
-        let origin = Origin::start(Duration::ZERO).await;
-        let peers_file = dir.0.join("peers");
-        let addr = format!("127.0.0.1:{}", free_ports(1)[0]);
+        let mesh = Mesh::new("first-set", 1).await;
+        let addr = &mesh.addrs[0];
         // No file yet: the source cannot answer.
-        let mut node = spawn_node(&addr, &node_args(&addr, &peers_file, &origin), &[], &dir.0);
+        let args = node_args(addr, &mesh.peers_file, &mesh.origin);
+        let mut node = spawn_node(addr, &args, &[], &mesh.dir.0);
         assert!(wait_ready(&mut node).await, "{}", node.log_text());
-        assert_eq!(health(&addr).await, Some(ServingStatus::NotServing));
-        write_peers(&peers_file, &[&addr]);
+        assert_eq!(health(addr).await, Some(ServingStatus::NotServing));
+        mesh.write_peers(0..1);
         wait_until(
             Duration::from_secs(20),
             "SERVING once the file is there",
-            || async { health(&addr).await == Some(ServingStatus::Serving) },
+            || async { health(addr).await == Some(ServingStatus::Serving) },
         )
         .await;
         node.sigterm();

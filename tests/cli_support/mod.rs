@@ -365,6 +365,21 @@ pub(crate) async fn stats(addr: &str) -> Result<Vec<GroupStats>, String> {
         .map_err(|_| "stats timed out".to_owned())?
 }
 
+/// The peers `addr` lists in its Stats, if it answers within 2 s.
+pub(crate) async fn peers_of(addr: &str) -> Option<Vec<String>> {
+    let fut = async {
+        let mut client = GroupcacheClient::connect(format!("http://{addr}"))
+            .await
+            .ok()?;
+        let resp = client.stats(StatsRequest::default()).await.ok()?;
+        Some(resp.into_inner().peers)
+    };
+    tokio::time::timeout(Duration::from_secs(2), fut)
+        .await
+        .ok()
+        .flatten()
+}
+
 /// One counter of one group on `addr`.
 pub(crate) async fn counter(addr: &str, group: &str, name: &str) -> u64 {
     let groups = stats(addr).await.expect("stats answer");

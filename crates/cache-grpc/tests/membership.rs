@@ -12,16 +12,6 @@ use cache_grpc::pb::{FetchRequest, PutEntry, PutRequest};
 use common::*;
 use tonic::Code;
 
-fn counter(cluster: &cache_grpc::LocalCluster, node: usize, name: &str) -> u64 {
-    let stats = cluster.group(node, GROUP).unwrap().stats();
-    stats
-        .counters()
-        .into_iter()
-        .find(|(n, _)| *n == name)
-        .unwrap_or_else(|| panic!("no counter {name}"))
-        .1
-}
-
 fn addrs(cluster: &cache_grpc::LocalCluster, nodes: &[usize]) -> Vec<String> {
     nodes.iter().map(|&i| cluster.addr(i).to_string()).collect()
 }

@@ -10,16 +10,6 @@ use cache_grpc::pb::GetRequest;
 use common::*;
 use tonic::Code;
 
-fn counter(cluster: &cache_grpc::LocalCluster, node: usize, name: &str) -> u64 {
-    let stats = cluster.group(node, GROUP).unwrap().stats();
-    stats
-        .counters()
-        .into_iter()
-        .find(|(n, _)| *n == name)
-        .unwrap_or_else(|| panic!("no counter {name}"))
-        .1
-}
-
 /// Every key asked of every node is loaded exactly once in the cluster,
 /// by its owner, and every node answers the right value.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -240,6 +240,17 @@ pub async fn get(
     client.get(req).await.map(|r| r.into_inner().value)
 }
 
+/// The counter `name` of node `node`'s [`GROUP`].
+pub fn counter(cluster: &LocalCluster, node: usize, name: &str) -> u64 {
+    let stats = cluster.group(node, GROUP).unwrap().stats();
+    stats
+        .counters()
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("no counter {name}"))
+        .1
+}
+
 /// Runs `fut` under [`TEST_TIMEOUT`], failing the test on a hang.
 pub async fn bounded<T>(fut: impl Future<Output = T>) -> T {
     tokio::time::timeout(TEST_TIMEOUT, fut)
