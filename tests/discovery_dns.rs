@@ -461,52 +461,22 @@ async fn serve_processes_find_each_other_through_dns() {
             .collect();
         let spec = format!("dns:gc.mesh.test:{port}");
         let server = dns.addr.to_string();
-        let mut nodes: Vec<cli_support::Node> = addrs
-            .iter()
-            .map(|addr| {
-                let args: Vec<String> = [
-                    "--listen",
-                    addr,
-                    "--discovery",
-                    &spec,
-                    "--discovery-dns-server",
-                    &server,
-                    "--discovery-interval",
-                    "300ms",
-                    "--discovery-debounce",
-                    "200ms",
-                    "--group",
-                    "g=synthetic:size=8",
-                ]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-                cli_support::spawn_node(addr, &args, &[], &dir.0)
-            })
-            .collect();
-        for node in &mut nodes {
-            assert!(cli_support::wait_ready(node).await, "{}", node.log_text());
-        }
-        for addr in &addrs {
-            let seen = cli_support::poll_until(Duration::from_secs(20), || async {
-                cli_support::peers_of(addr).await.as_ref() == Some(&addrs)
-            })
-            .await;
-            assert!(seen, "{addr} sees {:?}", cli_support::peers_of(addr).await);
-        }
+        let flags = [
+            "--discovery",
+            &spec,
+            "--discovery-dns-server",
+            &server,
+            "--discovery-interval",
+            "300ms",
+            "--discovery-debounce",
+            "200ms",
+            "--group",
+            "g=synthetic:size=8",
+        ];
+        let _nodes = cli_support::start_discovering(&addrs, &flags, &dir).await;
         // 127.0.0.3 leaves the record set: 127.0.0.2 drops it.
         dns.set_hosts("127.0.0.2 gc.mesh.test\n");
-        let alone = vec![addrs[0].clone()];
-        let seen = cli_support::poll_until(Duration::from_secs(20), || async {
-            cli_support::peers_of(&addrs[0]).await.as_ref() == Some(&alone)
-        })
-        .await;
-        assert!(
-            seen,
-            "{} sees {:?}",
-            addrs[0],
-            cli_support::peers_of(&addrs[0]).await
-        );
+        cli_support::wait_for_peers(&addrs[0], &addrs[..1], Duration::from_secs(20)).await;
     })
     .await
     .unwrap_or_else(|_| panic!("over 60 s: {}", dns.log_text()));

@@ -423,43 +423,17 @@ async fn nodes_find_each_other_and_a_graceful_leave_is_seen_at_once() {
             .map(|p| format!("127.0.0.1:{p}"))
             .collect();
         let spec = format!("etcd:{}/gc/nodes", etcd.url());
-        let mut nodes: Vec<cli_support::Node> = addrs
-            .iter()
-            .map(|addr| {
-                let args: Vec<String> = [
-                    "--listen",
-                    addr,
-                    "--discovery",
-                    &spec,
-                    "--discovery-debounce",
-                    "200ms",
-                    "--etcd-lease-ttl",
-                    "30s",
-                    "--group",
-                    "g=synthetic:size=8",
-                ]
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-                cli_support::spawn_node(addr, &args, &[], &dir.0)
-            })
-            .collect();
-        let mut both = addrs.clone();
-        both.sort();
-        for node in &mut nodes {
-            assert!(cli_support::wait_ready(node).await, "{}", node.log_text());
-        }
-        for addr in &addrs {
-            let seen = cli_support::poll_until(Duration::from_secs(20), || async {
-                cli_support::peers_of(addr).await.as_ref() == Some(&both)
-            })
-            .await;
-            assert!(
-                seen,
-                "{addr} did not see both nodes: {:?}",
-                cli_support::peers_of(addr).await
-            );
-        }
+        let flags = [
+            "--discovery",
+            &spec,
+            "--discovery-debounce",
+            "200ms",
+            "--etcd-lease-ttl",
+            "30s",
+            "--group",
+            "g=synthetic:size=8",
+        ];
+        let mut nodes = cli_support::start_discovering(&addrs, &flags, &dir).await;
         nodes[1].sigterm();
         let left = Instant::now();
         assert_eq!(
@@ -468,16 +442,7 @@ async fn nodes_find_each_other_and_a_graceful_leave_is_seen_at_once() {
             "{}",
             nodes[1].log_text()
         );
-        let alone = vec![addrs[0].clone()];
-        let seen = cli_support::poll_until(Duration::from_secs(10), || async {
-            cli_support::peers_of(&addrs[0]).await.as_ref() == Some(&alone)
-        })
-        .await;
-        assert!(
-            seen,
-            "node 0 still lists the leaver: {:?}",
-            cli_support::peers_of(&addrs[0]).await
-        );
+        cli_support::wait_for_peers(&addrs[0], &addrs[..1], Duration::from_secs(10)).await;
         assert!(
             left.elapsed() < Duration::from_secs(20),
             "seen only after {:?}, not at once (the lease TTL is 30 s)",

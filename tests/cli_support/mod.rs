@@ -380,6 +380,47 @@ pub(crate) async fn peers_of(addr: &str) -> Option<Vec<String>> {
         .flatten()
 }
 
+/// Starts `groupcache serve --listen ADDR FLAGS...` for each of `addrs`
+/// (nodes that find each other through `--discovery`), waits until each
+/// answers, then until each lists all of `addrs` as its peers.
+pub(crate) async fn start_discovering(
+    addrs: &[String],
+    flags: &[&str],
+    dir: &TempDir,
+) -> Vec<Node> {
+    let mut nodes: Vec<Node> = addrs
+        .iter()
+        .map(|addr| {
+            let mut args = vec!["--listen".to_owned(), addr.clone()];
+            args.extend(flags.iter().map(|f| f.to_string()));
+            spawn_node(addr, &args, &[], &dir.0)
+        })
+        .collect();
+    for node in &mut nodes {
+        assert!(wait_ready(node).await, "{}", node.log_text());
+    }
+    let mut all = addrs.to_vec();
+    all.sort();
+    for addr in addrs {
+        wait_for_peers(addr, &all, Duration::from_secs(20)).await;
+    }
+    nodes
+}
+
+/// Waits until `addr` lists exactly `want` (sorted) as its peers, failing
+/// the test after `within` with what it lists.
+pub(crate) async fn wait_for_peers(addr: &str, want: &[String], within: Duration) {
+    let seen = poll_until(within, || async {
+        peers_of(addr).await.as_deref() == Some(want)
+    })
+    .await;
+    assert!(
+        seen,
+        "{addr} lists {:?}, not {want:?}",
+        peers_of(addr).await
+    );
+}
+
 /// One counter of one group on `addr`.
 pub(crate) async fn counter(addr: &str, group: &str, name: &str) -> u64 {
     let groups = stats(addr).await.expect("stats answer");
