@@ -15,7 +15,7 @@
 //!   applied at once, and only then is the node ready (health SERVING).
 //!
 //! [`Judge`] holds these rules as plain state, tested without a clock;
-//! [`run`] feeds it a [`Discovery`] source's answers and applies its
+//! [`spawn`] starts a task that feeds it a [`Discovery`] source's answers and applies its
 //! verdicts to a [`PeerPool`].
 
 use std::time::Duration;
@@ -188,7 +188,7 @@ impl Judge {
     }
 }
 
-/// The way to ask [`run`] to take this node out of its source.
+/// The way to ask the task of [`spawn`] to take this node out of its source.
 #[derive(Debug)]
 pub struct LeaveHandle {
     tx: oneshot::Sender<oneshot::Sender<Result<(), Error>>>,
