@@ -108,35 +108,19 @@ impl PeerClient for FakePeer {
     async fn fetch(&self, _group: &str, key: &str, ctx: &LoadContext) -> Result<Fetched, Error> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
         let _active = Active::enter(&self.active);
-        match &self.behaviour {
-            Behaviour::Up { qps } => Ok(Fetched {
-                value: format!("remote:{key}").into(),
-                minute_qps: Some(*qps),
-                ttl: None,
-            }),
-            Behaviour::Expiring(ttl) => Ok(Fetched {
-                value: format!("remote:{key}").into(),
-                minute_qps: Some(50.0),
-                ttl: Some(*ttl),
-            }),
-            Behaviour::Down => Err(Error::unavailable("connection refused")),
-            Behaviour::Overloaded => Err(Error::Overloaded),
-            Behaviour::Saturated => Err(Error::TooManyLoads),
-            Behaviour::Hang => {
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-                Err(Error::unavailable("hung"))
-            }
-            Behaviour::Slow(delay) => {
-                tokio::time::sleep(*delay).await;
-                Ok(Fetched::new(format!("remote:{key}")))
-            }
-            Behaviour::Failing => Err(Error::source_failed("owner's database down")),
-            Behaviour::Missing => Err(Error::NotFound),
-            Behaviour::Mesh(group) => {
-                let group = group.get().expect("mesh peer wired");
-                group.fetch_for_peer(key, ctx.clone()).await
-            }
-        }
+        let qps = match &self.behaviour {
+            Behaviour::Up { qps } => *qps,
+            _ => 50.0,
+        };
+        let value = Fetched {
+            minute_qps: Some(qps),
+            ..Fetched::new(format!("remote:{key}"))
+        };
+        self.answer(value, async {
+            let group = self.mesh_group();
+            group.fetch_for_peer(key, ctx.clone()).await
+        })
+        .await
     }
 
     /// As a previous owner asked during warm takeover: the same behaviours,
@@ -150,12 +134,27 @@ impl PeerClient for FakePeer {
     ) -> Result<Fetched, Error> {
         self.cached_fetches.fetch_add(1, Ordering::SeqCst);
         let _active = Active::enter(&self.active);
-        let value = || Fetched::new(format!("prev:{key}"));
+        let value = Fetched::new(format!("prev:{key}"));
+        self.answer(value, async {
+            self.mesh_group().peek(key).ok_or(Error::NotFound)
+        })
+        .await
+    }
+}
+
+impl FakePeer {
+    /// What the peer's behaviour answers: `value` when it is up (with the
+    /// behaviour's TTL when it expires), `mesh` for a mesh peer.
+    async fn answer(
+        &self,
+        value: Fetched,
+        mesh: impl std::future::Future<Output = Result<Fetched, Error>>,
+    ) -> Result<Fetched, Error> {
         match &self.behaviour {
-            Behaviour::Up { .. } => Ok(value()),
+            Behaviour::Up { .. } => Ok(value),
             Behaviour::Expiring(ttl) => Ok(Fetched {
                 ttl: Some(*ttl),
-                ..value()
+                ..value
             }),
             Behaviour::Down => Err(Error::unavailable("connection refused")),
             Behaviour::Overloaded => Err(Error::Overloaded),
@@ -166,14 +165,22 @@ impl PeerClient for FakePeer {
             }
             Behaviour::Slow(delay) => {
                 tokio::time::sleep(*delay).await;
-                Ok(value())
+                Ok(Fetched {
+                    minute_qps: None,
+                    ..value
+                })
             }
             Behaviour::Failing => Err(Error::source_failed("owner's database down")),
             Behaviour::Missing => Err(Error::NotFound),
-            Behaviour::Mesh(group) => {
-                let group = group.get().expect("mesh peer wired");
-                group.peek(key).ok_or(Error::NotFound)
-            }
+            Behaviour::Mesh(_) => mesh.await,
+        }
+    }
+
+    /// The group a mesh peer answers from.
+    fn mesh_group(&self) -> &cache_core::Group {
+        match &self.behaviour {
+            Behaviour::Mesh(group) => group.get().expect("mesh peer wired"),
+            _ => unreachable!("only a mesh peer has a group"),
         }
     }
 }
