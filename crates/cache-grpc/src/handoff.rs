@@ -111,7 +111,7 @@ pub async fn hand_off(
     }
     let deadline = started + budget.timeout;
     let sends = by_peer.into_iter().map(|(peer, batches)| async move {
-        let Some(client) = pool.client_of(&peer) else {
+        let Some(client) = pool.client(&peer) else {
             return (peer, 0, Some("not a peer any more".to_owned()));
         };
         let mut stored = 0u64;
@@ -138,10 +138,9 @@ pub async fn hand_off(
             report.failures.push((peer, why));
         }
     }
-    report.timed_out = report
-        .failures
-        .iter()
-        .any(|(_, why)| why.contains("time budget"));
+    // A peer left out once the deadline passed ran out of time (a `Put`
+    // cut short by it fails with DEADLINE_EXCEEDED, or was never sent).
+    report.timed_out = !report.failures.is_empty() && Instant::now() >= deadline;
     report.elapsed = started.elapsed();
     report
 }

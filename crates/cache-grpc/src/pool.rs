@@ -235,16 +235,11 @@ impl PeerPool {
     }
 
     /// The ring this node would have without itself: where its keys go
-    /// when it leaves. Cheap to query many keys with [`Self::client_of`].
+    /// when it leaves (their clients: [`Self::client`]).
     pub fn ring_without_self(&self) -> HashRing {
         let mut ring = self.state().ring.clone();
         ring.remove(&self.inner.self_id);
         ring
-    }
-
-    /// The client of the peer with canonical id `id` (not this node).
-    pub fn client_of(&self, id: &str) -> Option<Arc<GrpcPeer>> {
-        self.state().clients.get(id).cloned()
     }
 
     /// The health of every peer other than this node, sorted by id.

@@ -227,3 +227,33 @@ async fn a_leaving_node_hands_its_keys_to_their_next_owners() {
     })
     .await;
 }
+
+/// A next owner that never answers costs the handoff its time budget and
+/// no more; the other peers get their values meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_next_owner_costs_only_the_time_budget() {
+    let (cluster, _recorder) = cluster(2).await;
+    bounded(async {
+        let keys: Vec<String> = (0..60).map(|i| format!("silent-{i}")).collect();
+        for key in &keys {
+            get(&mut cluster.client(0), key, None).await.unwrap();
+        }
+        // A third peer that takes connections (the backlog) and never
+        // answers, on node 0's ring only.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut peers = addrs(&cluster, &[0, 1]);
+        peers.push(silent.local_addr().unwrap().to_string());
+        cluster.pool(0).set_peers(&peers).unwrap();
+        let budget = HandoffBudget {
+            max_bytes: 64 << 20,
+            timeout: Duration::from_millis(500),
+        };
+        let report = hand_off(cluster.registry(0), cluster.pool(0), budget).await;
+        assert!(report.timed_out, "{report:?}");
+        assert!(report.elapsed < Duration::from_secs(3), "{report:?}");
+        assert_eq!(report.failures.len(), 1, "{report:?}");
+        assert!(report.stored > 0, "node 1 got nothing: {report:?}");
+        assert!(report.stored < report.sent, "{report:?}");
+    })
+    .await;
+}
