@@ -180,7 +180,8 @@ pub use context::LoadContext;
 pub use error::Error;
 pub use getter::{Getter, GetterFn, Loaded, getter_fn};
 pub use group::{
-    DEFAULT_LOAD_TIMEOUT, Get, Group, GroupBuilder, HandoffEntry, HandoffMark, StoreKind,
+    DEFAULT_HOT_TTL, DEFAULT_LOAD_TIMEOUT, DEFAULT_TOMBSTONE_TTL, Get, Group, GroupBuilder,
+    HandoffEntry, HandoffMark, StoreKind,
 };
 pub use key_rate::KeyRates;
 pub use load_limit::{LoadLimiter, LoadLimiterStats};

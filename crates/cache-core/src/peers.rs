@@ -24,6 +24,12 @@ pub struct Fetched {
     pub minute_qps: Option<f64>,
     /// Time left before the value expires at the owner, if it expires.
     pub ttl: Option<Duration>,
+    /// The owner's source has no such key, and the owner remembers that
+    /// for `ttl` (its negative caching): `value` is empty. The requester
+    /// answers [`Error::NotFound`] and may remember it for as long in its
+    /// hot cache. An owner that does not remember its NotFounds answers
+    /// [`Error::NotFound`] instead.
+    pub not_found: bool,
 }
 
 impl Fetched {
@@ -33,6 +39,17 @@ impl Fetched {
             value: value.into(),
             minute_qps: None,
             ttl: None,
+            not_found: false,
+        }
+    }
+
+    /// The owner's NotFound, remembered by it for `ttl`.
+    pub fn not_found(ttl: Duration) -> Self {
+        Fetched {
+            value: Bytes::new(),
+            minute_qps: None,
+            ttl: Some(ttl),
+            not_found: true,
         }
     }
 }

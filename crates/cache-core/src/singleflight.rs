@@ -121,6 +121,18 @@ where
         self.flights.lock().get(key).map_or(0, |slot| slot.waiters)
     }
 
+    /// Detaches the flight of `key`, if one is running: its waiters still
+    /// get its outcome, but a later call for `key` starts a new flight
+    /// instead of joining it. True if a flight was detached. A `remove` of
+    /// the key calls this, so that no caller arriving after it is answered
+    /// by a load that began before it. A detached flight is no longer
+    /// cancelled when its waiters leave: it runs until its work ends (a
+    /// group's load timeout bounds it).
+    pub fn forget(&self, key: &str) -> bool {
+        // Lock scope: one removal.
+        self.flights.lock().remove(key).is_some()
+    }
+
     /// Runs `work` for `key` unless a flight for `key` is already in
     /// progress, in which case this call waits for that flight's outcome
     /// instead (and `work` is dropped unused).

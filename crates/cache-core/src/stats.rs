@@ -175,6 +175,15 @@ group_counters! {
     /// error, whatever it was: an invalid key, NotFound (a negative hit
     /// too), a source failure, a deadline, too many loads.
     get_errors,
+    /// Calls to `Group::remove` (from this node's users, or sent by a peer
+    /// as a mesh-wide remove), found or not.
+    removes,
+    /// Calls to `Group::set` that stored or removed a value.
+    sets,
+    /// NotFound answers from a key's owner that said how long the owner
+    /// remembers them, kept in the hot cache for at most that long
+    /// (negative caching across the mesh).
+    negative_promotions,
 }
 
 /// How a get was answered: the label of its latency in [`GetLatency`].

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use cache_core::{Error, GroupBuilder, LoadContext, Loaded, Registry, StoreKind, getter_fn};
+use cache_core::{
+    Error, Fetched, GroupBuilder, LoadContext, Loaded, Registry, StoreKind, getter_fn,
+};
 use common::*;
 use tokio::sync::Notify;
 
@@ -84,9 +86,10 @@ async fn negative_caching_costs_one_load_per_ttl() {
             ("local_load_errs", 2),
         ],
     );
-    // A peer asking for it is answered from the negative entry too.
+    // A peer asking for it is answered from the negative entry too, with
+    // the time it is still remembered (the requester may keep it as long).
     let r = g.fetch_for_peer("missing", LoadContext::new()).await;
-    assert_eq!(r, Err(Error::NotFound));
+    assert_eq!(r, Ok(Fetched::not_found(Duration::from_secs(5))));
     assert_eq!((count(&calls), g.stats().negative_hits), (2, 52));
 }
 

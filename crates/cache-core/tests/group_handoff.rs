@@ -138,8 +138,8 @@ async fn bad_entries_are_refused() {
 
 /// A remove made on the receiving node after the handoff began (its mark)
 /// wins over entries that arrive later: they are refused and the key is
-/// loaded. Without a mark, only a remove during the call itself would win:
-/// one made before is not seen. A mark of another group is refused.
+/// loaded. Without a mark, a remove made before the call wins for the
+/// tombstone TTL. A mark of another group is refused.
 #[tokio::test(start_paused = true)]
 async fn a_remove_during_the_handoff_wins() {
     let calls = counter();
@@ -152,7 +152,11 @@ async fn a_remove_during_the_handoff_wins() {
     assert_eq!(g.get("kept").await.unwrap(), "handed");
     assert_eq!(count(&calls), 1);
 
+    // Without a mark, a remove made before the entry arrived wins for the
+    // tombstone TTL, and no longer.
     g.remove("later");
+    assert!(!g.accept_handoff(entry("later", "handed", None)));
+    tokio::time::advance(cache_core::DEFAULT_TOMBSTONE_TTL).await;
     assert!(g.accept_handoff(entry("later", "handed", None)));
     let fresh = g.handoff_mark();
     assert!(g.accept_handoff_since(&fresh, entry("after", "handed", None)));

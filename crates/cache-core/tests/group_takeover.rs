@@ -262,7 +262,7 @@ async fn concurrent_callers_ask_the_previous_owner_once() {
 
 /// A `remove` that comes in while the previous owner is being asked wins:
 /// the copy still answers the waiting get, but does not enter the cache,
-/// so the next get asks again.
+/// and the next get loads from the source instead of asking again.
 #[tokio::test(start_paused = true)]
 async fn a_remove_racing_the_takeover_wins() {
     let previous = FakePeer::new("old", Behaviour::Slow(Duration::from_secs(1)));
@@ -278,13 +278,11 @@ async fn a_remove_racing_the_takeover_wins() {
     assert_eq!(get.await.unwrap().unwrap(), "prev:moved:1");
     let s = g.stats();
     assert_eq!((s.takeover_hits, s.main_cache.items), (1, 0));
-    g.get("moved:1").await.unwrap();
-    assert_eq!((previous.cached_fetches(), count(&calls)), (2, 0));
-    assert_eq!(
-        g.stats().main_cache.items,
-        1,
-        "an ask after the remove fills it"
-    );
+    // The previous owner may not have heard of the remove: within the
+    // tombstone TTL it is not asked again, and the key is loaded.
+    assert_eq!(g.get("moved:1").await.unwrap(), "local:moved:1");
+    assert_eq!((previous.cached_fetches(), count(&calls)), (1, 1));
+    assert_eq!(g.stats().main_cache.items, 1, "the load fills it");
 }
 
 /// The ask holds no permit of the load limiter: with a limit of one load

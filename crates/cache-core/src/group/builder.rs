@@ -12,6 +12,13 @@ use crate::{Error, Getter, LoadLimiter, NoPeers, PeerPicker};
 /// How long one load may take by default ([`GroupBuilder::load_timeout`]).
 pub const DEFAULT_LOAD_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The longest a hot copy lives by default ([`GroupBuilder::hot_ttl`]).
+pub const DEFAULT_HOT_TTL: Duration = Duration::from_secs(60);
+
+/// How long a removed or set key is remembered by default
+/// ([`GroupBuilder::tombstone_ttl`]).
+pub const DEFAULT_TOMBSTONE_TTL: Duration = Duration::from_secs(120);
+
 /// Which built-in store a group uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StoreKind {
@@ -74,6 +81,8 @@ impl GroupBuilder {
                 negative_ttl: None,
                 load_timeout: Some(DEFAULT_LOAD_TIMEOUT),
                 max_key_bytes: 1024,
+                hot_ttl: Some(DEFAULT_HOT_TTL),
+                tombstone_ttl: DEFAULT_TOMBSTONE_TTL,
             },
         }
     }
@@ -138,6 +147,29 @@ impl GroupBuilder {
         self
     }
 
+    /// The longest a copy of another node's key lives in this node's hot
+    /// cache (default: [`DEFAULT_HOT_TTL`], 60 s; `None`: as long as the
+    /// owner's time to live). A hot copy never outlives its owner's value
+    /// either way; this bound is the backstop for a `remove` or `set` this
+    /// node did not hear of (it was down or cut off when it was sent): such
+    /// a node serves the old value for at most this long. Must not be zero.
+    pub fn hot_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.opts.hot_ttl = ttl;
+        self
+    }
+
+    /// How long a key removed or set on this node is remembered, so that
+    /// values of it that were already on their way here lose: a handed-over
+    /// entry ([`Group::accept_handoff`]) and a warm takeover's answer from
+    /// the key's previous owner are refused for that long (default:
+    /// [`DEFAULT_TOMBSTONE_TTL`], 120 s; keep it longer than the takeover
+    /// window and the handoff time of the mesh). At most 65,536 keys are
+    /// remembered per group, the oldest forgotten first. Must not be zero.
+    pub fn tombstone_ttl(mut self, ttl: Duration) -> Self {
+        self.opts.tombstone_ttl = ttl;
+        self
+    }
+
     /// The hot-cache promotion policy (default:
     /// [`QpsThreshold::default()`](crate::promotion::QpsThreshold)).
     pub fn promotion(mut self, policy: Arc<dyn PromotionPolicy>) -> Self {
@@ -163,6 +195,12 @@ impl GroupBuilder {
         }
         if self.opts.negative_ttl.is_some_and(|t| t.is_zero()) {
             return bad("negative_ttl must be None or greater than 0");
+        }
+        if self.opts.hot_ttl.is_some_and(|t| t.is_zero()) {
+            return bad("hot_ttl must be None or greater than 0");
+        }
+        if self.opts.tombstone_ttl.is_zero() {
+            return bad("tombstone_ttl must be greater than 0");
         }
         if self.opts.max_key_bytes == 0 {
             return bad("max_key_bytes must be greater than 0");

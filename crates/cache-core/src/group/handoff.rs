@@ -75,14 +75,15 @@ impl Group {
 
     /// Stores a value handed over by a peer (a leaving owner) in the main
     /// cache, as if this node had loaded it, with the TTL it was handed
-    /// with. Refused (false) when the key is invalid or the value has no
-    /// time left. A `remove` of the key on this node wins only if it runs
-    /// during this call: one that ran before (while the entry was in
-    /// transit) does not, since nothing here knows when the transit began.
-    /// To make removes made during a whole handoff win, take a
-    /// [`handoff_mark`](Group::handoff_mark) when the handoff begins and
-    /// accept its entries with
-    /// [`accept_handoff_since`](Group::accept_handoff_since).
+    /// with. Refused (false) when the key is invalid, the value has no
+    /// time left, or the key was removed or set on this node within the
+    /// [tombstone TTL](crate::GroupBuilder::tombstone_ttl) (the entry was
+    /// read from the leaving owner's cache before that change reached it).
+    /// Past that TTL, a `remove` of the key wins only if it runs during this
+    /// call. For a receiver that pulls, a
+    /// [`handoff_mark`](Group::handoff_mark) taken when the handoff begins
+    /// and [`accept_handoff_since`](Group::accept_handoff_since) make every
+    /// remove made after the mark win, however long ago.
     ///
     /// ```
     /// use cache_core::{getter_fn, GroupBuilder, HandoffEntry, Loaded};
@@ -143,6 +144,12 @@ impl Group {
         if entry.ttl.is_some_and(|ttl| ttl.is_zero()) {
             return false;
         }
+        if inner
+            .tombstones
+            .changed_recently(&entry.key, Instant::now())
+        {
+            return false;
+        }
         let stored = Entry {
             data: Cached::Value(entry.value),
             expires_at: entry.ttl.map(|ttl| Instant::now() + ttl),
@@ -171,6 +178,7 @@ impl Group {
                 value,
                 minute_qps: None,
                 ttl: entry.expires_at.map(|at| at.saturating_duration_since(now)),
+                not_found: false,
             }),
             Cached::NotFound => None,
         }

@@ -144,6 +144,23 @@ impl Inner {
             None => fetch.await,
         };
         match fetched {
+            Ok(fetched) if fetched.not_found => {
+                // The owner remembers this NotFound: so may we, as long.
+                if let Some(ttl) = fetched.ttl {
+                    let entry = Entry {
+                        data: Cached::NotFound,
+                        expires_at: self.hot_expiry(Some(Instant::now() + ttl)),
+                    };
+                    let kept = self.generations.insert_if_current(key, generation, || {
+                        self.store.insert(CacheKind::Hot, key, entry)
+                    });
+                    if kept {
+                        incr(&self.stats.negative_promotions);
+                    }
+                }
+                incr(&self.stats.peer_errors);
+                Err(Error::NotFound)
+            }
             Ok(fetched) => {
                 let found = Found {
                     value: fetched.value,
@@ -217,15 +234,31 @@ impl Inner {
         generation: u64,
         found: &Found,
     ) -> bool {
-        if found.expires_at.is_some_and(|at| at <= Instant::now()) {
+        let now = Instant::now();
+        if found.expires_at.is_some_and(|at| at <= now) {
             return false;
         }
+        let expires_at = match kind {
+            CacheKind::Hot => self.hot_expiry(found.expires_at),
+            CacheKind::Main => found.expires_at,
+        };
         let entry = Entry {
             data: Cached::Value(found.value.clone()),
-            expires_at: found.expires_at,
+            expires_at,
         };
         self.generations
             .insert_if_current(key, generation, || self.store.insert(kind, key, entry))
+    }
+
+    /// When a hot copy that its owner keeps until `owner_expiry` (`None`:
+    /// no expiry) must leave this node's hot cache: then, and no later than
+    /// the hot TTL from now.
+    fn hot_expiry(&self, owner_expiry: Option<Instant>) -> Option<Instant> {
+        let cap = self.opts.hot_ttl.map(|ttl| Instant::now() + ttl);
+        match (owner_expiry, cap) {
+            (Some(owner), Some(cap)) => Some(owner.min(cap)),
+            (owner, cap) => owner.or(cap),
+        }
     }
 
     /// `flight` (a flight's context: its token) with the load timeout from

@@ -4,16 +4,20 @@
 //! options, `load.rs` what happens on a miss, `takeover.rs` how a new owner
 //! asks a key's previous owner before its loader, `handoff.rs` what moves
 //! between owners when the ring changes, `generation.rs` how `remove`
-//! beats a racing load, `spans.rs` the tracing spans of the path.
+//! beats a racing load, `tombstones.rs` how it beats values already on
+//! their way from other nodes, `mutate.rs` `remove` and `set` themselves,
+//! `spans.rs` the tracing spans of the path.
 
 mod builder;
 mod generation;
 mod get;
 mod handoff;
 mod load;
+mod mutate;
 mod spans;
 mod store;
 mod takeover;
+mod tombstones;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,11 +26,14 @@ use bytes::Bytes;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-pub use builder::{DEFAULT_LOAD_TIMEOUT, GroupBuilder, StoreKind};
+pub use builder::{
+    DEFAULT_HOT_TTL, DEFAULT_LOAD_TIMEOUT, DEFAULT_TOMBSTONE_TTL, GroupBuilder, StoreKind,
+};
 use generation::Generations;
 pub use get::Get;
 pub use handoff::{HandoffEntry, HandoffMark};
 use store::GroupStore;
+use tombstones::Tombstones;
 
 use crate::key_rate::{BusiestKeys, KeyRates};
 
@@ -61,6 +68,10 @@ struct Options {
     negative_ttl: Option<Duration>,
     load_timeout: Option<Duration>,
     max_key_bytes: usize,
+    /// The cap on a hot copy's life.
+    hot_ttl: Option<Duration>,
+    /// How long a removed or set key is remembered.
+    tombstone_ttl: Duration,
 }
 
 /// A value found in a cache or loaded, with its expiry and how it was
@@ -139,6 +150,8 @@ struct Inner {
     local_flights: Singleflight<Found>,
     /// Orders cache inserts against `remove`.
     generations: Generations,
+    /// Keys removed or set lately: refuses values already on their way.
+    tombstones: Tombstones,
     opts: Options,
 }
 
@@ -275,7 +288,10 @@ impl Group {
     /// [`get`](Group::get)), never forwarded to another peer, even when this
     /// node's picker names another owner (peer lists may disagree for a
     /// while). Reports this node's request rate for the key as
-    /// `minute_qps` and the value's remaining time to live as `ttl`.
+    /// `minute_qps` and the value's remaining time to live as `ttl`. A key
+    /// the source does not have is `Ok` with [`Fetched::not_found`] and the
+    /// time this node still remembers that when negative caching is on, and
+    /// [`Error::NotFound`] when it is off.
     pub async fn fetch_for_peer(&self, key: &str, ctx: LoadContext) -> Result<Fetched, Error> {
         let inner = &self.inner;
         incr(&inner.stats.server_requests);
@@ -293,13 +309,22 @@ impl Group {
             }
         };
         spans::record_found(&span, &found);
-        let found = found?;
+        let found = match found {
+            Err(Error::NotFound) => {
+                return match inner.negative_ttl_left(key) {
+                    Some(ttl) => Ok(Fetched::not_found(ttl)),
+                    None => Err(Error::NotFound),
+                };
+            }
+            found => found?,
+        };
         Ok(Fetched {
             value: found.value,
             minute_qps: Some(qps),
             ttl: found
                 .expires_at
                 .map(|at| at.saturating_duration_since(Instant::now())),
+            not_found: false,
         })
     }
 
@@ -311,16 +336,6 @@ impl Group {
         self.inner
             .busiest
             .read(|k| self.inner.key_rates.qps(k, now))
-    }
-
-    /// Removes `key` from this node's caches (main and hot); true if
-    /// anything was removed. A load of `key` in progress at that moment
-    /// still answers its waiters but does not populate the caches.
-    pub fn remove(&self, key: &str) -> bool {
-        let inner = &self.inner;
-        inner
-            .generations
-            .invalidate(key, || inner.store.remove(key))
     }
 
     /// A snapshot of the group's counters and of both caches' stats.
@@ -366,6 +381,7 @@ impl Inner {
             flights: Singleflight::new(),
             local_flights: Singleflight::new(),
             generations: Generations::new(),
+            tombstones: Tombstones::new(opts.tombstone_ttl),
             opts,
         }
     }
@@ -440,6 +456,18 @@ impl Inner {
             Err(Error::InvalidKey("the key is longer than max_key_bytes"))
         } else {
             Ok(())
+        }
+    }
+
+    /// The time left of `key`'s remembered NotFound in the main cache, if
+    /// it has one (counted as a store read).
+    fn negative_ttl_left(&self, key: &str) -> Option<Duration> {
+        let now = Instant::now();
+        let entry = self.store.get(CacheKind::Main, key, now)?;
+        match entry.data {
+            // Negative entries always expire (`negative_ttl` is not zero).
+            Cached::NotFound => entry.expires_at.map(|at| at.saturating_duration_since(now)),
+            Cached::Value(_) => None,
         }
     }
 

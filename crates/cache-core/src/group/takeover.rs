@@ -18,6 +18,9 @@
 //!   Counted in `takeover_hits`; the get's span says `takeover`, and its
 //!   latency is recorded under [`GetOutcome::Peer`](crate::GetOutcome::Peer)
 //!   (a hop to a peer's cache, not a source load).
+//! - **Nothing asked** when the key was removed or set on this node within
+//!   the tombstone TTL (`tombstones.rs`): the previous owner may not have
+//!   heard of that change yet, and its copy could bring the old value back.
 //! - **Anything else**: `NotFound` (it holds no value), any error, no
 //!   answer within the bound below, or a value with no time left. Counted
 //!   in `takeover_misses`, and the flight calls the loader exactly as it
@@ -57,6 +60,11 @@ impl Inner {
         flight: &LoadContext,
     ) -> Option<Found> {
         let previous = self.peers.previous_owner(key)?;
+        if self.tombstones.changed_recently(key, Instant::now()) {
+            // Removed or set here lately: the previous owner's copy may
+            // predate that change (it may not have heard of it yet).
+            return None;
+        }
         let span = spans::takeover(&self.name, previous.id());
         let answer = self
             .ask(&previous, key, flight)
@@ -65,7 +73,7 @@ impl Inner {
         spans::record_takeover(&span, &answer);
         let now = Instant::now();
         match answer {
-            Ok(fetched) if !fetched.ttl.is_some_and(|ttl| ttl.is_zero()) => {
+            Ok(fetched) if !fetched.not_found && !fetched.ttl.is_some_and(|ttl| ttl.is_zero()) => {
                 incr(&self.stats.takeover_hits);
                 let found = Found {
                     value: fetched.value,

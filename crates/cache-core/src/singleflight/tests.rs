@@ -202,3 +202,47 @@ fn no_runtime_is_an_error() {
     let r = futures::executor::block_on(sf.run("k", None, |_| async { Ok(1) }));
     assert!(matches!(r, Err(Error::Config(_))));
 }
+
+/// A forgotten flight still answers its waiters, a call after `forget`
+/// starts a new flight (it does not join the old one), and the old
+/// flight's end does not remove the new one from the map.
+#[tokio::test(start_paused = true)]
+async fn forget_detaches_a_running_flight() {
+    let sf = Singleflight::<u32>::new();
+    let old_gate = Arc::new(Notify::new());
+    let gate = Arc::clone(&old_gate);
+    let old = tokio::spawn({
+        let sf = sf.clone();
+        async move {
+            sf.run("k", None, move |_| async move {
+                gate.notified().await;
+                Ok(1)
+            })
+            .await
+        }
+    });
+    tokio::task::yield_now().await;
+    assert_eq!(sf.in_flight(), 1);
+    assert!(sf.forget("k"));
+    assert!(!sf.forget("k"));
+    assert_eq!(sf.in_flight(), 0);
+    let new_gate = Arc::new(Notify::new());
+    let gate = Arc::clone(&new_gate);
+    let new = tokio::spawn({
+        let sf = sf.clone();
+        async move {
+            sf.run("k", None, move |_| async move {
+                gate.notified().await;
+                Ok(2)
+            })
+            .await
+        }
+    });
+    tokio::task::yield_now().await;
+    old_gate.notify_one();
+    assert_eq!(old.await.unwrap(), Ok(1));
+    assert_eq!(sf.in_flight(), 1, "the old flight's end left the new one");
+    new_gate.notify_one();
+    assert_eq!(new.await.unwrap(), Ok(2));
+    assert_eq!(sf.in_flight(), 0);
+}
