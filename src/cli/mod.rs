@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `serve` | [`serve`] | run a cache node |
 //! | `get` | [`get`] | fetch one key from a node |
+//! | `remove`, `set` | [`mutate`] | change keys across the whole mesh |
 //! | `stats` | [`stats`] | print a node's counters |
 //! | `wait` | [`wait`] | return once nodes answer health SERVING |
 //! | `demo` | [`demo`] | a 3-node mesh in one process, narrated |
@@ -36,6 +37,7 @@ pub mod config;
 pub mod demo;
 pub mod get;
 pub mod logging;
+pub mod mutate;
 pub mod parse;
 pub mod runtime;
 pub mod serve;
@@ -72,6 +74,12 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Get one key from a node; the raw value goes to stdout.
     Get(get::GetArgs),
+    /// Remove keys from every node's caches (the owners first); prints the
+    /// nodes reached, exit 1 if one was not.
+    Remove(mutate::RemoveArgs),
+    /// Store a value at the key's owner and drop every other copy (the
+    /// source is not written); exit 1 if a node was not reached.
+    Set(mutate::SetArgs),
     /// Print every counter of every group of a node, as a table or JSON.
     Stats(stats::StatsArgs),
     /// Wait until every node given answers its health check SERVING (exit 1
@@ -87,6 +95,8 @@ impl Command {
         match self {
             Command::Serve(args) => serve::run(args).await,
             Command::Get(args) => get::run(args).await,
+            Command::Remove(args) => mutate::remove(args).await,
+            Command::Set(args) => mutate::set(args).await,
             Command::Stats(args) => stats::run(args).await,
             Command::Wait(args) => wait::run(args).await,
             Command::Demo(args) => demo::run(args).await,

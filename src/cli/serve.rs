@@ -22,6 +22,7 @@ pub mod discovery;
 pub mod http2;
 pub mod loads;
 mod metrics;
+pub mod mutations;
 mod node;
 pub mod reload;
 pub mod resources;
@@ -144,6 +145,9 @@ pub struct ServeArgs {
     /// Load timeout, load limits, peer liveness and the breaker.
     #[command(flatten)]
     pub loads: loads::LoadArgs,
+    /// Remove and Set across the mesh; the hot TTL.
+    #[command(flatten)]
+    pub mutations: mutations::MutationArgs,
     /// Longest wait for an HTTP origin (http/https sources).
     #[arg(long, env = "GROUPCACHE_ORIGIN_TIMEOUT", default_value = "5s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub origin_timeout: Duration,

@@ -42,8 +42,10 @@ use crate::tls::client::tcp_to;
 use crate::trace_context::hop::Hop;
 use crate::transport::coalesce::CoalescingIo;
 
+mod calls;
+
+use crate::pb::FetchRequest;
 use crate::pb::groupcache_client::GroupcacheClient;
-use crate::pb::{FetchRequest, PutEntry, PutRequest};
 use crate::{Error, PoolOptions, limits, status};
 
 /// The client side of one peer.
@@ -109,44 +111,6 @@ impl GrpcPeer {
             ring,
             takeover_timeout: opts.takeover_timeout,
         })
-    }
-
-    /// Hands `entries` of `group` to this peer (`Put`), within `budget`:
-    /// how many it stored. Used by a leaving node; skipped (an error) while
-    /// the peer's breaker is open.
-    pub async fn put(
-        &self,
-        group: &str,
-        entries: Vec<PutEntry>,
-        budget: Duration,
-    ) -> Result<u32, CoreError> {
-        if !self.breaker.allow() {
-            return Err(CoreError::unavailable(
-                "skipped: the peer's breaker is open",
-            ));
-        }
-        let mut request = tonic::Request::new(PutRequest {
-            group: group.to_owned(),
-            entries,
-        });
-        request.set_timeout(budget);
-        if let Some(tokens) = &self.peer_tokens {
-            request
-                .metadata_mut()
-                .insert("authorization", tokens.header());
-        }
-        let mut client = self.client();
-        match tokio::time::timeout(budget, client.put(request)).await {
-            Ok(Ok(response)) => {
-                self.record(Verdict::Alive, &"ok");
-                Ok(response.into_inner().stored)
-            }
-            Ok(Err(status)) => {
-                self.record(verdict_of(&status), &status);
-                Err(status::from_status(&status))
-            }
-            Err(_elapsed) => Err(CoreError::DeadlineExceeded),
-        }
     }
 
     /// The peer's health: its breaker's state and counters.
@@ -461,8 +425,13 @@ impl GrpcPeer {
                     value: Bytes::copy_from_slice(&r.value),
                     minute_qps: Some(r.minute_qps),
                     ttl: (r.ttl_ms > 0).then(|| Duration::from_millis(r.ttl_ms)),
+                    not_found: false,
                 };
                 (Ok(fetched), Verdict::Alive)
+            }
+            Ok(Err(status)) if status::negative_ttl(&status).is_some() => {
+                let ttl = status::negative_ttl(&status).unwrap_or_default();
+                (Ok(Fetched::not_found(ttl)), Verdict::Alive)
             }
             Ok(Err(status)) if is_own_timer(&status, budget, started.elapsed()) => {
                 tracing::debug!(peer = %self.id, %key, ?budget, "peer fetch timed out");

@@ -15,6 +15,9 @@ use tonic::Status;
 
 use crate::status;
 
+/// The default most keys one request may name (`Remove`).
+pub const DEFAULT_MAX_BATCH_KEYS: usize = 1000;
+
 /// The default largest value served or fetched: 8 MiB.
 pub const DEFAULT_MAX_VALUE_BYTES: usize = 8 << 20;
 

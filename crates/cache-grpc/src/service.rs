@@ -15,6 +15,10 @@
 //! - `Stats`: counters, caches, load limiter, peer health and membership.
 //! - `Put`: values a leaving peer hands over, stored in the main cache as
 //!   if loaded here (never forwarded).
+//! - `Remove` and `Set` (admins): the change sent across the mesh by
+//!   [`mutations`](crate::mutations), owners first; `Invalidate` and
+//!   `Store` (peers): their halves on each node, never forwarded. In
+//!   `service/mutations.rs`.
 //!
 //! Every error leaves as a gRPC status through [`status`], the one mapping.
 
@@ -36,6 +40,8 @@ use crate::server::gauges::NodeGauges;
 use crate::trace_context::TraceContext;
 use crate::{PeerHealth, PeerPool, status};
 
+mod mutations;
+
 /// The service implementation. Cheap to clone (registry and pool are
 /// handles).
 #[derive(Debug, Clone)]
@@ -49,6 +55,11 @@ pub struct GroupcacheService {
     gauges: Option<NodeGauges>,
     /// Which requests are logged (default: none).
     access_log: AccessLog,
+    /// The most keys a `Remove` names.
+    max_batch_keys: usize,
+    /// How long `Remove` and `Set` wait for the other nodes, each step,
+    /// when the request has no deadline.
+    mutation_timeout: Duration,
 }
 
 impl GroupcacheService {
@@ -61,7 +72,18 @@ impl GroupcacheService {
             max_value_bytes,
             gauges: None,
             access_log: AccessLog::off(),
+            max_batch_keys: crate::limits::DEFAULT_MAX_BATCH_KEYS,
+            mutation_timeout: crate::mutations::DEFAULT_MUTATION_TIMEOUT,
         }
+    }
+
+    /// Bounds `Remove` to `max_batch_keys` keys, and waits at most
+    /// `timeout` for the other nodes in each step of a `Remove` or `Set`
+    /// that has no deadline of its own.
+    pub fn with_mutation_limits(mut self, max_batch_keys: usize, timeout: Duration) -> Self {
+        self.max_batch_keys = max_batch_keys;
+        self.mutation_timeout = timeout;
+        self
     }
 
     /// Logs requests as `access_log` says.
@@ -230,6 +252,9 @@ impl GroupcacheService {
                 status::to_status(&e)
             })?
         };
+        if fetched.not_found {
+            return Err(status::not_found_for(fetched.ttl.unwrap_or_default()));
+        }
         self.check_size(&fetched.value)?;
         Ok(FetchResponse {
             value: fetched.value,
@@ -296,6 +321,41 @@ impl Groupcache for GroupcacheService {
         request: Request<pb::PutRequest>,
     ) -> Result<Response<pb::PutResponse>, Status> {
         self.put_answer(request.into_inner()).map(Response::new)
+    }
+
+    async fn remove(
+        &self,
+        request: Request<pb::RemoveRequest>,
+    ) -> Result<Response<pb::MutationResponse>, Status> {
+        let budget = self.mutation_budget(request.extensions().get::<Deadline>());
+        self.remove_answer(request.into_inner(), budget)
+            .await
+            .map(Response::new)
+    }
+
+    async fn set(
+        &self,
+        request: Request<pb::SetRequest>,
+    ) -> Result<Response<pb::MutationResponse>, Status> {
+        let budget = self.mutation_budget(request.extensions().get::<Deadline>());
+        self.set_answer(request.into_inner(), budget)
+            .await
+            .map(Response::new)
+    }
+
+    async fn invalidate(
+        &self,
+        request: Request<pb::InvalidateRequest>,
+    ) -> Result<Response<pb::InvalidateResponse>, Status> {
+        self.invalidate_answer(request.into_inner())
+            .map(Response::new)
+    }
+
+    async fn store(
+        &self,
+        request: Request<pb::SetRequest>,
+    ) -> Result<Response<pb::StoreResponse>, Status> {
+        self.store_answer(request.into_inner()).map(Response::new)
     }
 }
 

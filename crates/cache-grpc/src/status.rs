@@ -68,6 +68,11 @@ pub const KIND_TOO_MANY_LOADS: &str = "too-many-loads";
 /// Marker value: the owner's value is over its `max_value_bytes`.
 pub const KIND_VALUE_TOO_LARGE: &str = "value-too-large";
 
+/// The response metadata key with which an owner that remembers a key's
+/// NotFound says for how many more milliseconds (negative caching across
+/// the mesh: the requester may keep the NotFound as long).
+pub const NEGATIVE_TTL_KEY: &str = "gc-negative-ttl-ms";
+
 /// The message sent for a source failure (the detail stays in the logs).
 const SOURCE_FAILED_MESSAGE: &str = "the source failed to load the key";
 
@@ -114,6 +119,55 @@ pub fn to_status(err: &CoreError) -> Status {
             tracing::error!(error = %other, "unexpected error on the request path");
             Status::internal("internal error")
         }
+    }
+}
+
+/// The owner's NotFound for a key it remembers as missing for `ttl` more:
+/// `NOT_FOUND`, marked, with [`NEGATIVE_TTL_KEY`].
+pub fn not_found_for(ttl: std::time::Duration) -> Status {
+    let mut status = to_status(&CoreError::NotFound);
+    let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+    status.metadata_mut().insert(
+        NEGATIVE_TTL_KEY,
+        ms.to_string().parse().expect("digits are ASCII"),
+    );
+    status
+}
+
+/// How long the owner remembers the NotFound of `status`
+/// ([`not_found_for`]), if it said; `None` for any other status.
+pub fn negative_ttl(status: &Status) -> Option<std::time::Duration> {
+    if status.code() != Code::NotFound {
+        return None;
+    }
+    let ms = status.metadata().get(NEGATIVE_TTL_KEY)?.to_str().ok()?;
+    let ms: u64 = ms.parse().ok()?;
+    (ms > 0).then(|| std::time::Duration::from_millis(ms))
+}
+
+/// The answer to a `Remove` naming no key.
+pub fn no_keys() -> Status {
+    Status::invalid_argument("no keys: name at least one")
+}
+
+/// The answer to a request naming `count` keys, over the limit of `limit`
+/// (`--max-batch-keys`).
+pub fn too_many_keys(count: usize, limit: usize) -> Status {
+    Status::invalid_argument(format!(
+        "{count} keys is over the limit of {limit} per request (--max-batch-keys): send them in \
+         smaller batches"
+    ))
+}
+
+/// The answer to a `Set` that could not be applied: the key's owner could
+/// not be reached (`UNAVAILABLE`, saying who and why; nothing was stored),
+/// or the core refused it ([`to_status`]).
+pub fn mutation_failed(err: &CoreError) -> Status {
+    match err {
+        CoreError::Unavailable(detail) => {
+            Status::unavailable(format!("{detail}; nothing was stored"))
+        }
+        other => to_status(other),
     }
 }
 

@@ -1,7 +1,8 @@
 //! In-process tier (`LocalCluster`: real gRPC servers on 127.0.0.1:0 in
 //! the test process): what a requesting node does with its key owner's
-//! answers that are not values. A NotFound is cached by the owner alone
-//! (with negative caching on everywhere); a value over `max_value_bytes`
+//! answers that are not values. A NotFound is cached by the owner, and by
+//! the requester's hot cache for the owner's remaining negative TTL; a value
+//! over `max_value_bytes`
 //! reaches the client as `RESOURCE_EXHAUSTED` through either node.
 
 mod common;
@@ -18,13 +19,14 @@ fn stats(cluster: &cache_grpc::LocalCluster, node: usize) -> cache_core::StatsSn
     cluster.group(node, GROUP).unwrap().stats()
 }
 
-/// With negative caching on every node, a NotFound from the key's owner is
-/// remembered by the owner only: asked three times through node 0, the
-/// owner's source is called once, but node 0 asks the owner every time and
-/// caches nothing. Node 0 does cache a NotFound of a key it owns itself,
-/// so negative caching is on there too.
+/// With negative caching on every node, a NotFound from the key's owner
+/// travels with the time the owner still remembers it: asked three times
+/// through node 0, the owner's source is called once and the owner is asked
+/// once; node 0 answers the other two from the NotFound in its hot cache
+/// (never its main cache: the key is not its own). Node 0 caches a NotFound
+/// of a key it owns itself in its main cache.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_peers_not_found_is_cached_by_the_owner_only() {
+async fn a_peers_not_found_is_kept_for_the_owners_ttl() {
     let (cluster, recorder) =
         cluster_configured(2, patient(), |b| b.negative_ttl(Some(NEGATIVE_TTL))).await;
     bounded(async {
@@ -33,20 +35,24 @@ async fn a_peers_not_found_is_cached_by_the_owner_only() {
         for round in 1..=3u64 {
             let err = get(&mut client, &remote, None).await.unwrap_err();
             assert_eq!(err.code(), Code::NotFound, "round {round}: {err:?}");
-            assert_eq!(stats(&cluster, 0).peer_loads, round, "asked the owner");
+            assert_eq!(stats(&cluster, 0).peer_loads, 1, "asked the owner once");
         }
         let loads: Vec<usize> = recorder.loads_of(&remote).iter().map(|l| l.node).collect();
         assert_eq!(loads, [1], "the owner's source asked once");
         let requester = stats(&cluster, 0);
         assert_eq!(
             (requester.main_cache.items, requester.hot_cache.items),
-            (0, 0),
-            "the requester cached nothing"
+            (0, 1),
+            "the requester keeps the NotFound in its hot cache"
+        );
+        assert_eq!(
+            (requester.negative_promotions, requester.negative_hits),
+            (1, 2)
         );
         assert_eq!(requester.fallback_loads, 0);
         let owner = stats(&cluster, 1);
         assert_eq!(owner.main_cache.items, 1, "the owner keeps the NotFound");
-        assert_eq!(owner.server_requests, 3);
+        assert_eq!(owner.server_requests, 1);
 
         let own = key_owned_by(&cluster, 0, "missing-o");
         for _ in 0..2 {

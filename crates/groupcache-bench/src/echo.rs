@@ -6,6 +6,7 @@
 use std::future::Future;
 
 use bytes::Bytes;
+use cache_grpc::pb;
 use cache_grpc::pb::groupcache_server::{Groupcache, GroupcacheServer};
 use cache_grpc::pb::{
     FetchRequest, FetchResponse, GetRequest, GetResponse, PutRequest, PutResponse, StatsRequest,
@@ -61,6 +62,34 @@ impl Groupcache for EchoService {
     }
 
     async fn put(&self, _req: Request<PutRequest>) -> Result<Response<PutResponse>, Status> {
+        Err(Status::unimplemented("the echo server stores nothing"))
+    }
+
+    async fn remove(
+        &self,
+        _req: Request<pb::RemoveRequest>,
+    ) -> Result<Response<pb::MutationResponse>, Status> {
+        Err(Status::unimplemented("the echo server stores nothing"))
+    }
+
+    async fn set(
+        &self,
+        _req: Request<pb::SetRequest>,
+    ) -> Result<Response<pb::MutationResponse>, Status> {
+        Err(Status::unimplemented("the echo server stores nothing"))
+    }
+
+    async fn invalidate(
+        &self,
+        _req: Request<pb::InvalidateRequest>,
+    ) -> Result<Response<pb::InvalidateResponse>, Status> {
+        Err(Status::unimplemented("the echo server stores nothing"))
+    }
+
+    async fn store(
+        &self,
+        _req: Request<pb::SetRequest>,
+    ) -> Result<Response<pb::StoreResponse>, Status> {
         Err(Status::unimplemented("the echo server stores nothing"))
     }
 }

@@ -22,6 +22,8 @@ use crate::cli::serve::reload::Watched;
 pub const CLIENT_TOKENS_VAR: &str = "GROUPCACHE_AUTH_TOKENS";
 /// The variable holding peer tokens themselves.
 pub const PEER_TOKENS_VAR: &str = "GROUPCACHE_PEER_TOKENS";
+/// The variable holding admin tokens themselves.
+pub const ADMIN_TOKENS_VAR: &str = "GROUPCACHE_ADMIN_TOKENS";
 
 /// Authentication flags of `serve`.
 #[derive(Debug, Clone, Args)]
@@ -37,6 +39,12 @@ pub struct AuthArgs {
     /// gets PERMISSION_DENIED. Or set GROUPCACHE_PEER_TOKENS.
     #[arg(long, env = "GROUPCACHE_PEER_TOKEN_FILE", value_name = "FILE")]
     pub peer_token_file: Option<PathBuf>,
+    /// Admins send a token of FILE on Remove and Set, the RPCs that change
+    /// the cache for everyone (a peer's token works there too; a client's
+    /// gets PERMISSION_DENIED once any token is configured). Admin tokens
+    /// also pass as client tokens. Or set GROUPCACHE_ADMIN_TOKENS.
+    #[arg(long, env = "GROUPCACHE_ADMIN_TOKEN_FILE", value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
     /// Serve Stats without a token (for a monitoring scraper).
     #[arg(long, env = "GROUPCACHE_OPEN_STATS", value_parser = clap_parsers::switch)]
     pub open_stats: bool,
@@ -57,6 +65,8 @@ pub struct NodeTokens {
     pub clients: Option<Tokens>,
     /// Peer tokens, if any.
     pub peers: Option<Tokens>,
+    /// Admin tokens, if any.
+    pub admins: Option<Tokens>,
 }
 
 /// Tokens from a file, else from the variable `var` (read through `env`).
@@ -86,7 +96,12 @@ impl AuthArgs {
                  peers prove who they are with a peer token",
             ));
         }
-        Ok(NodeTokens { clients, peers })
+        let admins = load(self.admin_token_file.as_ref(), ADMIN_TOKENS_VAR, env)?;
+        Ok(NodeTokens {
+            clients,
+            peers,
+            admins,
+        })
     }
 
     /// The server's policy for `tokens`.
@@ -99,6 +114,9 @@ impl AuthArgs {
         }
         if let Some(t) = &tokens.peers {
             p = p.peer_tokens(t.clone());
+        }
+        if let Some(t) = &tokens.admins {
+            p = p.admin_tokens(t.clone());
         }
         p
     }
@@ -129,6 +147,7 @@ impl NodeTokens {
         [
             ("client tokens", &self.clients),
             ("peer tokens", &self.peers),
+            ("admin tokens", &self.admins),
         ]
         .into_iter()
         .filter_map(|(what, set)| {

@@ -131,6 +131,8 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
             .load_timeout(Some(args.loads.load_timeout))
             .load_limiter(limiter.clone())
             .max_key_bytes(max_key_bytes)
+            .hot_ttl(args.mutations.hot_ttl())
+            .tombstone_ttl(args.mutations.tombstone_ttl)
             .build()?;
         registry.add(group)?;
     }
@@ -145,6 +147,8 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         .reflection(!args.no_reflection)
         .max_concurrent_requests(args.max_concurrent_requests)
         .request_timeout(args.request_timeout)
+        .max_batch_keys(args.mutations.max_batch_keys)
+        .mutation_timeout(args.mutations.mutation_timeout)
         .drain_timeout(args.shutdown_timeout)
         .shutdown_grace(args.shutdown_grace)
         .write_coalescing(!dev.no_server_coalescing)

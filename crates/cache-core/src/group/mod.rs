@@ -177,6 +177,13 @@ impl Group {
         &self.inner.limiter
     }
 
+    /// Checks `key` as every get does: [`Error::InvalidKey`] when it is
+    /// empty or longer than the group's
+    /// [`max_key_bytes`](GroupBuilder::max_key_bytes).
+    pub fn check_key(&self, key: &str) -> Result<(), Error> {
+        self.inner.check_key(key)
+    }
+
     /// The byte budget of both caches together.
     pub fn cache_bytes(&self) -> u64 {
         self.inner.store.budget()

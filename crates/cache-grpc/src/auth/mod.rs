@@ -5,8 +5,9 @@
 //!
 //! | path | role | needs |
 //! |---|---|---|
-//! | `Fetch`, `Put` (and every peer-to-peer RPC added later) | [`Role::Peer`] | a peer token, or a peer's certificate |
-//! | `Get`, `Stats` | [`Role::Client`] | a client token or certificate (or a peer's credential) |
+//! | `Fetch`, `Put`, `Invalidate`, `Store` (and every peer-to-peer RPC added later) | [`Role::Peer`] | a peer token, or a peer's certificate |
+//! | `Remove`, `Set` | [`Role::Admin`] | an admin token, or a peer's credential; nothing while no token or certificate is configured at all |
+//! | `Get`, `Stats` | [`Role::Client`] | a client token or certificate (or a peer's or an admin's credential) |
 //! | health, reflection | [`Role::Open`] | nothing, unless configured |
 //!
 //! A request without a credential, or with an unknown one, is
@@ -40,6 +41,9 @@ pub enum Role {
     Client,
     /// A peer's credential.
     Peer,
+    /// An admin's credential or a peer's: the RPCs that change the cache
+    /// for everyone (`Remove`, `Set`).
+    Admin,
 }
 
 /// Which tokens are accepted where. Cheap to clone.
@@ -47,6 +51,7 @@ pub enum Role {
 pub struct AuthPolicy {
     clients: Option<Tokens>,
     peers: Option<Tokens>,
+    admins: Option<Tokens>,
     open_stats: bool,
     closed_health: bool,
     /// Client certificates are checked (mTLS is on): one proves peer
@@ -72,6 +77,15 @@ impl AuthPolicy {
     /// sends the first.
     pub fn peer_tokens(mut self, tokens: Tokens) -> Self {
         self.peers = Some(tokens);
+        self
+    }
+
+    /// Admins present one of `tokens` on `Remove` and `Set` (a peer's
+    /// credential is accepted there too). Once any token or certificate is
+    /// configured, those RPCs need one of the two; a client's credential
+    /// gets `PERMISSION_DENIED`. Admin tokens also pass as client tokens.
+    pub fn admin_tokens(mut self, tokens: Tokens) -> Self {
+        self.admins = Some(tokens);
         self
     }
 
@@ -122,8 +136,18 @@ impl AuthPolicy {
     pub fn is_open(&self) -> bool {
         self.clients.is_none()
             && self.peers.is_none()
+            && self.admins.is_none()
             && !self.peer_certificates
             && !self.peers_elsewhere
+    }
+
+    /// Whether any credential is configured (then `Remove` and `Set` need
+    /// an admin's or a peer's).
+    fn has_credentials(&self) -> bool {
+        self.clients.is_some()
+            || self.peers.is_some()
+            || self.admins.is_some()
+            || self.peer_certificates
     }
 
     /// The tokens this node's peer client presents, if any.
@@ -136,7 +160,8 @@ impl AuthPolicy {
         const GROUPCACHE: &str = "/groupcache.v1.Groupcache/";
         if let Some(method) = path.strip_prefix(GROUPCACHE) {
             return match method {
-                "Fetch" | "Put" => Role::Peer,
+                "Fetch" | "Put" | "Invalidate" | "Store" => Role::Peer,
+                "Remove" | "Set" => Role::Admin,
                 "Stats" if self.open_stats => Role::Open,
                 _ => Role::Client,
             };
@@ -164,12 +189,20 @@ impl AuthPolicy {
             certificate.is_some_and(|c| c.peer)
                 || matches!((token, &self.peers), (Some(t), Some(p)) if p.contains(t))
         };
+        let is_admin = || matches!((token, &self.admins), (Some(t), Some(a)) if a.contains(t));
         let is_client = || {
             certificate.is_some()
                 || matches!((token, &self.clients), (Some(t), Some(c)) if c.contains(t))
+                || is_admin()
         };
         match role {
             Role::Open => Ok(()),
+            Role::Admin if !self.has_credentials() => Ok(()),
+            Role::Admin if is_admin() || is_peer() => Ok(()),
+            Role::Admin if is_client() => Err(tonic::Status::permission_denied(
+                "Remove and Set change the cache for every client: they need an admin token \
+                 (--admin-token-file) or a peer's credential",
+            )),
             Role::Peer if self.peers_elsewhere => Err(tonic::Status::permission_denied(
                 "peer RPCs are served on the node's peer port (--peer-listen), not here",
             )),

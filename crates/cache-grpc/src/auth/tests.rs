@@ -132,3 +132,45 @@ fn peers_elsewhere() {
     );
     assert_eq!(code(p.check(Role::Client, Some(b"client-a"), None)), None);
 }
+
+/// Remove and Set are the admin's: open while no credential is configured
+/// at all; then an admin token or a peer's credential passes, a client's
+/// is PERMISSION_DENIED, nothing UNAUTHENTICATED. The peer-side halves of
+/// the mesh's mutations are peer-only; an admin token passes as a client's.
+#[test]
+fn mutations_need_an_admin_or_a_peer() {
+    let open = AuthPolicy::open();
+    assert_eq!(open.role("/groupcache.v1.Groupcache/Remove"), Role::Admin);
+    assert_eq!(open.role("/groupcache.v1.Groupcache/Set"), Role::Admin);
+    assert_eq!(
+        open.role("/groupcache.v1.Groupcache/Invalidate"),
+        Role::Peer
+    );
+    assert_eq!(open.role("/groupcache.v1.Groupcache/Store"), Role::Peer);
+    assert_eq!(code(open.check(Role::Admin, None, None)), None);
+
+    let p = policy().admin_tokens(Tokens::from_text("admin-1").unwrap());
+    assert_eq!(code(p.check(Role::Admin, Some(b"admin-1"), None)), None);
+    assert_eq!(code(p.check(Role::Admin, Some(b"peer-x"), None)), None);
+    assert_eq!(
+        code(p.check(Role::Admin, Some(b"client-a"), None)),
+        Some(Code::PermissionDenied)
+    );
+    assert_eq!(
+        code(p.check(Role::Admin, None, None)),
+        Some(Code::Unauthenticated)
+    );
+    assert_eq!(code(p.check(Role::Client, Some(b"admin-1"), None)), None);
+    assert_eq!(
+        code(p.check(Role::Peer, Some(b"admin-1"), None)),
+        Some(Code::PermissionDenied)
+    );
+
+    // Peer tokens only (clients open): a mutation still needs a credential.
+    let peers_only = AuthPolicy::open().peer_tokens(Tokens::from_text("peer-x").unwrap());
+    assert_eq!(
+        code(peers_only.check(Role::Admin, None, None)),
+        Some(Code::Unauthenticated)
+    );
+    assert_eq!(code(peers_only.check(Role::Client, None, None)), None);
+}

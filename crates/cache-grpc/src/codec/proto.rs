@@ -187,6 +187,42 @@ impl RawStrings {
     }
 }
 
+impl Decode for pb::RemoveRequest {
+    fn decode_message(message: Bytes) -> Result<Self, Status> {
+        decode_request(message, &["group"])
+    }
+}
+
+impl Decode for pb::SetRequest {
+    fn decode_message(message: Bytes) -> Result<Self, Status> {
+        decode_request(message, &["group", "key"])
+    }
+}
+
+impl Decode for pb::InvalidateRequest {
+    fn decode_message(message: Bytes) -> Result<Self, Status> {
+        decode_request(message, &["group"])
+    }
+}
+
+impl Decode for pb::MutationResponse {
+    fn decode_message(message: Bytes) -> Result<Self, Status> {
+        decode_response(message)
+    }
+}
+
+impl Decode for pb::InvalidateResponse {
+    fn decode_message(message: Bytes) -> Result<Self, Status> {
+        decode_response(message)
+    }
+}
+
+impl Decode for pb::StoreResponse {
+    fn decode_message(message: Bytes) -> Result<Self, Status> {
+        decode_response(message)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tonic::Code;

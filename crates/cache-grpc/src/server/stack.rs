@@ -45,7 +45,8 @@ pub(crate) fn build(
     let gauges = NodeGauges::new(&opts.version, shed.clone());
     let service = GroupcacheService::new(registry, pool, opts.max_value_bytes)
         .with_gauges(gauges.clone())
-        .with_access_log(opts.access_log);
+        .with_access_log(opts.access_log)
+        .with_mutation_limits(opts.max_batch_keys, opts.mutation_timeout);
     let groupcache = ServiceBuilder::new()
         .layer(shed)
         .layer(DeadlineLayer::new(Some(opts.request_timeout)))

@@ -227,6 +227,25 @@ impl ServerOptionsBuilder {
         self
     }
 
+    /// The most keys one request names (`Remove`; default
+    /// [`DEFAULT_MAX_BATCH_KEYS`](crate::limits::DEFAULT_MAX_BATCH_KEYS),
+    /// 1000): more is `INVALID_ARGUMENT`. Must not be zero.
+    pub fn max_batch_keys(mut self, value: usize) -> Self {
+        self.opts.max_batch_keys = value;
+        self
+    }
+
+    /// How long `Remove` and `Set` wait for the other nodes when the
+    /// request has no deadline of its own, each step (the owners, then the
+    /// rest) within it (default
+    /// [`DEFAULT_MUTATION_TIMEOUT`](crate::mutations::DEFAULT_MUTATION_TIMEOUT),
+    /// 5 s). A node that has not answered by then is reported unreached.
+    /// Must not be zero.
+    pub fn mutation_timeout(mut self, value: Duration) -> Self {
+        self.opts.mutation_timeout = value;
+        self
+    }
+
     /// What `Stats` reports the node runs (`StatsResponse.info.version`):
     /// the binary's name, version and build. Default `cache-grpc VERSION`.
     pub fn version(mut self, value: impl Into<String>) -> Self {

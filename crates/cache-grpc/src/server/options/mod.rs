@@ -58,6 +58,8 @@ pub struct ServerOptions {
     pub(crate) version: String,
     pub(crate) access_log: AccessLog,
     pub(crate) request_stats: RequestStats,
+    pub(crate) max_batch_keys: usize,
+    pub(crate) mutation_timeout: Duration,
 }
 
 impl Default for ServerOptions {
@@ -89,6 +91,8 @@ impl Default for ServerOptions {
             version: format!("cache-grpc {}", env!("CARGO_PKG_VERSION")),
             access_log: AccessLog::off(),
             request_stats: RequestStats::default(),
+            max_batch_keys: limits::DEFAULT_MAX_BATCH_KEYS,
+            mutation_timeout: crate::mutations::DEFAULT_MUTATION_TIMEOUT,
         }
     }
 }
@@ -217,6 +221,16 @@ impl ServerOptions {
         &self.auth
     }
 
+    /// See [`ServerOptionsBuilder::max_batch_keys`].
+    pub fn max_batch_keys(&self) -> usize {
+        self.max_batch_keys
+    }
+
+    /// See [`ServerOptionsBuilder::mutation_timeout`].
+    pub fn mutation_timeout(&self) -> Duration {
+        self.mutation_timeout
+    }
+
     /// See [`ServerOptionsBuilder::access_log`].
     pub fn access_log(&self) -> AccessLog {
         self.access_log
@@ -276,6 +290,12 @@ impl ServerOptions {
         }
         if self.request_timeout.is_zero() {
             return Err(Error::Config("request_timeout must be above zero".into()));
+        }
+        if self.max_batch_keys == 0 {
+            return Err(Error::Config("max_batch_keys must be at least 1".into()));
+        }
+        if self.mutation_timeout.is_zero() {
+            return Err(Error::Config("mutation_timeout must be above zero".into()));
         }
         if self.max_concurrent_streams == 0 {
             return Err(Error::Config(
