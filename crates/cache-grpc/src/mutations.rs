@@ -29,9 +29,9 @@
 //! budget). An unreached node may still serve the old value: a hot copy
 //! for at most its hot TTL, a main-cache copy (it owns the key) until it
 //! expires or the change is sent again. Both calls are idempotent: retry
-//! until nothing is unreached. A `Set` whose owner cannot be reached stores
-//! nothing and fails ([`Error::Unavailable`]), and the other nodes are not
-//! touched.
+//! until nothing is unreached. A `Set` whose owner does not confirm it
+//! fails ([`Error::Unavailable`]) and the other nodes are not touched; an
+//! owner that got it but answered too late may still have stored it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -147,8 +147,8 @@ pub async fn remove(
 /// Stores `value` for `key` of `group` at the key's owner (this node, or
 /// the owner on this node's ring through `Store`, which never forwards),
 /// then drops every other node's copy. [`Error::Unavailable`] when the
-/// owner could not be reached: then nothing was stored and no other node
-/// was touched. Each step is bounded by `budget`. `key` must be valid.
+/// owner did not confirm it (unreachable, or no answer within `budget`:
+/// then it may still apply it late); no other node was touched. Each step is bounded by `budget`. `key` must be valid.
 pub async fn set(
     group: &Group,
     pool: &PeerPool,
@@ -173,7 +173,10 @@ pub async fn set(
             .store(group.name(), key, value, ttl, budget)
             .await
             .map_err(|e| {
-                Error::unavailable(format!("the key's owner {owner} did not store it: {e}"))
+                Error::unavailable(format!(
+                    "the key's owner {owner} did not confirm the Set ({e}); the other nodes \
+                     were not changed"
+                ))
             })?;
         group.remove(key);
         report.reached.push(me.clone());

@@ -159,14 +159,12 @@ pub fn too_many_keys(count: usize, limit: usize) -> Status {
     ))
 }
 
-/// The answer to a `Set` that could not be applied: the key's owner could
-/// not be reached (`UNAVAILABLE`, saying who and why; nothing was stored),
-/// or the core refused it ([`to_status`]).
+/// The answer to a `Set` that could not be applied: the key's owner did
+/// not confirm it (`UNAVAILABLE`, saying who and why), or the core refused
+/// it ([`to_status`]).
 pub fn mutation_failed(err: &CoreError) -> Status {
     match err {
-        CoreError::Unavailable(detail) => {
-            Status::unavailable(format!("{detail}; nothing was stored"))
-        }
+        CoreError::Unavailable(detail) => Status::unavailable(detail.to_string()),
         other => to_status(other),
     }
 }

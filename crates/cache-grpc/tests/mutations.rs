@@ -169,7 +169,7 @@ async fn a_dead_node_is_reported_and_a_set_to_a_dead_owner_fails() {
             err.message().contains(&cluster.addr(2).to_string()),
             "{err:?}"
         );
-        assert!(err.message().contains("nothing was stored"), "{err:?}");
+        assert!(err.message().contains("did not confirm"), "{err:?}");
     })
     .await;
     cluster.shutdown().await.unwrap();
