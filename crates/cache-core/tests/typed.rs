@@ -244,11 +244,10 @@ async fn decode_error_is_the_readers_only() {
     else {
         panic!("{err:?}")
     };
-    assert_eq!((*codec, *type_name), ("protobuf", "typed::Reading"));
-    assert!(
-        err.to_string()
-            .starts_with("value does not decode as protobuf into typed::Reading: ")
-    );
+    let reading = std::any::type_name::<Reading>();
+    assert_eq!((*codec, *type_name), ("protobuf", reading));
+    let expected = format!("value does not decode as protobuf into {reading}: ");
+    assert!(err.to_string().starts_with(&expected), "{err}");
     assert!(!err.is_peer_fallback());
 
     // The right reader: the same bytes, from the cache.
@@ -373,10 +372,11 @@ async fn encode_failure_fails_the_load() {
         let Error::SourceFailed(detail) = &err else {
             panic!("{err:?}")
         };
-        assert_eq!(
-            &**detail,
-            "value of type typed::Unencodable does not encode as JSON: this value refuses to be encoded"
+        let expected = format!(
+            "value of type {} does not encode as JSON: this value refuses to be encoded",
+            std::any::type_name::<Unencodable>()
         );
+        assert_eq!(&**detail, expected);
         assert_eq!(calls.load(Ordering::SeqCst), round);
     }
     assert_eq!(group.stats().main_cache.items, 0);
