@@ -63,6 +63,22 @@ pub enum Error {
     /// A builder was given a value it cannot work with.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A value read through a [`TypedGroup`](crate::typed::TypedGroup) is
+    /// not valid for its [`Codec`](crate::typed::Codec): bytes written by
+    /// another codec or another version of the type, or not UTF-8 for a
+    /// `String`. The answer of this reader only: the cached bytes stay as
+    /// they are for readers that can decode them, and nothing is cached
+    /// for the error (see [`typed`](crate::typed)).
+    #[error("value does not decode as {codec} into {type_name}: {detail}")]
+    Decode {
+        /// The codec's format (`"UTF-8"`, `"JSON"`, `"postcard"`,
+        /// `"protobuf"`, or a custom codec's name).
+        codec: &'static str,
+        /// The Rust type the value was to become.
+        type_name: &'static str,
+        /// What the codec said was wrong.
+        detail: Arc<str>,
+    },
 }
 
 impl Error {
@@ -74,6 +90,29 @@ impl Error {
     /// Builds a [`Error::Unavailable`] from anything printable.
     pub fn unavailable(detail: impl std::fmt::Display) -> Self {
         Error::Unavailable(detail.to_string().into())
+    }
+
+    /// Builds a [`Error::Decode`]: a value did not decode as `codec` into a
+    /// `V`, for the reason `detail`. For [`Codec`](crate::typed::Codec)
+    /// implementations.
+    pub fn decode<V>(codec: &'static str, detail: impl std::fmt::Display) -> Self {
+        Error::Decode {
+            codec,
+            type_name: std::any::type_name::<V>(),
+            detail: detail.to_string().into(),
+        }
+    }
+
+    /// Builds the error of a value that a loader produced but its codec
+    /// could not encode: a [`Error::SourceFailed`] ("value of type V does
+    /// not encode as `codec`: `detail`"), since the load failed. Like any
+    /// failed load it is not cached, and the next get loads again. For
+    /// [`Codec`](crate::typed::Codec) implementations.
+    pub fn encode_failed<V>(codec: &'static str, detail: impl std::fmt::Display) -> Self {
+        Error::source_failed(format_args!(
+            "value of type {} does not encode as {codec}: {detail}",
+            std::any::type_name::<V>()
+        ))
     }
 
     /// True when a failed peer fetch should be answered by loading the key

@@ -121,6 +121,33 @@
 //! # }).unwrap();
 //! ```
 //!
+//! ## Typed values
+//!
+//! The group caches bytes; [`typed`] puts a [`Codec`] over them, so that a
+//! loader returns a Rust value ([`typed_getter_fn`]: encoded once per
+//! load) and a [`TypedGroup`] reads it back (decoded per get). A value
+//! that does not decode is [`Error::Decode`] for that reader only, never a
+//! panic and never cached. UTF-8 and raw bytes need no feature; protobuf
+//! (feature `prost`), JSON (`serde-json`) and postcard (`postcard`) codecs
+//! are off by default, so this crate builds neither prost nor serde unless
+//! asked.
+//!
+//! ```
+//! use cache_core::{typed_getter_fn, GroupBuilder, TypedGroup, TypedLoaded};
+//! use cache_core::typed::Utf8Codec;
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let group = GroupBuilder::new("names", 1 << 20, typed_getter_fn(Utf8Codec, |key: String, _ctx| async move {
+//!     Ok(TypedLoaded::new(format!("name of {key}")))
+//! }))
+//! .build()?;
+//! let names: TypedGroup<String> = TypedGroup::new(group);
+//! let name: String = names.get("7").await?;
+//! assert_eq!(name, "name of 7");
+//! # Ok::<(), cache_core::Error>(())
+//! # }).unwrap();
+//! ```
+//!
 //! # Layout
 //!
 //! - `group` ([`Group`], [`GroupBuilder`]): the get path above; its
@@ -151,6 +178,9 @@
 //!   increments it, and latency histograms ([`LatencyHistogram`]: fixed
 //!   exponential buckets, atomic, striped per thread) of gets by
 //!   [`GetOutcome`] and of loads.
+//! - [`typed`] ([`TypedGroup`], [`Codec`], [`typed_getter_fn`]): typed
+//!   values over the group's bytes, on its public API only; the serde and
+//!   prost codecs behind features.
 //! - `registry` ([`Registry`]): groups by name, no global state.
 //! - `error` ([`Error`]): every failure, classified.
 //! - `sync`: the locks, atomics, spawn and timeout that the singleflight
@@ -174,6 +204,7 @@ pub mod stats;
 pub mod store;
 mod sync;
 mod trace;
+pub mod typed;
 
 pub use consistent_hash::{HashRing, canonical_peer_id};
 pub use context::LoadContext;
@@ -193,3 +224,4 @@ pub use stats::{
     StatsSnapshot,
 };
 pub use trace::TraceContext;
+pub use typed::{Codec, TypedGroup, TypedLoaded, typed_getter_fn};

@@ -16,12 +16,25 @@
 //! | `ValueTooLarge` | `RESOURCE_EXHAUSTED` ("value of N bytes exceeds max_value_bytes (M)") | `value-too-large` |
 //! | `Unavailable` | `UNAVAILABLE` ("a peer was unavailable") | – |
 //! | `DuplicateGroup`, `Config` | `INTERNAL` | – |
+//! | `Decode` | `INTERNAL` ("a value did not decode in the loader") | `source-failed` |
 //!
 //! Messages never carry the internal detail of a source failure (the
 //! group logs it, once per failed load rather than once per waiting
 //! request). A loader panic is a bug in the loader rather than a
 //! transient condition, so it maps to `INTERNAL`, and it is an answer of the
 //! owner: the requester does not re-run the same loader locally.
+//!
+//! The server never decodes a value (it serves bytes), so a `Decode`
+//! reaches it only from a loader that read another group through a typed
+//! handle (`cache_core::typed`) and returned the error. It is `INTERNAL`,
+//! not `DATA_LOSS`: the bytes are intact, and the reader's type or codec
+//! disagrees with the writer's, a fault of the deployment (a version skew,
+//! a wrong codec) rather than lost or corrupted data, and `DATA_LOSS`
+//! would send an operator looking for corruption. For a requester it is a
+//! failed load on the owner, so it carries the `source-failed` marker (and
+//! comes back as `SourceFailed`, passed on: a local load would run the
+//! same loader and codec); like a source failure's, its detail, which may
+//! quote the value, stays in the owner's log.
 //!
 //! # Requests that do not decode
 //!
@@ -75,6 +88,9 @@ pub const NEGATIVE_TTL_KEY: &str = "gc-negative-ttl-ms";
 
 /// The message sent for a source failure (the detail stays in the logs).
 const SOURCE_FAILED_MESSAGE: &str = "the source failed to load the key";
+/// The message sent for a loader's decode error (the detail stays in the
+/// logs).
+const DECODE_MESSAGE: &str = "a value did not decode in the loader";
 
 /// Maps a core error to the status sent to a client or peer.
 pub fn to_status(err: &CoreError) -> Status {
@@ -97,6 +113,7 @@ pub fn to_status(err: &CoreError) -> Status {
             Status::internal("the loader failed unexpectedly"),
             KIND_LOADER_PANICKED,
         ),
+        CoreError::Decode { .. } => marked(Status::internal(DECODE_MESSAGE), KIND_SOURCE_FAILED),
         CoreError::DeadlineExceeded => Status::deadline_exceeded("deadline exceeded"),
         CoreError::Overloaded => Status::resource_exhausted("overloaded"),
         // Marked: another node loading the key itself would only add to the
@@ -312,6 +329,10 @@ mod tests {
             (CoreError::TooManyLoads, Code::ResourceExhausted),
             (CoreError::unavailable("conn refused"), Code::Unavailable),
             (CoreError::Config("x".into()), Code::Internal),
+            (
+                CoreError::decode::<String>("UTF-8", "invalid utf-8"),
+                Code::Internal,
+            ),
         ];
         for (err, code) in cases {
             assert_eq!(to_status(&err).code(), code, "{err:?}");
@@ -390,6 +411,21 @@ mod tests {
         let err = from_status(&Status::deadline_exceeded("late"));
         assert_eq!(err, CoreError::DeadlineExceeded);
         assert!(!err.is_peer_fallback());
+    }
+
+    /// A loader's decode error is INTERNAL for clients, hides its detail,
+    /// and reaches a requester as the owner's failed load: passed on, not
+    /// loaded again locally.
+    #[test]
+    fn decode_error_is_the_owners_failed_load() {
+        let err = CoreError::decode::<u64>("JSON", "invalid type: string \"secret\"");
+        let status = to_status(&err);
+        assert_eq!(status.code(), Code::Internal);
+        assert_eq!(status.message(), DECODE_MESSAGE);
+        assert!(!status.message().contains("secret"));
+        let back = from_status(&status);
+        assert!(matches!(back, CoreError::SourceFailed(_)), "{back:?}");
+        assert!(!back.is_peer_fallback());
     }
 
     /// The marker is what decides: UNAVAILABLE with it is the owner's source
