@@ -129,3 +129,38 @@ async fn a_node_stopped_during_a_set_catches_up_within_the_hot_ttl() {
         assert_eq!(origin.requests_for(key), 1, "{key}: a Set loads nothing");
     }
 }
+
+/// A node stopped during a Remove is named unreached (exit 1); once it is
+/// back, the same Remove again reaches every node (it is idempotent), and
+/// each key is then loaded once more in the whole mesh, on its owner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remove_missed_by_a_stopped_node_is_completed_by_running_it_again() {
+    let origin = Origin::start(Duration::ZERO).await;
+    let cluster = mesh(&origin, "remove-stopped").await;
+    let addrs: Vec<&str> = cluster.nodes.iter().map(|n| n.addr.as_str()).collect();
+    let keys: Vec<String> = (0..6).map(|i| format!("r{i}")).collect();
+    for addr in &addrs {
+        for key in &keys {
+            value_on(addr, key).await;
+        }
+    }
+    let mut args = vec!["remove", "--addr", addrs[0], "--timeout", "5s", "g"];
+    args.extend(keys.iter().map(String::as_str));
+
+    let pause = cluster.nodes[2].sigstop();
+    let out = run(&args).await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("not reached: {}", addrs[2])), "{}", out.stderr);
+    pause.resume();
+
+    let out = run(&args).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    for addr in &addrs {
+        for key in &keys {
+            assert_eq!(value_on(addr, key).await, origin_value(key));
+        }
+    }
+    for key in &keys {
+        assert_eq!(origin.requests_for(key), 2, "{key}: loaded once more");
+    }
+}

@@ -535,3 +535,16 @@ async fn reader_decodes_what_the_owner_encoded() {
     );
     assert_eq!(to_b.fetches(), 1, "a's hot copy served the later gets");
 }
+
+/// A typed `set` stores the codec's encoding: a typed get answers the set
+/// value with no load, and the raw group holds exactly its bytes.
+#[tokio::test]
+async fn a_typed_set_is_read_back_without_a_load() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (group, typed) = typed_group(JsonCodec, &calls, profile);
+    let value = profile("paid-set@example.com");
+    typed.set("written", &value, None).unwrap();
+    assert_eq!(typed.get("written").await.unwrap(), value);
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert_eq!(group.get("written").await.unwrap(), JsonCodec.encode(&value).unwrap());
+}

@@ -155,4 +155,13 @@ impl<V, C: Codec<V>> TypedGroup<V, C> {
     pub fn remove(&self, key: &str) -> bool {
         self.group.remove(key)
     }
+
+    /// Encodes `value` with the codec and stores it in this node's main
+    /// cache ([`Group::set`]: ordered against loads like `remove`; the
+    /// source is not written). An encode failure is returned and nothing
+    /// changes.
+    pub fn set(&self, key: &str, value: &V, ttl: Option<std::time::Duration>) -> Result<(), Error> {
+        let bytes = self.codec.encode(value)?;
+        self.group.set(key, bytes, ttl)
+    }
 }
