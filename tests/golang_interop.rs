@@ -523,3 +523,153 @@ async fn mixed_pool(go_bin: PathBuf) {
         pool.rust_node.log_text()
     );
 }
+
+/// The last step of a migration (docs/migrating.md), which needs no Go:
+/// in an all-Rust pool switching from Go's protocol to gRPC node by node,
+/// a node already on gRPC fetches from one still in Go mode over gRPC
+/// (its `--listen` port still serves `Fetch`), and the node still in Go
+/// mode, its Go peer gone, loads that peer's keys itself. Every answer is
+/// right throughout; the keys the gRPC ring gives the Go-mode node are
+/// loaded there, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rust_pool_switches_from_go_mode_to_grpc_node_by_node() {
+    tokio::time::timeout(TEST_TIMEOUT, switch_to_grpc())
+        .await
+        .expect("the test did not finish in time");
+}
+
+async fn switch_to_grpc() {
+    let dir = TempDir::new("golang-switch");
+    let ports = free_ports(4);
+    let [a_grpc, a_go, b_grpc, b_go] = [0, 1, 2, 3].map(|i| format!("127.0.0.1:{}", ports[i]));
+    let (oa, ob) = (Origin::start().await, Origin::start().await);
+    let go_peers = format!("http://{a_go},http://{b_go}");
+    let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // A: still in the Go pool (its Go peer B has already moved on).
+    let mut a = spawn_node(
+        &a_grpc,
+        &args(&[
+            "--listen",
+            &a_grpc,
+            "--golang-listen",
+            &a_go,
+            "--golang-peers",
+            &go_peers,
+            "--group",
+            &format!("g={}{{key}}", oa.prefix),
+        ]),
+        &[],
+        &dir.0,
+    );
+    // B: restarted with gRPC peers.
+    let peers = format!("{a_grpc},{b_grpc}");
+    let mut b = spawn_node(
+        &b_grpc,
+        &args(&[
+            "--listen",
+            &b_grpc,
+            "--peers",
+            &peers,
+            "--group",
+            &format!("g={}{{key}}", ob.prefix),
+        ]),
+        &[],
+        &dir.0,
+    );
+    assert!(
+        wait_ready(&mut a).await,
+        "A did not start: {}",
+        a.log_text()
+    );
+    assert!(
+        wait_ready(&mut b).await,
+        "B did not start: {}",
+        b.log_text()
+    );
+    let ring = cache_grpc::PeerPool::new(&b_grpc, [&a_grpc, &b_grpc], Default::default()).unwrap();
+    let get = |addr: String, key: String| async move {
+        client(&addr)
+            .get(GetRequest {
+                group: "g".into(),
+                key,
+            })
+            .await
+            .map(|r| r.into_inner().value.to_vec())
+            .map_err(|s| format!("{:?}: {}", s.code(), s.message()))
+    };
+    let keys: Vec<String> = (0..100).map(|n| format!("key-{n}")).collect();
+    let mut on_a = 0;
+    for key in &keys {
+        assert_eq!(
+            get(b_grpc.clone(), key.clone()).await,
+            Ok(value_of(key)),
+            "{key} via B"
+        );
+        let a_owns = ring.owner(key) == a_grpc;
+        on_a += usize::from(a_owns);
+        let want = if a_owns { (1, 0) } else { (0, 1) };
+        assert_eq!(
+            (oa.loads_of(key), ob.loads_of(key)),
+            want,
+            "{key}: loads at A, B"
+        );
+    }
+    assert!(
+        on_a > 10 && on_a < 90,
+        "a lopsided ring: {on_a} of 100 on A"
+    );
+    for key in &keys {
+        let started = Instant::now();
+        assert_eq!(
+            get(a_grpc.clone(), key.clone()).await,
+            Ok(value_of(key)),
+            "{key} via A"
+        );
+        assert!(started.elapsed() < Duration::from_secs(3), "{key} via A");
+    }
+}
+
+/// Contradictory or incomplete Go-pool settings stop `serve` at start
+/// with exit 2 and a message naming the flags (no Go needed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_go_pool_settings_exit_2() {
+    let group = "g=synthetic:size=8";
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "--golang-listen",
+                "127.0.0.1:0",
+                "--peers",
+                "127.0.0.1:7002",
+            ],
+            "--peers cannot be combined with --golang-listen",
+        ),
+        (&["--golang-listen", "127.0.0.1:0"], "needs --golang-peers"),
+        (
+            &[
+                "--golang-listen",
+                "127.0.0.1:0",
+                "--golang-peers",
+                "http://127.0.0.1:1/",
+            ],
+            "trailing slash",
+        ),
+        // Found only after binding: port 0 is not in the list.
+        (
+            &[
+                "--golang-listen",
+                "127.0.0.1:0",
+                "--golang-peers",
+                "http://127.0.0.1:1",
+            ],
+            "is not in --golang-peers",
+        ),
+    ];
+    for (flags, want) in cases {
+        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--group", group];
+        args.extend_from_slice(flags);
+        let out = run(&args).await;
+        assert_eq!(out.code, Some(2), "{flags:?}: {}", out.stderr);
+        assert!(out.stderr.contains(want), "{flags:?}: {}", out.stderr);
+    }
+}

@@ -110,12 +110,6 @@ impl GolangArgs {
             }
             return Ok(());
         };
-        if self.golang_peers.is_empty() {
-            return Err(Error::config(
-                "--golang-listen needs --golang-peers: the Go pool's whole peer list, as its Go \
-                 nodes are given it",
-            ));
-        }
         for (given, flag) in [
             (!others.peers.is_empty(), "--peers"),
             (others.discovery, "--discovery"),
@@ -128,7 +122,15 @@ impl GolangArgs {
                 )));
             }
         }
-        if listen == others.listen || (others.metrics_listen == Some(listen) && listen.port() != 0)
+        if self.golang_peers.is_empty() {
+            return Err(Error::config(
+                "--golang-listen needs --golang-peers: the Go pool's whole peer list, as its Go \
+                 nodes are given it",
+            ));
+        }
+        // Port 0 picks a free port for each listener, so two port-0 addresses
+        // never clash.
+        if listen.port() != 0 && (listen == others.listen || others.metrics_listen == Some(listen))
         {
             return Err(Error::config(format!(
                 "--golang-listen {listen} is taken by --listen or --metrics-listen: give it a port \
