@@ -19,6 +19,7 @@ pub mod access_log;
 pub mod auth;
 pub mod dev;
 pub mod discovery;
+pub mod golang;
 pub mod http2;
 pub mod loads;
 mod metrics;
@@ -118,6 +119,9 @@ pub struct ServeArgs {
     /// Discovery of the peer set, warm takeover, handoff on leave.
     #[command(flatten)]
     pub membership: discovery::DiscoveryArgs,
+    /// Joining a golang/groupcache HTTPPool instead of a gRPC mesh.
+    #[command(flatten)]
+    pub golang: golang::GolangArgs,
     /// A group and its source of truth, NAME=SOURCE; repeat for several
     /// groups (in the environment variable, separate them with ';').
     /// SOURCE is dir:PATH, http(s)://host:port/prefix/{key}, or
@@ -311,6 +315,14 @@ impl ServeArgs {
         }
         self.loads.validate()?;
         self.membership.validate()?;
+        self.golang.validate(&golang::Others {
+            listen: self.listen,
+            metrics_listen: self.metrics_listen,
+            peers: &self.peers,
+            discovery: self.membership.discovery.is_some(),
+            peer_listen: self.peer_listen.is_some(),
+            insecure: self.auth.insecure,
+        })?;
         if self.origin_timeout.is_zero() {
             return Err(Error::config("--origin-timeout must be above zero"));
         }

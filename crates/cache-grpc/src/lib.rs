@@ -91,6 +91,8 @@
 //! - [`pool`]: [`PeerPool`], the ring and the clients, changeable at run
 //!   time.
 //! - [`cluster`]: [`LocalCluster`], an in-process N-node cluster.
+//! - [`golang`]: joining a golang/groupcache `HTTPPool`: Go's ring, its
+//!   HTTP peer protocol (client and server).
 //! - [`pb`]: code generated from the proto (by `build.rs`).
 //! - [`error`]: [`Error`], this crate's error type.
 
@@ -101,6 +103,7 @@ pub mod client;
 pub mod cluster;
 pub mod codec;
 pub mod error;
+pub mod golang;
 pub mod handoff;
 pub mod limits;
 mod log_limit;

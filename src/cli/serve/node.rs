@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use cache_core::{GroupBuilder, Registry};
+use cache_core::{GroupBuilder, PeerPicker, Registry};
+use cache_grpc::golang::GoServerOptions;
 use cache_grpc::handoff::{HandoffBudget, hand_off};
 use cache_grpc::{PeerPool, PoolOptions, RequestStats, ServerOptions, Transport};
 
@@ -11,7 +12,7 @@ use crate::Error;
 use crate::cli::serve::ServeConfig;
 use crate::cli::serve::dev::DevSettings;
 use crate::cli::serve::resources::raise_open_file_limit;
-use crate::cli::serve::{http2, metrics, reload, self_id};
+use crate::cli::serve::{golang, http2, metrics, reload, self_id};
 use crate::discovery::{Discovery, membership};
 use crate::metrics::NodeCollector;
 use crate::metrics::status::KeyView;
@@ -74,6 +75,8 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         None => local,
     };
     let metrics_listener = metrics::bind(args.metrics_listen).await?;
+    // With --golang-listen: the Go pool's listener and ring.
+    let golang = golang::bind(&args.golang, args.loads.peer_timeout, max_value_bytes).await?;
     // Our entry of --peers, as spelled there (host names resolved).
     let self_addr = self_id::find_self(
         args.self_addr.as_deref(),
@@ -121,9 +124,14 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     // One bound on source loads for the whole node, all groups together.
     let limiter = args.loads.limiter()?;
     let negative_ttl = (!args.negative_ttl.is_zero()).then_some(args.negative_ttl);
+    // Keys are placed by the Go ring in a Go pool, else by the gRPC pool.
+    let picker: Arc<dyn PeerPicker> = match &golang {
+        Some(bound) => Arc::new(bound.pool.clone()),
+        None => Arc::new(pool.clone()),
+    };
     for (name, source) in sources {
         let group = GroupBuilder::new(name, args.cache_bytes, source)
-            .peers(Arc::new(pool.clone()))
+            .peers(Arc::clone(&picker))
             .hot_fraction(args.hot_fraction)
             .promotion(args.promotion.policy(&dev))
             .store_kind(args.store.into())
@@ -191,6 +199,16 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         };
         metrics::start(listener, collector, keys)
     });
+    // Go's protocol is served until the node has drained, like the metrics.
+    let golang = golang.map(|bound| {
+        let limits = GoServerOptions {
+            base_path: args.golang.golang_base_path.clone(),
+            max_connections: args.http2.max_connections,
+            max_concurrent_requests: args.max_concurrent_requests,
+            request_timeout: args.request_timeout,
+        };
+        bound.start(&args.golang, registry.clone(), limits)
+    });
     let leaving = Leaving {
         pool: pool.clone(),
         registry: registry.clone(),
@@ -211,6 +229,9 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     let served = cache_grpc::serve(listeners, registry, pool, server_opts, shutdown).await;
     if let Some(metrics) = metrics {
         metrics.abort();
+    }
+    if let Some(golang) = golang {
+        golang.abort();
     }
     served?;
     let dropped = crate::cli::logging::dropped_lines();
