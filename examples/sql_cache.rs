@@ -83,3 +83,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(stats.gets, 4);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// The example runs to the end, its asserts included.
+    #[test]
+    fn runs() {
+        super::main().expect("the example succeeds");
+    }
+}

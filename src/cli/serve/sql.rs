@@ -34,7 +34,8 @@ pub struct SqlArgs {
     #[arg(long, env = "GROUPCACHE_SQL_TTL_COLUMN", value_delimiter = ';', value_name = "NAME=COLUMN", value_parser = named)]
     pub sql_ttl_column: Vec<(String, String)>,
     /// A file whose first line is the database password of an sql: group,
-    /// NAME=PATH (read at start). Or set GROUPCACHE_SQL_PASSWORD_<NAME>.
+    /// NAME=PATH (read at start). Or set GROUPCACHE_SQL_PASSWORD_ and the
+    /// group name upper-cased (- and . as _), as GROUPCACHE_SQL_PASSWORD_ITEMS.
     #[arg(long, env = "GROUPCACHE_SQL_PASSWORD_FILE", value_delimiter = ';', value_name = "NAME=PATH", value_parser = named)]
     pub sql_password_file: Vec<(String, String)>,
     /// Connections each sql: group keeps to its database at most (queries
