@@ -28,6 +28,7 @@ mod node;
 pub mod reload;
 pub mod resources;
 pub mod self_id;
+pub mod sql;
 pub mod tls;
 
 /// Which store keeps a group's values.
@@ -124,8 +125,9 @@ pub struct ServeArgs {
     pub golang: golang::GolangArgs,
     /// A group and its source of truth, NAME=SOURCE; repeat for several
     /// groups (in the environment variable, separate them with ';').
-    /// SOURCE is dir:PATH, http(s)://host:port/prefix/{key}, or
-    /// synthetic:size=1024,delay=20ms,missing=PREFIX.
+    /// SOURCE is dir:PATH, http(s)://host:port/prefix/{key},
+    /// synthetic:size=1024,delay=20ms,missing=PREFIX, or sql:URL QUERY
+    /// (postgres://, mysql://, mariadb://, sqlite:; see --sql-query).
     #[arg(long = "group", env = "GROUPCACHE_GROUP", value_delimiter = ';', required = true, value_name = "NAME=SOURCE", value_parser = clap_parsers::group)]
     pub groups: Vec<GroupSpec>,
     /// Cache budget of each group, main and hot cache together: bytes or
@@ -174,6 +176,9 @@ pub struct ServeArgs {
     /// Origin connections and HTTP/2 client resets.
     #[command(flatten)]
     pub resources: resources::ResourceArgs,
+    /// Queries, TTL columns, passwords, pools and timeouts of sql: groups.
+    #[command(flatten)]
+    pub sql: sql::SqlArgs,
     /// HTTP/2 connections, streams, queued bytes and timers.
     #[command(flatten)]
     pub http2: http2::Http2Args,
@@ -335,6 +340,7 @@ impl ServeArgs {
             ));
         }
         self.resources.validate()?;
+        self.sql.validate(&self.groups)?;
         self.requests_log.access_log()?;
         self.http2.validate()?;
         let tokens = self.auth.tokens(&|var| std::env::var(var).ok())?;
@@ -344,6 +350,7 @@ impl ServeArgs {
         }
         let mut options = SourceOptions::new(self.max_value_bytes, self.origin_timeout);
         self.resources.apply_to_sources(&mut options);
+        self.sql.apply_to_sources(&mut options);
         if let Some(path) = &self.origin_ca {
             let pem = std::fs::read(path)
                 .map_err(|e| Error::config(format!("--origin-ca {}: {e}", path.display())))?;
@@ -353,8 +360,8 @@ impl ServeArgs {
             .groups
             .iter()
             .map(|g| {
-                g.source
-                    .open(&options)
+                self.sql
+                    .open(g, &options, &|var| std::env::var(var).ok())
                     .map(|s| (g.name.clone(), s))
                     .map_err(|e| match e {
                         Error::Config(m) => Error::config(format!("group {:?}: {m}", g.name)),
@@ -371,10 +378,29 @@ impl ServeArgs {
     }
 }
 
-/// Validates the configuration, binds the listen address, serves until
-/// SIGINT or SIGTERM, then drains in-flight requests (bounded by
-/// `--shutdown-timeout`) and returns.
+impl ServeConfig {
+    /// Checks every source against its backend ([`Source::check`]: an
+    /// `sql:` source connects and prepares its query), in flag order; the
+    /// first failure, naming its group, ends the start.
+    pub async fn check_sources(&self) -> Result<(), Error> {
+        for (name, source) in &self.sources {
+            source.check().await.map_err(|e| match e {
+                Error::Config(m) => Error::config(format!("group {name:?}: {m}")),
+                Error::Io { context, source } => {
+                    Error::io(format!("group {name:?}: {context}"), source)
+                }
+                other => other,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Validates the configuration, checks the sources, binds the listen
+/// address, serves until SIGINT or SIGTERM, then drains in-flight requests
+/// (bounded by `--shutdown-timeout`) and returns.
 pub async fn run(args: ServeArgs) -> Result<(), Error> {
     let config = args.validate()?;
+    config.check_sources().await?;
     node::run(config).await
 }

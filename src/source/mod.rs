@@ -6,6 +6,7 @@
 //! | `dir:PATH` | the file `PATH/key` (never outside `PATH`) |
 //! | `http://host:port/prefix/{key}`, `https://...` | the origin, with the key percent-encoded in place of `{key}` |
 //! | `synthetic:size=1024,delay=20ms,missing=PREFIX` | a deterministic value made up from the key |
+//! | `sql:URL [QUERY]` (`postgres://`, `mysql://`, `mariadb://`, `sqlite:`) | the first column of the query's first row, the key bound to its one parameter ([`sql`]) |
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -19,10 +20,12 @@ use crate::Error;
 
 mod dir;
 mod http;
+pub mod sql;
 mod synthetic;
 
 pub use dir::DirSource;
 pub use http::{DEFAULT_ORIGIN_MAX_CONNECTIONS, HttpSource, KEY_PLACEHOLDER};
+pub use sql::{SqlOptions, SqlSource, SqlSpec};
 pub use synthetic::{DEFAULT_SYNTHETIC_SIZE, SyntheticSource, SyntheticSpec, synthetic_value};
 
 /// A parsed `SOURCE`: which source, before it is opened.
@@ -34,6 +37,8 @@ pub enum SourceSpec {
     Http(String),
     /// `synthetic:OPTIONS`.
     Synthetic(SyntheticSpec),
+    /// `sql:URL [QUERY]`.
+    Sql(SqlSpec),
 }
 
 impl FromStr for SourceSpec {
@@ -62,8 +67,18 @@ impl FromStr for SourceSpec {
         if s == "synthetic" {
             return Ok(SourceSpec::Synthetic(SyntheticSpec::default()));
         }
+        if let Some(rest) = s.strip_prefix("sql:") {
+            return Ok(SourceSpec::Sql(SqlSpec::parse(rest)?));
+        }
+        // Not `{s:?}`: a source that is an SQL URL without `sql:` may hold
+        // a password.
+        let shown = match s.split_once(':') {
+            Some((scheme, _)) => format!("{scheme}:..."),
+            None => format!("{s:?}"),
+        };
         Err(Error::config(format!(
-            "unknown source {s:?}: expected dir:PATH, http(s)://host/...{{key}}... or synthetic:size=N,delay=D,missing=PREFIX"
+            "unknown source {shown}: expected dir:PATH, http(s)://host/...{{key}}..., \
+             synthetic:size=N,delay=D,missing=PREFIX or sql:URL QUERY"
         )))
     }
 }
@@ -81,6 +96,8 @@ pub struct SourceOptions {
     /// Requests each `http:` source has in flight to its origin at once
     /// (and idle connections it keeps); more loads wait for their turn.
     pub origin_max_connections: usize,
+    /// Pool size and timeouts of `sql:` sources.
+    pub sql: SqlOptions,
 }
 
 impl SourceOptions {
@@ -92,6 +109,7 @@ impl SourceOptions {
             origin_timeout,
             origin_ca_pem: None,
             origin_max_connections: DEFAULT_ORIGIN_MAX_CONNECTIONS,
+            sql: SqlOptions::default(),
         }
     }
 }
@@ -127,7 +145,8 @@ async fn bounded<T>(
 
 impl SourceSpec {
     /// Opens the source: checks the directory exists, builds the HTTP
-    /// client.
+    /// client, builds the SQL source (unconnected: its query is checked by
+    /// [`Source::check`] or its first load).
     pub fn open(&self, options: &SourceOptions) -> Result<Source, Error> {
         Ok(match self {
             SourceSpec::Dir(path) => Source::Dir(DirSource::new(path, options.max_value_bytes)?),
@@ -141,6 +160,12 @@ impl SourceSpec {
                 }
                 Source::Synthetic(SyntheticSource::new(spec.clone()))
             }
+            SourceSpec::Sql(spec) => Source::Sql(
+                sql::SqlSourceBuilder::from_spec(Ok(spec.clone()))
+                    .options(options.sql)
+                    .max_value_bytes(options.max_value_bytes)
+                    .build()?,
+            ),
         })
     }
 }
@@ -154,6 +179,20 @@ pub enum Source {
     Http(HttpSource),
     /// Made-up values.
     Synthetic(SyntheticSource),
+    /// An SQL query.
+    Sql(SqlSource),
+}
+
+impl Source {
+    /// What a source checks against its backend before serving: an `sql:`
+    /// source connects and prepares its query ([`SqlSource::check`]); the
+    /// others have nothing to check.
+    pub async fn check(&self) -> Result<(), Error> {
+        match self {
+            Source::Sql(s) => s.check().await,
+            Source::Dir(_) | Source::Http(_) | Source::Synthetic(_) => Ok(()),
+        }
+    }
 }
 
 #[async_trait]
@@ -163,6 +202,7 @@ impl Getter for Source {
             Source::Dir(s) => s.get(key, ctx).await,
             Source::Http(s) => s.get(key, ctx).await,
             Source::Synthetic(s) => s.get(key, ctx).await,
+            Source::Sql(s) => s.get(key, ctx).await,
         }
     }
 }

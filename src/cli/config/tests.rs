@@ -170,3 +170,38 @@ fn mistakes_name_the_file_line_and_key() {
         "{err}"
     );
 }
+
+/// `sql:` groups in the file: the query inside the source string or as
+/// `sql-query`, the TTL column and the pool settings as the flags take
+/// them.
+#[test]
+fn sql_groups() {
+    let f = File::new(
+        "sql",
+        "sql-query = [\"b=SELECT v FROM t WHERE k = ?\"]\nsql-ttl-column = [\"b=ttl\"]\n\
+         sql-max-connections = 3\nsql-query-timeout = \"250ms\"\n[groups]\n\
+         a = \"sql:postgres://gc@db/app SELECT v FROM t WHERE k = $1\"\n\
+         b = \"sql:sqlite:///srv/b.db\"\n",
+    );
+    let a = serve(&["serve", "--config", &f.arg()], &[]).unwrap();
+    let queries: Vec<_> = a
+        .groups
+        .iter()
+        .map(|g| match &g.source {
+            crate::source::SourceSpec::Sql(spec) => spec.query().map(str::to_owned),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        queries,
+        [Some("SELECT v FROM t WHERE k = $1".to_owned()), None]
+    );
+    assert_eq!(
+        a.sql.sql_query,
+        [("b".to_owned(), "SELECT v FROM t WHERE k = ?".to_owned())]
+    );
+    assert_eq!(a.sql.sql_ttl_column, [("b".to_owned(), "ttl".to_owned())]);
+    assert_eq!(a.sql.sql_max_connections, 3);
+    assert_eq!(a.sql.sql_query_timeout, Duration::from_millis(250));
+    assert!(a.sql.validate(&a.groups).is_ok());
+}

@@ -135,9 +135,8 @@ impl GoPeer {
             return Err(too_large(value.len() as u64, self.max_value_bytes));
         }
         Ok(Fetched {
-            value,
             minute_qps: answer.minute_qps,
-            ttl: None,
+            ..Fetched::new(value)
         })
     }
 }
