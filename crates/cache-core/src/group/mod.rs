@@ -4,11 +4,13 @@
 //! options, `load.rs` what happens on a miss, `takeover.rs` how a new owner
 //! asks a key's previous owner before its loader, `handoff.rs` what moves
 //! between owners when the ring changes, `generation.rs` how `remove`
-//! beats a racing load, `spans.rs` the tracing spans of the path.
+//! beats a racing load, `get_many.rs` batches of keys (one request per
+//! owner), `spans.rs` the tracing spans of the path.
 
 mod builder;
 mod generation;
 mod get;
+mod get_many;
 mod handoff;
 mod load;
 mod spans;
