@@ -15,8 +15,12 @@
 //! - `Stats`: counters, caches, load limiter, peer health and membership.
 //! - `Put`: values a leaving peer hands over, stored in the main cache as
 //!   if loaded here (never forwarded).
+//! - `GetMany` and `FetchMany`: batches of keys, a result per key
+//!   (`batch.rs`).
 //!
 //! Every error leaves as a gRPC status through [`status`], the one mapping.
+
+mod batch;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -45,6 +49,8 @@ pub struct GroupcacheService {
     /// Values above this are refused rather than sent (they could not be
     /// decoded by a peer or client configured with the same limit).
     max_value_bytes: usize,
+    /// The most keys of one `GetMany` or `FetchMany`.
+    max_batch_keys: usize,
     /// The server's view of itself, for `Stats` (set by `serve`).
     gauges: Option<NodeGauges>,
     /// Which requests are logged (default: none).
@@ -59,6 +65,7 @@ impl GroupcacheService {
             registry,
             pool,
             max_value_bytes,
+            max_batch_keys: crate::limits::DEFAULT_MAX_BATCH_KEYS,
             gauges: None,
             access_log: AccessLog::off(),
         }
@@ -67,6 +74,13 @@ impl GroupcacheService {
     /// Logs requests as `access_log` says.
     pub fn with_access_log(mut self, access_log: AccessLog) -> Self {
         self.access_log = access_log;
+        self
+    }
+
+    /// Refuses batches (`GetMany`, `FetchMany`) of more than `keys` keys
+    /// (default [`DEFAULT_MAX_BATCH_KEYS`](crate::limits::DEFAULT_MAX_BATCH_KEYS)).
+    pub fn with_max_batch_keys(mut self, keys: usize) -> Self {
+        self.max_batch_keys = keys;
         self
     }
 
@@ -79,6 +93,21 @@ impl GroupcacheService {
     /// The largest value this service answers with.
     pub fn max_value_bytes(&self) -> usize {
         self.max_value_bytes
+    }
+
+    /// The message limit both ways: the largest response this service
+    /// may send.
+    fn message_limit(&self) -> usize {
+        crate::limits::message_limit(self.max_value_bytes)
+    }
+
+    /// Counts (and logs, rate-limited) a requester's ring fingerprint
+    /// that differs from this node's (0: not sent).
+    fn check_ring(&self, ring: u64, peer: Option<SocketAddr>) {
+        let ours = self.pool.ring_fingerprint();
+        if ring != 0 && ring != ours {
+            self.pool.membership().record_mismatch(peer, ring, ours);
+        }
     }
 
     fn group(&self, name: &str) -> Result<Group, Status> {
@@ -216,10 +245,7 @@ impl GroupcacheService {
             ring,
             cached_only,
         } = request;
-        let ours = self.pool.ring_fingerprint();
-        if *ring != 0 && *ring != ours {
-            self.pool.membership().record_mismatch(peer, *ring, ours);
-        }
+        self.check_ring(*ring, peer);
         let g = self.group(group)?;
         let fetched = if *cached_only {
             g.peek(key)
@@ -296,6 +322,33 @@ impl Groupcache for GroupcacheService {
         request: Request<pb::PutRequest>,
     ) -> Result<Response<pb::PutResponse>, Status> {
         self.put_answer(request.into_inner()).map(Response::new)
+    }
+
+    async fn get_many(
+        &self,
+        request: Request<pb::GetManyRequest>,
+    ) -> Result<Response<pb::GetManyResponse>, Status> {
+        let ctx = context(
+            request.extensions().get::<Deadline>(),
+            request.extensions().get::<TraceContext>(),
+        );
+        self.get_many_answer(ctx, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn fetch_many(
+        &self,
+        request: Request<pb::FetchManyRequest>,
+    ) -> Result<Response<pb::FetchManyResponse>, Status> {
+        let ctx = context(
+            request.extensions().get::<Deadline>(),
+            request.extensions().get::<TraceContext>(),
+        );
+        let peer = request.remote_addr();
+        self.fetch_many_answer(ctx, request.into_inner(), peer)
+            .await
+            .map(Response::new)
     }
 }
 

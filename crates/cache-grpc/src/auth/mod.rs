@@ -5,8 +5,8 @@
 //!
 //! | path | role | needs |
 //! |---|---|---|
-//! | `Fetch`, `Put` (and every peer-to-peer RPC added later) | [`Role::Peer`] | a peer token, or a peer's certificate |
-//! | `Get`, `Stats` | [`Role::Client`] | a client token or certificate (or a peer's credential) |
+//! | `Fetch`, `Put`, `FetchMany` (and every peer-to-peer RPC added later) | [`Role::Peer`] | a peer token, or a peer's certificate |
+//! | `Get`, `GetMany`, `Stats` | [`Role::Client`] | a client token or certificate (or a peer's credential) |
 //! | health, reflection | [`Role::Open`] | nothing, unless configured |
 //!
 //! A request without a credential, or with an unknown one, is
@@ -136,7 +136,7 @@ impl AuthPolicy {
         const GROUPCACHE: &str = "/groupcache.v1.Groupcache/";
         if let Some(method) = path.strip_prefix(GROUPCACHE) {
             return match method {
-                "Fetch" | "Put" => Role::Peer,
+                "Fetch" | "Put" | "FetchMany" => Role::Peer,
                 "Stats" if self.open_stats => Role::Open,
                 _ => Role::Client,
             };

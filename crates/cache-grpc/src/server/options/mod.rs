@@ -33,6 +33,7 @@ use crate::{Error, limits};
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub(crate) max_value_bytes: usize,
+    pub(crate) max_batch_keys: usize,
     pub(crate) reflection: bool,
     pub(crate) max_concurrent_requests: usize,
     pub(crate) request_timeout: Duration,
@@ -64,6 +65,7 @@ impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             max_value_bytes: limits::DEFAULT_MAX_VALUE_BYTES,
+            max_batch_keys: limits::DEFAULT_MAX_BATCH_KEYS,
             reflection: true,
             max_concurrent_requests: 4096,
             request_timeout: Duration::from_secs(30),
@@ -109,6 +111,11 @@ impl ServerOptions {
     /// The largest value served.
     pub fn max_value_bytes(&self) -> usize {
         self.max_value_bytes
+    }
+
+    /// The most keys a `GetMany` or `FetchMany` may ask for.
+    pub fn max_batch_keys(&self) -> usize {
+        self.max_batch_keys
     }
 
     /// The longest any `Groupcache` request may take.
@@ -268,6 +275,9 @@ impl ServerOptions {
         self.auth.validate()?;
         if self.max_value_bytes == 0 {
             return Err(Error::Config("max_value_bytes must be at least 1".into()));
+        }
+        if self.max_batch_keys == 0 {
+            return Err(Error::Config("max_batch_keys must be at least 1".into()));
         }
         if self.max_concurrent_requests == 0 {
             return Err(Error::Config(
