@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `serve` | [`serve`] | run a cache node |
 //! | `get` | [`get`] | fetch one key from a node |
+//! | `get-many` | [`get_many`] | fetch many keys of a group in one call |
 //! | `stats` | [`stats`] | print a node's counters |
 //! | `wait` | [`wait`] | return once nodes answer health SERVING |
 //! | `demo` | [`demo`] | a 3-node mesh in one process, narrated |
@@ -20,7 +21,7 @@
 //!
 //! Exit codes: 0 success; 1 failure (a node unreachable, an error status
 //! other than `NOT_FOUND`); 2 usage or configuration error; 3 `NOT_FOUND`
-//! (`get`).
+//! (`get`; `get-many` when the only failed keys are `NOT_FOUND`).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -35,6 +36,7 @@ pub mod client_tls;
 pub mod config;
 pub mod demo;
 pub mod get;
+pub mod get_many;
 pub mod logging;
 pub mod parse;
 pub mod runtime;
@@ -50,7 +52,7 @@ pub mod wait;
 #[derive(Debug, Parser)]
 #[command(name = "groupcache", version = crate::build::VERSION, about, long_about = None)]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 NOT_FOUND (get).\n\
+    after_help = "Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 NOT_FOUND (get; get-many: only NOT_FOUND keys failed).\n\
 Every flag can also be set from the environment variable shown beside it."
 )]
 pub struct Cli {
@@ -72,6 +74,9 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Get one key from a node; the raw value goes to stdout.
     Get(get::GetArgs),
+    /// Get many keys of a group in one call (GetMany); a line per key,
+    /// `KEY<TAB>OK<TAB>VALUE` or `KEY<TAB>CODE<TAB>MESSAGE`.
+    GetMany(get_many::GetManyArgs),
     /// Print every counter of every group of a node, as a table or JSON.
     Stats(stats::StatsArgs),
     /// Wait until every node given answers its health check SERVING (exit 1
@@ -87,6 +92,7 @@ impl Command {
         match self {
             Command::Serve(args) => serve::run(args).await,
             Command::Get(args) => get::run(args).await,
+            Command::GetMany(args) => get_many::run(args).await,
             Command::Stats(args) => stats::run(args).await,
             Command::Wait(args) => wait::run(args).await,
             Command::Demo(args) => demo::run(args).await,

@@ -142,6 +142,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         .request_stats(requests.clone())
         .auth(args.auth.policy(&tokens))
         .max_value_bytes(max_value_bytes)
+        .max_batch_keys(args.max_batch_keys)
         .reflection(!args.no_reflection)
         .max_concurrent_requests(args.max_concurrent_requests)
         .request_timeout(args.request_timeout)
