@@ -47,6 +47,17 @@ pub enum Error {
     /// A node answered a call with a non-OK gRPC status.
     #[error("{}: {}", CodeName(.0.code()), .0.message())]
     Status(tonic::Status),
+    /// Some keys of a `get-many` batch failed (each key's status is in the
+    /// output). Exit code 3 when every failure is `NOT_FOUND`, else 1.
+    #[error("{failed} of {total} keys failed")]
+    KeysFailed {
+        /// Keys without a value.
+        failed: usize,
+        /// Keys asked for.
+        total: usize,
+        /// Whether every failure was `NOT_FOUND`.
+        only_not_found: bool,
+    },
     /// The gRPC layer refused its configuration or failed to serve.
     #[error(transparent)]
     Grpc(#[from] cache_grpc::Error),
@@ -89,6 +100,10 @@ impl Error {
             | Error::Grpc(cache_grpc::Error::Config(_))
             | Error::Grpc(cache_grpc::Error::InvalidPeer { .. }) => EXIT_USAGE,
             Error::Status(s) if s.code() == tonic::Code::NotFound => EXIT_NOT_FOUND,
+            Error::KeysFailed {
+                only_not_found: true,
+                ..
+            } => EXIT_NOT_FOUND,
             _ => EXIT_FAILURE,
         }
     }

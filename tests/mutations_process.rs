@@ -150,7 +150,11 @@ async fn a_remove_missed_by_a_stopped_node_is_completed_by_running_it_again() {
     let pause = cluster.nodes[2].sigstop();
     let out = run(&args).await;
     assert_eq!(out.code, Some(1), "{}", out.stderr);
-    assert!(out.stderr.contains(&format!("not reached: {}", addrs[2])), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("not reached: {}", addrs[2])),
+        "{}",
+        out.stderr
+    );
     pause.resume();
 
     let out = run(&args).await;

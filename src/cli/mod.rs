@@ -6,6 +6,7 @@
 //! | `serve` | [`serve`] | run a cache node |
 //! | `get` | [`get`] | fetch one key from a node |
 //! | `remove`, `set` | [`mutate`] | change keys across the whole mesh |
+//! | `get-many` | [`get_many`] | fetch many keys of a group in one call |
 //! | `stats` | [`stats`] | print a node's counters |
 //! | `wait` | [`wait`] | return once nodes answer health SERVING |
 //! | `demo` | [`demo`] | a 3-node mesh in one process, narrated |
@@ -21,7 +22,7 @@
 //!
 //! Exit codes: 0 success; 1 failure (a node unreachable, an error status
 //! other than `NOT_FOUND`); 2 usage or configuration error; 3 `NOT_FOUND`
-//! (`get`).
+//! (`get`; `get-many` when the only failed keys are `NOT_FOUND`).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -36,6 +37,7 @@ pub mod client_tls;
 pub mod config;
 pub mod demo;
 pub mod get;
+pub mod get_many;
 pub mod logging;
 pub mod mutate;
 pub mod parse;
@@ -52,7 +54,7 @@ pub mod wait;
 #[derive(Debug, Parser)]
 #[command(name = "groupcache", version = crate::build::VERSION, about, long_about = None)]
 #[command(
-    after_help = "Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 NOT_FOUND (get).\n\
+    after_help = "Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 NOT_FOUND (get; get-many: only NOT_FOUND keys failed).\n\
 Every flag can also be set from the environment variable shown beside it."
 )]
 pub struct Cli {
@@ -80,6 +82,9 @@ pub enum Command {
     /// Store a value at the key's owner and drop every other copy (the
     /// source is not written); exit 1 if a node was not reached.
     Set(mutate::SetArgs),
+    /// Get many keys of a group in one call (GetMany); a line per key,
+    /// `KEY<TAB>OK<TAB>VALUE` or `KEY<TAB>CODE<TAB>MESSAGE`.
+    GetMany(get_many::GetManyArgs),
     /// Print every counter of every group of a node, as a table or JSON.
     Stats(stats::StatsArgs),
     /// Wait until every node given answers its health check SERVING (exit 1
@@ -97,6 +102,7 @@ impl Command {
             Command::Get(args) => get::run(args).await,
             Command::Remove(args) => mutate::remove(args).await,
             Command::Set(args) => mutate::set(args).await,
+            Command::GetMany(args) => get_many::run(args).await,
             Command::Stats(args) => stats::run(args).await,
             Command::Wait(args) => wait::run(args).await,
             Command::Demo(args) => demo::run(args).await,

@@ -148,6 +148,10 @@ pub struct ServeArgs {
     /// gRPC messages on both ends.
     #[arg(long, env = "GROUPCACHE_MAX_VALUE_BYTES", default_value = "8MiB", value_name = "SIZE", value_parser = clap_parsers::size)]
     pub max_value_bytes: u64,
+    /// Most keys of one GetMany, a peer's FetchMany, or a Remove; more is
+    /// INVALID_ARGUMENT. Give every node the same value.
+    #[arg(long, env = "GROUPCACHE_MAX_BATCH_KEYS", default_value_t = cache_grpc::limits::DEFAULT_MAX_BATCH_KEYS, value_name = "N")]
+    pub max_batch_keys: usize,
     /// Load timeout, load limits, peer liveness and the breaker.
     #[command(flatten)]
     pub loads: loads::LoadArgs,
@@ -317,6 +321,9 @@ impl ServeArgs {
             return Err(Error::config(
                 "--max-value-bytes must be between 1 byte and 4GiB",
             ));
+        }
+        if self.max_batch_keys == 0 {
+            return Err(Error::config("--max-batch-keys must be at least 1"));
         }
         self.loads.validate()?;
         self.membership.validate()?;

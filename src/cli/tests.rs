@@ -37,6 +37,7 @@ fn serve_defaults() {
     assert_eq!(a.promotion, serve::PromotionArg::Busy);
     assert_eq!(a.max_key_bytes, 1024);
     assert_eq!(a.max_value_bytes, 8 << 20);
+    assert_eq!(a.max_batch_keys, 1000);
     assert_eq!(a.request_timeout, Duration::from_secs(30));
     assert_eq!(a.loads.peer_timeout, Duration::from_millis(300));
     assert_eq!(a.origin_timeout, Duration::from_secs(5));
@@ -68,6 +69,7 @@ fn serve_every_flag() {
         "--promotion=coin",
         "--max-key-bytes=256",
         "--max-value-bytes=1MiB",
+        "--max-batch-keys=50",
         "--peer-timeout=150ms",
         "--origin-timeout=2s",
         "--origin-ca=/etc/ca.pem",
@@ -91,6 +93,7 @@ fn serve_every_flag() {
     assert_eq!(a.promotion, serve::PromotionArg::Coin);
     assert_eq!(a.max_key_bytes, 256);
     assert_eq!(a.max_value_bytes, 1 << 20);
+    assert_eq!(a.max_batch_keys, 50);
     assert_eq!(a.loads.peer_timeout, Duration::from_millis(150));
     assert_eq!(a.origin_timeout, Duration::from_secs(2));
     assert_eq!(

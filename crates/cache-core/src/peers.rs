@@ -81,6 +81,25 @@ pub trait PeerClient: Send + Sync + Debug + 'static {
     /// future is then dropped.
     async fn fetch(&self, group: &str, key: &str, ctx: &LoadContext) -> Result<Fetched, Error>;
 
+    /// Fetches every key of `keys` of `group` from this peer in one
+    /// request, as [`fetch`](Self::fetch) would each (the peer answers from
+    /// its own caches or loader, never forwarding): one result per key, in
+    /// the order of `keys`. The outer `Err` is the failure of the whole
+    /// request, classified as for `fetch` (an [`Error::is_peer_fallback`]
+    /// error makes the group load every key of the batch locally); a key's
+    /// own error is classified the same way. `ctx` is as for `fetch`. The
+    /// default calls `fetch` for every key at once (for peers that have no
+    /// batch request).
+    async fn fetch_many(
+        &self,
+        group: &str,
+        keys: &[String],
+        ctx: &LoadContext,
+    ) -> Result<Vec<Result<Fetched, Error>>, Error> {
+        let fetches = keys.iter().map(|key| self.fetch(group, key, ctx));
+        Ok(futures::future::join_all(fetches).await)
+    }
+
     /// Asks this peer for `key` of `group` from its caches only: it must
     /// neither load nor forward, and answers [`Error::NotFound`] when it
     /// holds no value. Used for warm takeover (a new owner asks the key's

@@ -104,6 +104,10 @@ group_counters! {
     /// invalid, or once the first cache lookup has answered or missed (a get
     /// waiting on a flight is counted).
     gets,
+    /// Calls to `Group::get_many` (the gRPC `GetMany`): batches of keys,
+    /// each distinct key of which also counts in `gets` and the counters
+    /// its answer increments, as a get of its own would.
+    batch_gets,
     /// Lookups of a get that found a live entry (a value or a negative
     /// entry): one per get answered before the singleflight, plus one per
     /// flight whose re-check inside the singleflight found the key (that

@@ -546,5 +546,8 @@ async fn a_typed_set_is_read_back_without_a_load() {
     typed.set("written", &value, None).unwrap();
     assert_eq!(typed.get("written").await.unwrap(), value);
     assert_eq!(calls.load(Ordering::SeqCst), 0);
-    assert_eq!(group.get("written").await.unwrap(), JsonCodec.encode(&value).unwrap());
+    assert_eq!(
+        group.get("written").await.unwrap(),
+        JsonCodec.encode(&value).unwrap()
+    );
 }

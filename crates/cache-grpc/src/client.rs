@@ -18,6 +18,8 @@
 //! once they pile up. Each fetch sent is timed, whatever its result, in the
 //! peer's [`fetch_latency`](GrpcPeer::fetch_latency) histogram.
 
+mod batch;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -292,6 +294,43 @@ impl PeerClient for GrpcPeer {
         let started = tokio::time::Instant::now();
         let (outcome, verdict) = self
             .send_fetch(group, key, ctx.remaining(), false, &hop)
+            .instrument(hop.span().clone())
+            .await;
+        self.fetch_latency.record(started.elapsed());
+        match &outcome {
+            Ok(_) => {
+                hop.finish("ok");
+                self.record(verdict, &"ok");
+            }
+            Err(err) => {
+                hop.finish("error");
+                self.record(verdict, err);
+            }
+        }
+        outcome
+    }
+
+    /// Sends one `FetchMany` for all of `keys`, with the deadline and trace
+    /// context of a `Fetch`, unless the peer's breaker is open (then fails
+    /// at once with `Unavailable`, and the group loads every key itself).
+    /// Timed in [`fetch_latency`](GrpcPeer::fetch_latency) as one fetch,
+    /// and fed to the breaker as one.
+    async fn fetch_many(
+        &self,
+        group: &str,
+        keys: &[String],
+        ctx: &LoadContext,
+    ) -> Result<Vec<Result<Fetched, CoreError>>, CoreError> {
+        let hop = Hop::start(&self.id, group, ctx.trace());
+        if !self.breaker.allow() {
+            hop.finish("skipped");
+            return Err(CoreError::unavailable(
+                "skipped: the peer's breaker is open",
+            ));
+        }
+        let started = tokio::time::Instant::now();
+        let (outcome, verdict) = self
+            .send_fetch_many(group, keys, ctx.remaining(), &hop)
             .instrument(hop.span().clone())
             .await;
         self.fetch_latency.record(started.elapsed());

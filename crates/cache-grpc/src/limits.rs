@@ -15,11 +15,11 @@ use tonic::Status;
 
 use crate::status;
 
-/// The default most keys one request may name (`Remove`).
-pub const DEFAULT_MAX_BATCH_KEYS: usize = 1000;
-
 /// The default largest value served or fetched: 8 MiB.
 pub const DEFAULT_MAX_VALUE_BYTES: usize = 8 << 20;
+
+/// The default most keys of one `GetMany`, `FetchMany` or `Remove`: 1000.
+pub const DEFAULT_MAX_BATCH_KEYS: usize = 1000;
 
 /// Room for everything in a message that is not the value (group, key,
 /// field tags, QPS, TTL): 64 KiB, far above the default key limit of 1 KiB.

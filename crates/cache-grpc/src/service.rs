@@ -19,8 +19,12 @@
 //!   [`mutations`](crate::mutations), owners first; `Invalidate` and
 //!   `Store` (peers): their halves on each node, never forwarded. In
 //!   `service/mutations.rs`.
+//! - `GetMany` and `FetchMany`: batches of keys, a result per key
+//!   (`batch.rs`).
 //!
 //! Every error leaves as a gRPC status through [`status`], the one mapping.
+
+mod batch;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -51,12 +55,12 @@ pub struct GroupcacheService {
     /// Values above this are refused rather than sent (they could not be
     /// decoded by a peer or client configured with the same limit).
     max_value_bytes: usize,
+    /// The most keys of one `GetMany`, `FetchMany` or `Remove`.
+    max_batch_keys: usize,
     /// The server's view of itself, for `Stats` (set by `serve`).
     gauges: Option<NodeGauges>,
     /// Which requests are logged (default: none).
     access_log: AccessLog,
-    /// The most keys a `Remove` names.
-    max_batch_keys: usize,
     /// How long `Remove` and `Set` wait for the other nodes, each step,
     /// when the request has no deadline.
     mutation_timeout: Duration,
@@ -70,18 +74,17 @@ impl GroupcacheService {
             registry,
             pool,
             max_value_bytes,
+            max_batch_keys: crate::limits::DEFAULT_MAX_BATCH_KEYS,
             gauges: None,
             access_log: AccessLog::off(),
-            max_batch_keys: crate::limits::DEFAULT_MAX_BATCH_KEYS,
             mutation_timeout: crate::mutations::DEFAULT_MUTATION_TIMEOUT,
         }
     }
 
-    /// Bounds `Remove` to `max_batch_keys` keys, and waits at most
-    /// `timeout` for the other nodes in each step of a `Remove` or `Set`
-    /// that has no deadline of its own.
-    pub fn with_mutation_limits(mut self, max_batch_keys: usize, timeout: Duration) -> Self {
-        self.max_batch_keys = max_batch_keys;
+    /// Waits at most `timeout` for the other nodes in each step of a
+    /// `Remove` or `Set` that has no deadline of its own (default
+    /// [`DEFAULT_MUTATION_TIMEOUT`](crate::mutations::DEFAULT_MUTATION_TIMEOUT)).
+    pub fn with_mutation_timeout(mut self, timeout: Duration) -> Self {
         self.mutation_timeout = timeout;
         self
     }
@@ -89,6 +92,13 @@ impl GroupcacheService {
     /// Logs requests as `access_log` says.
     pub fn with_access_log(mut self, access_log: AccessLog) -> Self {
         self.access_log = access_log;
+        self
+    }
+
+    /// Refuses batches (`GetMany`, `FetchMany`, `Remove`) of more than `keys` keys
+    /// (default [`DEFAULT_MAX_BATCH_KEYS`](crate::limits::DEFAULT_MAX_BATCH_KEYS)).
+    pub fn with_max_batch_keys(mut self, keys: usize) -> Self {
+        self.max_batch_keys = keys;
         self
     }
 
@@ -101,6 +111,21 @@ impl GroupcacheService {
     /// The largest value this service answers with.
     pub fn max_value_bytes(&self) -> usize {
         self.max_value_bytes
+    }
+
+    /// The message limit both ways: the largest response this service
+    /// may send.
+    fn message_limit(&self) -> usize {
+        crate::limits::message_limit(self.max_value_bytes)
+    }
+
+    /// Counts (and logs, rate-limited) a requester's ring fingerprint
+    /// that differs from this node's (0: not sent).
+    fn check_ring(&self, ring: u64, peer: Option<SocketAddr>) {
+        let ours = self.pool.ring_fingerprint();
+        if ring != 0 && ring != ours {
+            self.pool.membership().record_mismatch(peer, ring, ours);
+        }
     }
 
     fn group(&self, name: &str) -> Result<Group, Status> {
@@ -238,10 +263,7 @@ impl GroupcacheService {
             ring,
             cached_only,
         } = request;
-        let ours = self.pool.ring_fingerprint();
-        if *ring != 0 && *ring != ours {
-            self.pool.membership().record_mismatch(peer, *ring, ours);
-        }
+        self.check_ring(*ring, peer);
         let g = self.group(group)?;
         let fetched = if *cached_only {
             g.peek(key)
@@ -333,6 +355,19 @@ impl Groupcache for GroupcacheService {
             .map(Response::new)
     }
 
+    async fn get_many(
+        &self,
+        request: Request<pb::GetManyRequest>,
+    ) -> Result<Response<pb::GetManyResponse>, Status> {
+        let ctx = context(
+            request.extensions().get::<Deadline>(),
+            request.extensions().get::<TraceContext>(),
+        );
+        self.get_many_answer(ctx, request.into_inner())
+            .await
+            .map(Response::new)
+    }
+
     async fn set(
         &self,
         request: Request<pb::SetRequest>,
@@ -356,6 +391,20 @@ impl Groupcache for GroupcacheService {
         request: Request<pb::SetRequest>,
     ) -> Result<Response<pb::StoreResponse>, Status> {
         self.store_answer(request.into_inner()).map(Response::new)
+    }
+
+    async fn fetch_many(
+        &self,
+        request: Request<pb::FetchManyRequest>,
+    ) -> Result<Response<pb::FetchManyResponse>, Status> {
+        let ctx = context(
+            request.extensions().get::<Deadline>(),
+            request.extensions().get::<TraceContext>(),
+        );
+        let peer = request.remote_addr();
+        self.fetch_many_answer(ctx, request.into_inner(), peer)
+            .await
+            .map(Response::new)
     }
 }
 

@@ -3,6 +3,10 @@
 //!
 //! # Server side: [`to_status`]
 //!
+//! ([`key_status`] gives the same code, message and marker in parts, for
+//! the per-key results of `GetMany` and `FetchMany`; [`from_key_result`]
+//! reads a `FetchMany` result back as [`from_status`] reads a status.)
+//!
 //! | core error | status code | marker (`gc-error`) |
 //! |---|---|---|
 //! | `UnknownGroup` | `INVALID_ARGUMENT` | – |
@@ -94,48 +98,100 @@ const DECODE_MESSAGE: &str = "a value did not decode in the loader";
 
 /// Maps a core error to the status sent to a client or peer.
 pub fn to_status(err: &CoreError) -> Status {
-    match err {
-        CoreError::UnknownGroup(name) => {
-            Status::invalid_argument(format!("unknown group {name:?}"))
-        }
+    let KeyStatus {
+        code,
+        message,
+        kind,
+    } = key_status(err);
+    let status = Status::new(code, message);
+    match kind {
+        Some(kind) => marked(status, kind),
+        None => status,
+    }
+}
+
+/// A core error as one key's result of a batch (`GetMany`, `FetchMany`)
+/// carries it: what [`to_status`] sends for the error, in parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyStatus {
+    /// The status code.
+    pub code: Code,
+    /// The status message (never a source failure's detail).
+    pub message: String,
+    /// The owner's marker ([`ERROR_KIND_KEY`]'s value), if the error is an
+    /// answer about its source.
+    pub kind: Option<&'static str>,
+}
+
+/// The code, message and marker of `err`: the table at the top of this
+/// module, shared by [`to_status`] and the per-key results of batches.
+pub fn key_status(err: &CoreError) -> KeyStatus {
+    let (code, message, kind) = match err {
+        CoreError::UnknownGroup(name) => (
+            Code::InvalidArgument,
+            format!("unknown group {name:?}"),
+            None,
+        ),
         // Marked: a key the owner refuses (for example a `dir:` source
         // refusing `../x`) would be refused by a local load too.
-        CoreError::InvalidKey(reason) => marked(
-            Status::invalid_argument(format!("invalid key: {reason}")),
-            KIND_INVALID_KEY,
+        CoreError::InvalidKey(reason) => (
+            Code::InvalidArgument,
+            format!("invalid key: {reason}"),
+            Some(KIND_INVALID_KEY),
         ),
-        CoreError::NotFound => marked(Status::not_found("key not found"), KIND_NOT_FOUND),
-        CoreError::SourceFailed(_) => marked(
-            Status::unavailable(SOURCE_FAILED_MESSAGE),
-            KIND_SOURCE_FAILED,
+        CoreError::NotFound => (
+            Code::NotFound,
+            "key not found".to_owned(),
+            Some(KIND_NOT_FOUND),
         ),
-        CoreError::LoaderPanicked => marked(
-            Status::internal("the loader failed unexpectedly"),
-            KIND_LOADER_PANICKED,
+        CoreError::SourceFailed(_) => (
+            Code::Unavailable,
+            SOURCE_FAILED_MESSAGE.to_owned(),
+            Some(KIND_SOURCE_FAILED),
         ),
-        CoreError::Decode { .. } => marked(Status::internal(DECODE_MESSAGE), KIND_SOURCE_FAILED),
-        CoreError::DeadlineExceeded => Status::deadline_exceeded("deadline exceeded"),
-        CoreError::Overloaded => Status::resource_exhausted("overloaded"),
+        CoreError::LoaderPanicked => (
+            Code::Internal,
+            "the loader failed unexpectedly".to_owned(),
+            Some(KIND_LOADER_PANICKED),
+        ),
+        CoreError::DeadlineExceeded => {
+            (Code::DeadlineExceeded, "deadline exceeded".to_owned(), None)
+        }
+        CoreError::Overloaded => (Code::ResourceExhausted, "overloaded".to_owned(), None),
+        // Marked like a source failure: the requester passes it on; the
+        // detail may quote the value, so it stays in the logs.
+        CoreError::Decode { .. } => (
+            Code::Internal,
+            DECODE_MESSAGE.to_owned(),
+            Some(KIND_SOURCE_FAILED),
+        ),
         // Marked: another node loading the key itself would only add to the
         // load on a source that is already saturated.
-        CoreError::TooManyLoads => marked(
-            Status::resource_exhausted("too many loads in progress; try again later"),
-            KIND_TOO_MANY_LOADS,
+        CoreError::TooManyLoads => (
+            Code::ResourceExhausted,
+            "too many loads in progress; try again later".to_owned(),
+            Some(KIND_TOO_MANY_LOADS),
         ),
         // Marked: the requester's own load would give the same value, as
         // large (and load the source a second time for it).
-        CoreError::ValueTooLarge { .. } => marked(
-            Status::resource_exhausted(err.to_string()),
-            KIND_VALUE_TOO_LARGE,
+        CoreError::ValueTooLarge { .. } => (
+            Code::ResourceExhausted,
+            err.to_string(),
+            Some(KIND_VALUE_TOO_LARGE),
         ),
         CoreError::Unavailable(detail) => {
             tracing::warn!(%detail, "peer unavailable");
-            Status::unavailable("a peer was unavailable")
+            (Code::Unavailable, "a peer was unavailable".to_owned(), None)
         }
         other => {
             tracing::error!(error = %other, "unexpected error on the request path");
-            Status::internal("internal error")
+            (Code::Internal, "internal error".to_owned(), None)
         }
+    };
+    KeyStatus {
+        code,
+        message,
+        kind,
     }
 }
 
@@ -184,6 +240,20 @@ pub fn mutation_failed(err: &CoreError) -> Status {
         CoreError::Unavailable(detail) => Status::unavailable(detail.to_string()),
         other => to_status(other),
     }
+}
+
+/// Maps one key's result of a peer's `FetchMany` (its status code number,
+/// message and marker, empty for none) to a core error, exactly as
+/// [`from_status`] maps a failed `Fetch` with that status.
+pub fn from_key_result(code: u32, message: &str, kind: &str) -> CoreError {
+    let code = Code::from_i32(i32::try_from(code).unwrap_or(i32::MAX));
+    let mut status = Status::new(code, message);
+    if !kind.is_empty()
+        && let Ok(value) = tonic::metadata::MetadataValue::try_from(kind)
+    {
+        status.metadata_mut().insert(ERROR_KIND_KEY, value);
+    }
+    from_status(&status)
 }
 
 /// The answer to a request whose string field `field` (`group`, `key`) is
@@ -355,6 +425,36 @@ mod tests {
             "{status:?}"
         );
         assert_eq!(request_too_large(11, 10).code(), Code::ResourceExhausted);
+    }
+
+    /// A key's result of a batch carries what `to_status` would send, and
+    /// comes back as the same error (marked answers as the owner's,
+    /// unmarked ones as fallbacks).
+    #[test]
+    fn key_results_round_trip() {
+        for err in [
+            CoreError::NotFound,
+            CoreError::source_failed("x"),
+            CoreError::LoaderPanicked,
+            CoreError::TooManyLoads,
+            CoreError::DeadlineExceeded,
+            CoreError::Overloaded,
+            CoreError::unavailable("gone"),
+        ] {
+            let key = key_status(&err);
+            let status = to_status(&err);
+            assert_eq!(
+                (key.code, key.message.as_str()),
+                (status.code(), status.message())
+            );
+            let back = from_key_result(key.code as u32, &key.message, key.kind.unwrap_or(""));
+            assert_eq!(
+                std::mem::discriminant(&back),
+                std::mem::discriminant(&from_status(&status)),
+                "{err:?} came back as {back:?}"
+            );
+            assert_eq!(back.is_peer_fallback(), err.is_peer_fallback(), "{err:?}");
+        }
     }
 
     /// A source failure says the source failed and leaks no detail.

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use cache_grpc::pb;
 use cache_grpc::pb::groupcache_server::{Groupcache, GroupcacheServer};
 use cache_grpc::pb::{
-    FetchRequest, FetchResponse, GetRequest, GetResponse, PutRequest, PutResponse, StatsRequest,
+    FetchManyRequest, FetchManyResponse, FetchRequest, FetchResponse, GetManyRequest,
+    GetManyResponse, GetRequest, GetResponse, KeyResult, PutRequest, PutResponse, StatsRequest,
     StatsResponse,
 };
 use tokio::net::TcpListener;
@@ -91,6 +92,31 @@ impl Groupcache for EchoService {
         _req: Request<pb::SetRequest>,
     ) -> Result<Response<pb::StoreResponse>, Status> {
         Err(Status::unimplemented("the echo server stores nothing"))
+    }
+
+    /// Every key answered with the payload (the limit of `--batch` runs).
+    async fn get_many(
+        &self,
+        req: Request<GetManyRequest>,
+    ) -> Result<Response<GetManyResponse>, Status> {
+        let results = req
+            .into_inner()
+            .keys
+            .into_iter()
+            .map(|key| KeyResult {
+                key,
+                value: self.payload.clone(),
+                ..KeyResult::default()
+            })
+            .collect();
+        Ok(Response::new(GetManyResponse { results }))
+    }
+
+    async fn fetch_many(
+        &self,
+        _req: Request<FetchManyRequest>,
+    ) -> Result<Response<FetchManyResponse>, Status> {
+        Err(Status::unimplemented("the echo server has no peers"))
     }
 }
 

@@ -97,6 +97,42 @@ async fn bench_runs_against_one_node() {
     cluster.shutdown().await.expect("clean shutdown");
 }
 
+/// `--batch 10`: 200 verified `GetMany`s of 10 keys each; the node counts
+/// one `batch_gets` per request and each key as a get; the report gives
+/// keys per second and CPU per key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_send_get_many() {
+    let cluster = one_node().await;
+    let mut cfg = config(cluster.addr(0).to_string(), 200);
+    cfg.dist = Distribution::Sequential;
+    cfg.batch = 10;
+    cfg.verify = Some(Verify {
+        size: SIZE,
+        expected: synthetic_value,
+    });
+    cfg.pids = vec![std::process::id()];
+    let report = tokio::time::timeout(Duration::from_secs(60), bench::run(&cfg))
+        .await
+        .expect("run ends in time")
+        .expect("run succeeds");
+    assert_eq!(
+        (report.requests, report.ok),
+        (200, 200),
+        "{:?}",
+        report.error_codes
+    );
+    assert_eq!(report.batch, 10);
+    assert_eq!(report.keys_per_s, report.throughput_rps * 10.0);
+    let (per_req, per_key) = (report.server_cpu_us_per_req, report.server_cpu_us_per_key);
+    assert!(per_req.is_some() && per_key.is_some());
+    let stats = report.stats.as_ref().expect("the node answers Stats");
+    assert_eq!(stats.counters["batch_gets"], 200);
+    assert_eq!(stats.counters["gets"], 2000);
+    assert_eq!(stats.source_loads, 100);
+    assert!(report.to_table().contains("10 keys/request (GetMany)"));
+    cluster.shutdown().await.expect("clean shutdown");
+}
+
 /// A run over a key set with some missing keys counts NOT_FOUND by status
 /// code instead of failing, and its timeline (`--timeline`) accounts for
 /// every request and error by send time.

@@ -1,6 +1,8 @@
 //! `serve` flags for Remove and Set across the mesh, and for how long what
 //! they change can linger: the hot TTL (the backstop for a node that missed
-//! a change), the tombstone TTL, the batch limit and the mutation timeout.
+//! a change), the tombstone TTL and the mutation timeout (the batch limit,
+//! `--max-batch-keys`, is shared with GetMany and lives with `serve`'s
+//! other limits).
 
 use std::time::Duration;
 
@@ -22,9 +24,6 @@ pub struct MutationArgs {
     /// Keep it above --takeover-window.
     #[arg(long, env = "GROUPCACHE_TOMBSTONE_TTL", default_value = "120s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub tombstone_ttl: Duration,
-    /// The most keys one Remove may name; more is INVALID_ARGUMENT.
-    #[arg(long, env = "GROUPCACHE_MAX_BATCH_KEYS", default_value_t = cache_grpc::limits::DEFAULT_MAX_BATCH_KEYS, value_name = "N")]
-    pub max_batch_keys: usize,
     /// How long Remove and Set wait for the other nodes, each step (the
     /// owners, then the rest), when the request has no deadline; a node
     /// that has not answered by then is reported unreached.

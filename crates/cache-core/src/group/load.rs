@@ -29,7 +29,7 @@ use crate::promotion::PromotionInput;
 use crate::stats::incr;
 use crate::store::counter::StripedCounter;
 use crate::store::{CacheKind, Cached, Entry};
-use crate::{Error, LoadContext, Loaded, PeerClient, TraceContext};
+use crate::{Error, Fetched, LoadContext, Loaded, PeerClient, TraceContext};
 
 impl Inner {
     /// The work of a `get` flight; runs in the flight's task until done or
@@ -122,27 +122,39 @@ impl Inner {
 
     /// Fetches a key from its owner, waiting as long as the flight lives
     /// (at most the load timeout): a live owner still loading is waited
-    /// for. When the peer could not answer (its client judged it dead or
-    /// skipped it, or it shed the request), loads the key locally into the
-    /// hot cache instead.
+    /// for. What the owner's answer does is [`apply_fetched`]'s.
+    ///
+    /// [`apply_fetched`]: Inner::apply_fetched
     async fn load_from_peer(
         &self,
         peer: Arc<dyn PeerClient>,
         key: &str,
         ctx: &LoadContext,
     ) -> Result<Found, Error> {
-        incr(&self.stats.peer_loads);
         let generation = self.generations.current(key);
         let peer_ctx = self.with_load_timeout(ctx);
-        let fetch = peer.fetch(&self.name, key, &peer_ctx);
-        // Bound the fetch ourselves too: a client that ignores the deadline
-        // must not hold the flight past the load timeout.
-        let fetched = match peer_ctx.get_deadline() {
-            Some(deadline) => tokio::time::timeout_at(deadline, fetch)
-                .await
-                .unwrap_or(Err(Error::DeadlineExceeded)),
-            None => fetch.await,
-        };
+        let fetched = bounded(&peer_ctx, peer.fetch(&self.name, key, &peer_ctx)).await;
+        self.apply_fetched(peer.id(), key, generation, ctx, fetched)
+            .await
+    }
+
+    /// What a flight does with its owner's answer for `key` (`generation`:
+    /// the key's, read before the fetch was sent), for a single fetch and
+    /// for a key of a batch alike: a value is returned, and promoted to
+    /// the hot cache if the policy says so; when the peer could not answer
+    /// (its client judged it dead or skipped it, or it shed the request),
+    /// the key is loaded locally into the hot cache instead, under the
+    /// flight's `ctx`; any other error is passed on. Counts one
+    /// `peer_loads`.
+    pub(super) async fn apply_fetched(
+        &self,
+        peer: &str,
+        key: &str,
+        generation: u64,
+        ctx: &LoadContext,
+        fetched: Result<Fetched, Error>,
+    ) -> Result<Found, Error> {
+        incr(&self.stats.peer_loads);
         match fetched {
             Ok(fetched) if fetched.not_found => {
                 // The owner remembers this NotFound: so may we, as long.
@@ -173,7 +185,7 @@ impl Inner {
             Err(err) if err.is_peer_fallback() => {
                 incr(&self.stats.peer_errors);
                 incr(&self.stats.fallback_loads);
-                tracing::debug!(group = %self.name, peer = peer.id(), error = %err, "owner unavailable, loading locally");
+                tracing::debug!(group = %self.name, peer, error = %err, "owner unavailable, loading locally");
                 // A key owned elsewhere never enters our main cache: the hot
                 // cache bounds how much of the budget such copies can take.
                 let found = self.found(self.call_getter(key, ctx, true).await?, Via::Fallback);
@@ -369,7 +381,7 @@ impl Inner {
 /// Runs `work` until it finishes or `flight`'s token fires (no caller waits
 /// for the flight any more; nobody sees the error then). The token is
 /// polled first, so work that is already abandoned does not start.
-async fn until_cancelled<T>(
+pub(super) async fn until_cancelled<T>(
     flight: &LoadContext,
     work: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
@@ -377,6 +389,21 @@ async fn until_cancelled<T>(
         biased;
         () = flight.cancellation().cancelled() => Err(Error::DeadlineExceeded),
         done = work => done,
+    }
+}
+
+/// Runs a peer fetch bounded by `ctx`'s deadline (the load timeout) here
+/// too: a client that ignores the deadline must not hold the flight past
+/// it ([`Error::DeadlineExceeded`] then).
+pub(super) async fn bounded<T>(
+    ctx: &LoadContext,
+    fetch: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match ctx.get_deadline() {
+        Some(deadline) => tokio::time::timeout_at(deadline, fetch)
+            .await
+            .unwrap_or(Err(Error::DeadlineExceeded)),
+        None => fetch.await,
     }
 }
 

@@ -6,11 +6,13 @@
 //! between owners when the ring changes, `generation.rs` how `remove`
 //! beats a racing load, `tombstones.rs` how it beats values already on
 //! their way from other nodes, `mutate.rs` `remove` and `set` themselves,
-//! `spans.rs` the tracing spans of the path.
+//! `get_many.rs` batches of keys (one request per owner), `spans.rs` the
+//! tracing spans of the path.
 
 mod builder;
 mod generation;
 mod get;
+mod get_many;
 mod handoff;
 mod load;
 mod mutate;

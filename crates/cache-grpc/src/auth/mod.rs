@@ -5,9 +5,9 @@
 //!
 //! | path | role | needs |
 //! |---|---|---|
-//! | `Fetch`, `Put`, `Invalidate`, `Store` (and every peer-to-peer RPC added later) | [`Role::Peer`] | a peer token, or a peer's certificate |
+//! | `Fetch`, `FetchMany`, `Put`, `Invalidate`, `Store` (and every peer-to-peer RPC added later) | [`Role::Peer`] | a peer token, or a peer's certificate |
 //! | `Remove`, `Set` | [`Role::Admin`] | an admin token, or a peer's credential; nothing while no token or certificate is configured at all |
-//! | `Get`, `Stats` | [`Role::Client`] | a client token or certificate (or a peer's or an admin's credential) |
+//! | `Get`, `GetMany`, `Stats` | [`Role::Client`] | a client token or certificate (or a peer's or an admin's credential) |
 //! | health, reflection | [`Role::Open`] | nothing, unless configured |
 //!
 //! A request without a credential, or with an unknown one, is
@@ -160,7 +160,7 @@ impl AuthPolicy {
         const GROUPCACHE: &str = "/groupcache.v1.Groupcache/";
         if let Some(method) = path.strip_prefix(GROUPCACHE) {
             return match method {
-                "Fetch" | "Put" | "Invalidate" | "Store" => Role::Peer,
+                "Fetch" | "FetchMany" | "Put" | "Invalidate" | "Store" => Role::Peer,
                 "Remove" | "Set" => Role::Admin,
                 "Stats" if self.open_stats => Role::Open,
                 _ => Role::Client,

@@ -20,6 +20,8 @@ fn roles_by_path() {
     let p = policy();
     assert_eq!(p.role("/groupcache.v1.Groupcache/Fetch"), Role::Peer);
     assert_eq!(p.role("/groupcache.v1.Groupcache/Put"), Role::Peer);
+    assert_eq!(p.role("/groupcache.v1.Groupcache/FetchMany"), Role::Peer);
+    assert_eq!(p.role("/groupcache.v1.Groupcache/GetMany"), Role::Client);
     assert_eq!(p.role("/groupcache.v1.Groupcache/Get"), Role::Client);
     assert_eq!(p.role("/groupcache.v1.Groupcache/Stats"), Role::Client);
     assert_eq!(p.role("/groupcache.v1.Groupcache/Nope"), Role::Client);

@@ -114,6 +114,32 @@ impl Decode for pb::PutResponse {
     }
 }
 
+// A batch's keys are a repeated field: a key that is not UTF-8 is told
+// by prost's message (INVALID_ARGUMENT all the same).
+impl Decode for pb::GetManyRequest {
+    fn decode_message(message: Bytes) -> Result<Self, Status> {
+        decode_request(message, &["group"])
+    }
+}
+
+impl Decode for pb::FetchManyRequest {
+    fn decode_message(message: Bytes) -> Result<Self, Status> {
+        decode_request(message, &["group"])
+    }
+}
+
+impl Decode for pb::GetManyResponse {
+    fn decode_message(message: Bytes) -> Result<Self, Status> {
+        decode_response(message)
+    }
+}
+
+impl Decode for pb::FetchManyResponse {
+    fn decode_message(message: Bytes) -> Result<Self, Status> {
+        decode_response(message)
+    }
+}
+
 impl Decode for pb::StatsRequest {
     fn decode_message(message: Bytes) -> Result<Self, Status> {
         decode_request(message, &["group"])

@@ -44,9 +44,10 @@ pub(crate) fn build(
     let shed = ShedLayer::new(opts.max_concurrent_requests).counting(&opts.request_stats);
     let gauges = NodeGauges::new(&opts.version, shed.clone());
     let service = GroupcacheService::new(registry, pool, opts.max_value_bytes)
+        .with_max_batch_keys(opts.max_batch_keys)
         .with_gauges(gauges.clone())
         .with_access_log(opts.access_log)
-        .with_mutation_limits(opts.max_batch_keys, opts.mutation_timeout);
+        .with_mutation_timeout(opts.mutation_timeout);
     let groupcache = ServiceBuilder::new()
         .layer(shed)
         .layer(DeadlineLayer::new(Some(opts.request_timeout)))

@@ -1,4 +1,5 @@
-//! `groupcache-bench [FLAGS]`: drive nodes with `Get` load and report
+//! `groupcache-bench [FLAGS]`: drive nodes with `Get` (or, with
+//! `--batch`, `GetMany`) load and report
 //! throughput, latency percentiles, errors and the cluster's counter deltas
 //! (see [`crate::load`]); or, with `--owned-by`, print the keys one node
 //! owns.
@@ -84,6 +85,16 @@ pub struct RunArgs {
     /// (nodes serving `synthetic:size=SIZE`).
     #[arg(long, env = "GROUPCACHE_BENCH_VERIFY_SYNTHETIC", value_name = "SIZE", value_parser = parse::size)]
     pub verify_synthetic: Option<u64>,
+    /// Keys per request: 1 sends `Get`; more sends one `GetMany` of that
+    /// many keys (each drawn as with --dist), and the report adds keys/s
+    /// and CPU per key.
+    #[arg(
+        long,
+        env = "GROUPCACHE_BENCH_BATCH",
+        default_value_t = 1,
+        value_name = "KEYS"
+    )]
+    pub batch: usize,
     /// Per-request deadline (sent as grpc-timeout).
     #[arg(long, env = "GROUPCACHE_BENCH_TIMEOUT", default_value = "5s", value_parser = parse::duration)]
     pub timeout: Duration,
@@ -162,6 +173,7 @@ impl RunArgs {
         cfg.warmup = self.warmup;
         cfg.rate = self.rate;
         cfg.timeout = self.timeout;
+        cfg.batch = self.batch;
         if let Some(size) = self.verify_synthetic {
             let size = usize::try_from(size)
                 .map_err(|_| Error::config("--verify-synthetic is too large"))?;
@@ -169,7 +181,8 @@ impl RunArgs {
                 size,
                 expected: crate::synthetic_value,
             });
-            cfg.max_message_bytes = cfg.max_message_bytes.max(size + (1 << 20));
+            let response = size.saturating_mul(self.batch.max(1));
+            cfg.max_message_bytes = cfg.max_message_bytes.max(response.saturating_add(1 << 20));
         }
         cfg.label = self.label.clone();
         cfg.pids = self.pids.clone();

@@ -119,6 +119,10 @@ pub struct BenchConfig {
     pub seed: u64,
     /// Largest response accepted, in bytes; default 64 MiB.
     pub max_message_bytes: usize,
+    /// Keys per request: 1 (default) sends `Get`; more sends one `GetMany`
+    /// of that many keys, each drawn as a single get's key is (the report
+    /// then also gives keys/s and CPU per key).
+    pub batch: usize,
     /// Also report requests, errors and latency per slice of this length
     /// of the measured phase (by send time); default none.
     pub timeline: Option<Duration>,
@@ -171,6 +175,7 @@ impl BenchConfig {
             progress: false,
             seed: 1,
             max_message_bytes: 64 << 20,
+            batch: 1,
             timeline: None,
             tls: None,
             authorization: None,
@@ -212,6 +217,9 @@ impl BenchConfig {
             && !(s.is_finite() && s > 0.0)
         {
             return bad("the zipf exponent must be a positive number");
+        }
+        if self.batch == 0 || self.batch > 100_000 {
+            return bad("the batch must be between 1 and 100000 keys");
         }
         if self.timeout.is_zero() {
             return bad("the timeout must be > 0");

@@ -64,6 +64,12 @@ pub struct Report {
     pub verified: bool,
     /// Requests per second over the measured phase (all completed requests).
     pub throughput_rps: f64,
+    /// Keys per request (`--batch`): 1 for `Get`, more for `GetMany`.
+    #[serde(default = "one")]
+    pub batch: usize,
+    /// Keys asked per second: `throughput_rps` times `batch`.
+    #[serde(default)]
+    pub keys_per_s: f64,
     /// Latency of all measured requests (from the intended send time in an
     /// open loop).
     pub latency: Latency,
@@ -76,12 +82,23 @@ pub struct Report {
     pub server_cpu_cores: Option<f64>,
     /// CPU microseconds this tool burnt per request.
     pub client_cpu_us_per_req: Option<f64>,
+    /// `server_cpu_us_per_req` divided by `batch`.
+    #[serde(default)]
+    pub server_cpu_us_per_key: Option<f64>,
+    /// `client_cpu_us_per_req` divided by `batch`.
+    #[serde(default)]
+    pub client_cpu_us_per_key: Option<f64>,
     /// The cluster's counters over the measured phase, when the targets
     /// answer `Stats`.
     pub stats: Option<StatsDelta>,
     /// Per-slice figures (`--timeline`); empty when not asked for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<TimelinePoint>,
+}
+
+/// The batch of reports written before `--batch` existed: one key.
+fn one() -> usize {
+    1
 }
 
 /// Percentiles at which the CDF is sampled.
@@ -174,6 +191,17 @@ impl Report {
         }
         if let Some(cpu) = self.client_cpu_us_per_req {
             let _ = writeln!(s, "  client    {cpu:.1} CPU-us/req");
+        }
+        if self.batch > 1 {
+            let per_key = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.2}"));
+            let _ = writeln!(
+                s,
+                "  batch     {} keys/request (GetMany) = {:.0} keys/s; server {} CPU-us/key, client {} CPU-us/key",
+                self.batch,
+                self.keys_per_s,
+                per_key(self.server_cpu_us_per_key),
+                per_key(self.client_cpu_us_per_key)
+            );
         }
         if let Some(st) = &self.stats {
             let _ = writeln!(

@@ -53,6 +53,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<Report, Error> {
         picker,
         seq: AtomicU64::new(0),
         timeout: cfg.timeout,
+        batch: cfg.batch,
         authorization: cfg.authorization.clone(),
         verify: cfg.verify.clone(),
         start,
@@ -109,6 +110,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<Report, Error> {
         conns: cfg.conns,
         rate: cfg.rate,
         verified: cfg.verify.is_some(),
+        batch: cfg.batch,
         ..Report::default()
     };
     let mut last = measure_start;
@@ -130,6 +132,7 @@ pub async fn run(cfg: &BenchConfig) -> Result<Report, Error> {
     } else {
         0.0
     };
+    report.keys_per_s = report.throughput_rps * cfg.batch as f64;
     (report.latency, report.cdf) = latency_of(&hist);
     if let Some(tl) = &shared.timeline {
         report.timeline = tl.points();
@@ -144,6 +147,9 @@ pub async fn run(cfg: &BenchConfig) -> Result<Report, Error> {
         if let (Some(c0), Some(c1)) = (before.client_cpu, after.client_cpu) {
             report.client_cpu_us_per_req = Some(per_req(c1 - c0));
         }
+        let per_key = |per_req: f64| (per_req / cfg.batch as f64 * 100.0).round() / 100.0;
+        report.server_cpu_us_per_key = report.server_cpu_us_per_req.map(per_key);
+        report.client_cpu_us_per_key = report.client_cpu_us_per_req.map(per_key);
     }
     if cfg.stats && before.counters.nodes > 0 && after.counters.nodes > 0 {
         report.stats = Some(stats::delta(&before.counters, &after.counters));

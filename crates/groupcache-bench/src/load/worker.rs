@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use cache_grpc::pb::GetRequest;
 use cache_grpc::pb::groupcache_client::GroupcacheClient;
+use cache_grpc::pb::{GetManyRequest, GetRequest};
 use hdrhistogram::Histogram;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -45,6 +45,8 @@ pub(crate) struct Shared {
     pub(crate) seq: AtomicU64,
     /// Per-request deadline.
     pub(crate) timeout: Duration,
+    /// Keys per request: 1 sends `Get`, more one `GetMany`.
+    pub(crate) batch: usize,
     /// The `authorization` header of every request, if any.
     pub(crate) authorization: Option<tonic::metadata::AsciiMetadataValue>,
     /// Value verification.
@@ -133,34 +135,18 @@ pub(crate) async fn run_worker(sh: Arc<Shared>, w: usize) -> WorkerResult {
             sh.stop.store(true, Ordering::Relaxed);
             break;
         }
-        let idx = match &sh.picker {
-            Some(p) => p.pick(&mut rng),
-            None => (sh.seq.fetch_add(1, Ordering::Relaxed) % sh.keys.len() as u64) as usize,
-        };
+        // Keys first, then the target (the order single gets always drew
+        // them in, so a seed gives the runs it always gave).
+        let keys: Vec<usize> = (0..sh.batch).map(|_| next_key(&sh, &mut rng)).collect();
         let t = if clients.len() > 1 {
             rng.random_range(0..clients.len())
         } else {
             0
         };
-        let key = &sh.keys[idx];
-        let mut req = tonic::Request::new(GetRequest {
-            group: sh.group.clone(),
-            key: key.clone(),
-        });
-        req.set_timeout(sh.timeout);
-        if let Some(a) = &sh.authorization {
-            req.metadata_mut().insert("authorization", a.clone());
-        }
-        // The deadline travels as grpc-timeout, but a stalled server (or a
-        // stopped process) may never answer: bound the wait here too, with a
-        // small grace for the server's own DEADLINE_EXCEEDED to arrive first.
-        let answer =
-            match tokio::time::timeout(sh.timeout + CLIENT_GRACE, clients[t].get(req)).await {
-                Ok(answer) => answer,
-                Err(_) => Err(tonic::Status::deadline_exceeded(
-                    "no answer within the timeout (client side)",
-                )),
-            };
+        let answer = match keys.as_slice() {
+            [one] => get(&sh, *one, &mut clients[t]).await,
+            many => get_many(&sh, many, &mut clients[t]).await,
+        };
         let end = Instant::now();
         if !measured {
             continue;
@@ -168,23 +154,12 @@ pub(crate) async fn run_worker(sh: Arc<Shared>, w: usize) -> WorkerResult {
         let latency = end.saturating_duration_since(send_at);
         res.hist.saturating_record(latency.as_nanos() as u64);
         let failed = match answer {
-            Ok(resp) => {
-                let value = resp.into_inner().value;
-                let good = match &sh.verify {
-                    Some(v) => value == (v.expected)(key, v.size),
-                    None => true,
-                };
-                if good {
-                    res.ok += 1;
-                } else {
-                    *res.errors.entry("WRONG_VALUE".into()).or_default() += 1;
-                }
-                !good
+            Ok(()) => {
+                res.ok += 1;
+                false
             }
-            Err(status) => {
-                *res.errors
-                    .entry(code_name(status.code()).into())
-                    .or_default() += 1;
+            Err(code) => {
+                *res.errors.entry(code.into()).or_default() += 1;
                 true
             }
         };
@@ -199,4 +174,100 @@ pub(crate) async fn run_worker(sh: Arc<Shared>, w: usize) -> WorkerResult {
         tl.flush(&mut slice);
     }
     res
+}
+
+/// The index of the next key to ask for: drawn, or the next in order.
+fn next_key(sh: &Shared, rng: &mut SmallRng) -> usize {
+    match &sh.picker {
+        Some(p) => p.pick(rng),
+        None => (sh.seq.fetch_add(1, Ordering::Relaxed) % sh.keys.len() as u64) as usize,
+    }
+}
+
+/// A request with the run's deadline and `authorization`.
+fn request<T>(sh: &Shared, message: T) -> tonic::Request<T> {
+    let mut req = tonic::Request::new(message);
+    req.set_timeout(sh.timeout);
+    if let Some(a) = &sh.authorization {
+        req.metadata_mut().insert("authorization", a.clone());
+    }
+    req
+}
+
+/// Bounds a call by the run's deadline here too: the deadline travels as
+/// grpc-timeout, but a stalled server (or a stopped process) may never
+/// answer. A small grace lets the server's own DEADLINE_EXCEEDED arrive
+/// first.
+async fn bounded<T>(
+    sh: &Shared,
+    call: impl std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+) -> Result<T, tonic::Status> {
+    match tokio::time::timeout(sh.timeout + CLIENT_GRACE, call).await {
+        Ok(answer) => answer.map(tonic::Response::into_inner),
+        Err(_) => Err(tonic::Status::deadline_exceeded(
+            "no answer within the timeout (client side)",
+        )),
+    }
+}
+
+/// One `Get` of the key at `index`: `Err` with the failure's name (a
+/// status code, or `WRONG_VALUE`).
+async fn get(
+    sh: &Shared,
+    index: usize,
+    client: &mut GroupcacheClient<Channel>,
+) -> Result<(), &'static str> {
+    let key = &sh.keys[index];
+    let req = request(
+        sh,
+        GetRequest {
+            group: sh.group.clone(),
+            key: key.clone(),
+        },
+    );
+    let value = bounded(sh, client.get(req))
+        .await
+        .map_err(|status| code_name(status.code()))?
+        .value;
+    check(sh, key, &value)
+}
+
+/// One `GetMany` of the keys at `indexes`: `Err` with the name of the
+/// call's failure, or of the first key's that failed.
+async fn get_many(
+    sh: &Shared,
+    indexes: &[usize],
+    client: &mut GroupcacheClient<Channel>,
+) -> Result<(), &'static str> {
+    let keys: Vec<String> = indexes.iter().map(|&i| sh.keys[i].clone()).collect();
+    let req = request(
+        sh,
+        GetManyRequest {
+            group: sh.group.clone(),
+            keys,
+        },
+    );
+    let results = bounded(sh, client.get_many(req))
+        .await
+        .map_err(|status| code_name(status.code()))?
+        .results;
+    if results.len() != indexes.len() {
+        return Err("WRONG_VALUE");
+    }
+    for r in &results {
+        if r.code != 0 {
+            let code = tonic::Code::from_i32(i32::try_from(r.code).unwrap_or(i32::MAX));
+            return Err(code_name(code));
+        }
+        check(sh, &r.key, &r.value)?;
+    }
+    Ok(())
+}
+
+/// Checks `value` against the expected value of `key`, when verifying.
+fn check(sh: &Shared, key: &str, value: &[u8]) -> Result<(), &'static str> {
+    match &sh.verify {
+        Some(v) if value != (v.expected)(key, v.size) => Err("WRONG_VALUE"),
+        _ => Ok(()),
+    }
 }

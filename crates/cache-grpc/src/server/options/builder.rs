@@ -30,6 +30,16 @@ impl ServerOptionsBuilder {
         self
     }
 
+    /// The most keys one `GetMany` (or a peer's `FetchMany`, or a `Remove`) may ask for;
+    /// a request with more is refused with `INVALID_ARGUMENT`, naming the
+    /// limit. Use the same value on every node: a batch's keys owned by a
+    /// node with a lower limit are loaded by the requester instead. Default
+    /// 1000.
+    pub fn max_batch_keys(mut self, value: usize) -> Self {
+        self.opts.max_batch_keys = value;
+        self
+    }
+
     /// Serve `grpc.reflection.v1` and `v1alpha` (for grpcurl and friends).
     /// Default true.
     pub fn reflection(mut self, value: bool) -> Self {
@@ -224,14 +234,6 @@ impl ServerOptionsBuilder {
     /// (`groupcache::slow`). Default: none. See [`AccessLog`].
     pub fn access_log(mut self, value: AccessLog) -> Self {
         self.opts.access_log = value;
-        self
-    }
-
-    /// The most keys one request names (`Remove`; default
-    /// [`DEFAULT_MAX_BATCH_KEYS`](crate::limits::DEFAULT_MAX_BATCH_KEYS),
-    /// 1000): more is `INVALID_ARGUMENT`. Must not be zero.
-    pub fn max_batch_keys(mut self, value: usize) -> Self {
-        self.opts.max_batch_keys = value;
         self
     }
 

@@ -33,6 +33,7 @@ use crate::{Error, limits};
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub(crate) max_value_bytes: usize,
+    pub(crate) max_batch_keys: usize,
     pub(crate) reflection: bool,
     pub(crate) max_concurrent_requests: usize,
     pub(crate) request_timeout: Duration,
@@ -58,7 +59,6 @@ pub struct ServerOptions {
     pub(crate) version: String,
     pub(crate) access_log: AccessLog,
     pub(crate) request_stats: RequestStats,
-    pub(crate) max_batch_keys: usize,
     pub(crate) mutation_timeout: Duration,
 }
 
@@ -66,6 +66,7 @@ impl Default for ServerOptions {
     fn default() -> Self {
         ServerOptions {
             max_value_bytes: limits::DEFAULT_MAX_VALUE_BYTES,
+            max_batch_keys: limits::DEFAULT_MAX_BATCH_KEYS,
             reflection: true,
             max_concurrent_requests: 4096,
             request_timeout: Duration::from_secs(30),
@@ -91,7 +92,6 @@ impl Default for ServerOptions {
             version: format!("cache-grpc {}", env!("CARGO_PKG_VERSION")),
             access_log: AccessLog::off(),
             request_stats: RequestStats::default(),
-            max_batch_keys: limits::DEFAULT_MAX_BATCH_KEYS,
             mutation_timeout: crate::mutations::DEFAULT_MUTATION_TIMEOUT,
         }
     }
@@ -113,6 +113,11 @@ impl ServerOptions {
     /// The largest value served.
     pub fn max_value_bytes(&self) -> usize {
         self.max_value_bytes
+    }
+
+    /// The most keys a `GetMany` or `FetchMany` may ask for.
+    pub fn max_batch_keys(&self) -> usize {
+        self.max_batch_keys
     }
 
     /// The longest any `Groupcache` request may take.
@@ -221,11 +226,6 @@ impl ServerOptions {
         &self.auth
     }
 
-    /// See [`ServerOptionsBuilder::max_batch_keys`].
-    pub fn max_batch_keys(&self) -> usize {
-        self.max_batch_keys
-    }
-
     /// See [`ServerOptionsBuilder::mutation_timeout`].
     pub fn mutation_timeout(&self) -> Duration {
         self.mutation_timeout
@@ -283,6 +283,9 @@ impl ServerOptions {
         if self.max_value_bytes == 0 {
             return Err(Error::Config("max_value_bytes must be at least 1".into()));
         }
+        if self.max_batch_keys == 0 {
+            return Err(Error::Config("max_batch_keys must be at least 1".into()));
+        }
         if self.max_concurrent_requests == 0 {
             return Err(Error::Config(
                 "max_concurrent_requests must be at least 1".into(),
@@ -290,9 +293,6 @@ impl ServerOptions {
         }
         if self.request_timeout.is_zero() {
             return Err(Error::Config("request_timeout must be above zero".into()));
-        }
-        if self.max_batch_keys == 0 {
-            return Err(Error::Config("max_batch_keys must be at least 1".into()));
         }
         if self.mutation_timeout.is_zero() {
             return Err(Error::Config("mutation_timeout must be above zero".into()));

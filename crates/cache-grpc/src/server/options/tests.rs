@@ -11,7 +11,7 @@ fn zero_limits_are_refused() {
         fn(ServerOptionsBuilder) -> ServerOptionsBuilder,
         &'static str,
     );
-    let cases: [Case; 15] = [
+    let cases: [Case; 16] = [
         (
             |b| b.keepalive_interval(Duration::ZERO),
             "keepalive_interval",
@@ -32,6 +32,7 @@ fn zero_limits_are_refused() {
             "max_queued_response_bytes",
         ),
         (|b| b.max_value_bytes(0), "max_value_bytes"),
+        (|b| b.max_batch_keys(0), "max_batch_keys"),
         (|b| b.max_concurrent_requests(0), "max_concurrent_requests"),
         (|b| b.request_timeout(Duration::ZERO), "request_timeout"),
         (|b| b.max_concurrent_streams(0), "max_concurrent_streams"),
