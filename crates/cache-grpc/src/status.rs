@@ -223,12 +223,12 @@ pub fn no_keys() -> Status {
     Status::invalid_argument("no keys: name at least one")
 }
 
-/// The answer to a request naming `count` keys, over the limit of `limit`
-/// (`--max-batch-keys`).
+/// The answer to a batch (`GetMany`, `FetchMany`, `Remove`) naming `count`
+/// keys, over the limit of `limit` (`--max-batch-keys`).
 pub fn too_many_keys(count: usize, limit: usize) -> Status {
     Status::invalid_argument(format!(
-        "{count} keys is over the limit of {limit} per request (--max-batch-keys): send them in \
-         smaller batches"
+        "a batch of {count} keys is over the limit of {limit} keys per request \
+         (--max-batch-keys): split it"
     ))
 }
 

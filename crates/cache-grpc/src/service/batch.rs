@@ -124,14 +124,11 @@ impl GroupcacheService {
         Ok(FetchManyResponse { results })
     }
 
-    /// Refuses a batch of more than `max_batch_keys` keys.
-    fn check_batch(&self, keys: usize) -> Result<(), Status> {
+    /// Refuses a batch (`GetMany`, `FetchMany`, `Remove`) of more than
+    /// `max_batch_keys` keys.
+    pub(super) fn check_batch(&self, keys: usize) -> Result<(), Status> {
         if keys > self.max_batch_keys {
-            return Err(Status::invalid_argument(format!(
-                "a batch of {keys} keys is over the limit of {} keys per request \
-                 (--max-batch-keys): split it",
-                self.max_batch_keys
-            )));
+            return Err(status::too_many_keys(keys, self.max_batch_keys));
         }
         Ok(())
     }

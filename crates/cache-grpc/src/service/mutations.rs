@@ -38,12 +38,7 @@ impl GroupcacheService {
         if request.keys.is_empty() {
             return Err(status::no_keys());
         }
-        if request.keys.len() > self.max_batch_keys {
-            return Err(status::too_many_keys(
-                request.keys.len(),
-                self.max_batch_keys,
-            ));
-        }
+        self.check_batch(request.keys.len())?;
         for key in &request.keys {
             g.check_key(key).map_err(|e| status::to_status(&e))?;
         }
