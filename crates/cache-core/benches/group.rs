@@ -61,6 +61,7 @@ fn warm(n: usize) -> (Group, Vec<String>) {
     let g = group("hits");
     let keys: Vec<String> = (0..n).map(|i| format!("key-{i}")).collect();
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("runtime");
     rt.block_on(async {
@@ -155,6 +156,7 @@ fn two_threads(g: &Group, keys: &Arc<Vec<String>>, iters: u64) -> Duration {
 
 fn miss(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("runtime");
     let g = group("miss");
