@@ -180,7 +180,7 @@ pub use context::LoadContext;
 pub use error::Error;
 pub use getter::{Getter, GetterFn, Loaded, getter_fn};
 pub use group::{
-    DEFAULT_LOAD_TIMEOUT, Get, Group, GroupBuilder, HandoffEntry, HandoffMark, StoreKind,
+    DEFAULT_LOAD_TIMEOUT, Get, Group, GroupBuilder, HandoffEntry, HandoffMark, MAX_TTL, StoreKind,
 };
 pub use key_rate::KeyRates;
 pub use load_limit::{LoadLimiter, LoadLimiterStats};

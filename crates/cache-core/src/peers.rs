@@ -22,8 +22,14 @@ pub struct Fetched {
     /// averaged over about a minute), if it reports one. Feeds the hot-cache
     /// promotion policy.
     pub minute_qps: Option<f64>,
-    /// Time left before the value expires at the owner, if it expires.
+    /// Time left before the value expires at the owner, if it expires: its
+    /// fresh time left, or for a `stale` value the time left in its stale
+    /// window (never zero then).
     pub ttl: Option<Duration>,
+    /// True when the owner answered a value past its fresh time, inside its
+    /// stale window, while it refreshes it: the requester serves it to its
+    /// caller but keeps no copy. Old peers never set it.
+    pub stale: bool,
 }
 
 impl Fetched {
@@ -33,6 +39,7 @@ impl Fetched {
             value: value.into(),
             minute_qps: None,
             ttl: None,
+            stale: false,
         }
     }
 }

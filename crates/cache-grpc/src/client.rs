@@ -461,6 +461,7 @@ impl GrpcPeer {
                     value: Bytes::copy_from_slice(&r.value),
                     minute_qps: Some(r.minute_qps),
                     ttl: (r.ttl_ms > 0).then(|| Duration::from_millis(r.ttl_ms)),
+                    stale: r.stale,
                 };
                 (Ok(fetched), Verdict::Alive)
             }

@@ -4,16 +4,22 @@
 //! options, `load.rs` what happens on a miss, `takeover.rs` how a new owner
 //! asks a key's previous owner before its loader, `handoff.rs` what moves
 //! between owners when the ring changes, `generation.rs` how `remove`
-//! beats a racing load, `spans.rs` the tracing spans of the path.
+//! beats a racing load, `ttl.rs` how long a value stays fresh (the TTL
+//! cap, jitter, the stale window's encoding), `refresh.rs` how an owner
+//! serves a stale value and refreshes it in the background
+//! (stale-while-revalidate, stale-if-error), `spans.rs` the tracing spans
+//! of the path.
 
 mod builder;
 mod generation;
 mod get;
 mod handoff;
 mod load;
+mod refresh;
 mod spans;
 mod store;
 mod takeover;
+mod ttl;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +32,10 @@ pub use builder::{DEFAULT_LOAD_TIMEOUT, GroupBuilder, StoreKind};
 use generation::Generations;
 pub use get::Get;
 pub use handoff::{HandoffEntry, HandoffMark};
+use refresh::Refreshes;
 use store::GroupStore;
+pub use ttl::MAX_TTL;
+use ttl::TtlPolicy;
 
 use crate::key_rate::{BusiestKeys, KeyRates};
 
@@ -61,6 +70,8 @@ struct Options {
     negative_ttl: Option<Duration>,
     load_timeout: Option<Duration>,
     max_key_bytes: usize,
+    /// The TTL cap, its jitter and the stale window.
+    ttl: TtlPolicy,
 }
 
 /// A value found in a cache or loaded, with its expiry and how it was
@@ -80,6 +91,9 @@ struct Found {
 enum Via {
     /// This node's hot or main cache.
     Hit,
+    /// This node's main cache, as the key's owner, past the value's fresh
+    /// time and inside its stale window (`refresh.rs`).
+    Stale,
     /// The key's owner, over the network.
     Peer,
     /// This node's loader, because the owner could not answer.
@@ -97,7 +111,7 @@ impl Via {
     /// hop to a peer's cache).
     fn outcome(self) -> GetOutcome {
         match self {
-            Via::Hit => GetOutcome::Hit,
+            Via::Hit | Via::Stale => GetOutcome::Hit,
             Via::Peer | Via::Takeover => GetOutcome::Peer,
             Via::Fallback | Via::Load => GetOutcome::Load,
         }
@@ -139,6 +153,9 @@ struct Inner {
     local_flights: Singleflight<Found>,
     /// Orders cache inserts against `remove`.
     generations: Generations,
+    /// The background refreshes of stale values running, and the keys
+    /// whose last one failed.
+    refreshes: Refreshes,
     opts: Options,
 }
 
@@ -283,7 +300,7 @@ impl Group {
         let qps = inner.key_rates.record(key, Instant::now());
         inner.busiest.offer(key, qps);
         let span = spans::fetch(&inner.name);
-        let found = match inner.lookup(key, &[CacheKind::Main], false) {
+        let found = match inner.lookup_for_peer(key) {
             Some(hit) => hit,
             None => {
                 inner
@@ -293,14 +310,7 @@ impl Group {
             }
         };
         spans::record_found(&span, &found);
-        let found = found?;
-        Ok(Fetched {
-            value: found.value,
-            minute_qps: Some(qps),
-            ttl: found
-                .expires_at
-                .map(|at| at.saturating_duration_since(Instant::now())),
-        })
+        Ok(Inner::fetched(found?, qps))
     }
 
     /// The keys peers fetched most from this node (at most 10), with their
@@ -366,6 +376,7 @@ impl Inner {
             flights: Singleflight::new(),
             local_flights: Singleflight::new(),
             generations: Generations::new(),
+            refreshes: Refreshes::default(),
             opts,
         }
     }
@@ -373,12 +384,16 @@ impl Inner {
     /// Steps 1 to 3 of the get path: validate the key, then look it up in
     /// the hot cache and the main cache (one store lookup). `None` is a
     /// miss (counted as a get; the caller goes on to [`miss`](Inner::miss)).
-    /// A hit allocates nothing.
+    /// A hit allocates nothing. A group with a stale window looks up in
+    /// [`first_lookup_swr`](Inner::first_lookup_swr) instead.
     #[inline]
-    fn first_lookup(&self, key: &str) -> Option<Result<Found, Error>> {
+    fn first_lookup(self: &Arc<Self>, key: &str) -> Option<Result<Found, Error>> {
         if let Err(err) = self.check_key(key) {
             incr(&self.stats.gets);
             return Some(Err(err));
+        }
+        if self.opts.ttl.stale_ttl.is_some() {
+            return self.first_lookup_swr(key);
         }
         if let Some(entry) = self.store.get_hot_then_main(key, &Instant::now) {
             // One increment on the hit path, standing for a get and a cache
@@ -445,10 +460,11 @@ impl Inner {
 
     /// Looks `key` up in the hot cache, then in the main cache (in one store
     /// lookup); counts like [`lookup`](Inner::lookup) with `count_hit` (the
-    /// re-check inside a flight).
+    /// re-check inside a flight). A stale entry is a miss.
     fn lookup_hot_then_main(&self, key: &str) -> Option<Result<Found, Error>> {
-        let entry = self.store.get_hot_then_main(key, &Instant::now)?;
-        Some(self.hit(entry, true))
+        let now = Instant::now();
+        let entry = self.store.get_hot_then_main(key, &|| now)?;
+        self.fresh_hit(entry, now, true)
     }
 
     /// Counts a hit on `entry` and turns it into the get's answer.
@@ -473,7 +489,7 @@ impl Inner {
     /// Looks `key` up in `kinds`, in order. A live entry counts a cache hit
     /// when `count_hit` (the lookups of a get), and a negative entry a
     /// negative hit. Expired entries are never returned (the store's
-    /// promise).
+    /// promise), nor stale ones (a miss: the caller loads).
     fn lookup(
         &self,
         key: &str,
@@ -483,7 +499,21 @@ impl Inner {
         let now = Instant::now();
         kinds.iter().find_map(|&kind| {
             let entry = self.store.get(kind, key, now)?;
-            Some(self.hit(entry, count_hit))
+            self.fresh_hit(entry, now, count_hit)
         })
+    }
+
+    /// [`hit`](Inner::hit) on `entry` unless it is stale at `now`, with its
+    /// fresh expiry.
+    fn fresh_hit(
+        &self,
+        entry: Entry,
+        now: Instant,
+        count_hit: bool,
+    ) -> Option<Result<Found, Error>> {
+        if self.is_stale(&entry, now) {
+            return None;
+        }
+        Some(self.hit(self.with_fresh_expiry(entry), count_hit))
     }
 }
