@@ -2,6 +2,7 @@
 //! signal.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use cache_core::{GroupBuilder, Registry};
 use cache_grpc::handoff::{HandoffBudget, hand_off};
@@ -121,6 +122,8 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     // One bound on source loads for the whole node, all groups together.
     let limiter = args.loads.limiter()?;
     let negative_ttl = (!args.negative_ttl.is_zero()).then_some(args.negative_ttl);
+    let max_ttl = optional_ttl("--ttl", args.ttl)?;
+    let stale_ttl = optional_ttl("--stale-ttl", args.stale_ttl)?;
     for (name, source) in sources {
         let group = GroupBuilder::new(name, args.cache_bytes, source)
             .peers(Arc::new(pool.clone()))
@@ -128,6 +131,9 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
             .promotion(args.promotion.policy(&dev))
             .store_kind(args.store.into())
             .negative_ttl(negative_ttl)
+            .max_ttl(max_ttl)
+            .ttl_jitter(args.ttl_jitter)
+            .stale_ttl(stale_ttl)
             .load_timeout(Some(args.loads.load_timeout))
             .load_limiter(limiter.clone())
             .max_key_bytes(max_key_bytes)
@@ -281,4 +287,12 @@ fn termination_signal()
             _ = int.recv() => "SIGINT",
         })
     })
+}
+
+/// A TTL flag's value: 0s is off (`None`); at most [`cache_core::MAX_TTL`].
+fn optional_ttl(flag: &str, ttl: Duration) -> Result<Option<Duration>, Error> {
+    if ttl > cache_core::MAX_TTL {
+        return Err(Error::config(format!("{flag} must be at most 100 years")));
+    }
+    Ok((!ttl.is_zero()).then_some(ttl))
 }
