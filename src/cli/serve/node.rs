@@ -296,3 +296,22 @@ fn optional_ttl(flag: &str, ttl: Duration) -> Result<Option<Duration>, Error> {
     }
     Ok((!ttl.is_zero()).then_some(ttl))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 0s is off, a TTL is kept, one past `MAX_TTL` is refused naming its
+    /// flag.
+    #[test]
+    fn ttl_flags() {
+        assert_eq!(optional_ttl("--ttl", Duration::ZERO).unwrap(), None);
+        let minute = Duration::from_secs(60);
+        assert_eq!(optional_ttl("--ttl", minute).unwrap(), Some(minute));
+        let too_long = cache_core::MAX_TTL + minute;
+        let err = optional_ttl("--stale-ttl", too_long)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--stale-ttl"), "{err}");
+    }
+}
