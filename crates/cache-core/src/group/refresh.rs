@@ -92,16 +92,21 @@ impl Refreshes {
     }
 }
 
-/// Ends a key's `running` mark when its refresh task ends, or is dropped
-/// (runtime shutdown).
-struct Running<'a> {
-    refreshes: &'a Refreshes,
-    key: &'a str,
+/// A key's `running` mark: made before its refresh task is spawned and
+/// moved into it, so the mark ends when the task ends or is dropped, even
+/// unpolled (a runtime shutting down).
+struct Running {
+    inner: Arc<Inner>,
+    key: String,
 }
 
-impl Drop for Running<'_> {
+impl Drop for Running {
     fn drop(&mut self) {
-        self.refreshes.running.lock().remove(self.key);
+        self.inner
+            .refreshes
+            .running
+            .lock()
+            .remove(self.key.as_str());
     }
 }
 
@@ -209,15 +214,15 @@ impl Inner {
             return;
         }
         incr(&self.stats.refreshes);
-        let (inner, key) = (Arc::clone(self), key.to_owned());
+        let running = Running {
+            inner: Arc::clone(self),
+            key: key.to_owned(),
+        };
         runtime.spawn(async move {
-            let _running = Running {
-                refreshes: &inner.refreshes,
-                key: &key,
-            };
-            let generation = inner.generations.current(&key);
-            let result = inner.load_owned(&key, None, None).await;
-            inner.refreshed(&key, generation, hard, result);
+            let (inner, key) = (&running.inner, running.key.as_str());
+            let generation = inner.generations.current(key);
+            let result = inner.load_owned(key, None, None).await;
+            inner.refreshed(key, generation, hard, result);
         });
     }
 
@@ -251,5 +256,37 @@ impl Inner {
                 self.refreshes.mark_failed(key, hard, Instant::now());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One running mark per key; a failure mark names the stale value's
+    /// expiry, is cleared by a success, and expired marks are pruned once
+    /// the map is full.
+    #[test]
+    fn marks() {
+        let r = Refreshes::default();
+        assert!(r.begin("k"));
+        assert!(!r.begin("k"), "one refresh per key at a time");
+        assert!(r.begin("other"));
+        let now = Instant::now();
+        let hard = now + Duration::from_secs(30);
+        r.mark_failed("k", hard, now);
+        assert!(r.failed_for("k", hard));
+        assert!(
+            !r.failed_for("k", hard + Duration::from_secs(1)),
+            "another value"
+        );
+        r.clear_failed("k");
+        assert!(!r.failed_for("k", hard));
+        for i in 0..FAILED_PRUNE_AT {
+            r.mark_failed(&format!("old{i}"), now, now);
+        }
+        r.mark_failed("k", hard, now + Duration::from_secs(1));
+        assert_eq!(r.failed.lock().len(), 1, "expired marks pruned");
+        assert!(r.failed_for("k", hard));
     }
 }
