@@ -207,7 +207,7 @@ impl Inner {
     /// Spawns `key`'s refresh, unless one is running or there is no
     /// runtime. `hard` is the stale value's hard expiry.
     fn start_refresh(self: &Arc<Self>, key: &str, hard: Instant) {
-        let Ok(runtime) = crate::sync::spawner() else {
+        let Some(runtime) = crate::sync::spawner().ok() else {
             return;
         };
         if !self.refreshes.begin(key) {
