@@ -282,6 +282,11 @@ impl ServeArgs {
                 )));
             }
         }
+        for (flag, ttl) in [("--ttl", self.ttl), ("--stale-ttl", self.stale_ttl)] {
+            if ttl > cache_core::MAX_TTL {
+                return Err(Error::config(format!("{flag} must be at most 100 years")));
+            }
+        }
         let peer_port = self.peer_listen.unwrap_or(self.listen);
         let has_peers = !self.peers.is_empty() || self.membership.discovery.is_some();
         if peer_port.ip().is_unspecified() && self.self_addr.is_none() && has_peers {

@@ -258,6 +258,14 @@ fn serve_validation() {
             "--peer-timeout",
         ),
         (
+            &["serve", "--group=g=synthetic", "--ttl=101years"][..],
+            "--ttl must be at most 100 years",
+        ),
+        (
+            &["serve", "--group=g=synthetic", "--stale-ttl=101years"][..],
+            "--stale-ttl must be at most 100 years",
+        ),
+        (
             &["serve", "--group=g=dir:/no/such/dir/here"][..],
             "group \"g\"",
         ),

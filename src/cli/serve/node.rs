@@ -122,8 +122,8 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     // One bound on source loads for the whole node, all groups together.
     let limiter = args.loads.limiter()?;
     let negative_ttl = (!args.negative_ttl.is_zero()).then_some(args.negative_ttl);
-    let max_ttl = optional_ttl("--ttl", args.ttl)?;
-    let stale_ttl = optional_ttl("--stale-ttl", args.stale_ttl)?;
+    let max_ttl = optional_ttl(args.ttl);
+    let stale_ttl = optional_ttl(args.stale_ttl);
     for (name, source) in sources {
         let group = GroupBuilder::new(name, args.cache_bytes, source)
             .peers(Arc::new(pool.clone()))
@@ -289,29 +289,8 @@ fn termination_signal()
     })
 }
 
-/// A TTL flag's value: 0s is off (`None`); at most [`cache_core::MAX_TTL`].
-fn optional_ttl(flag: &str, ttl: Duration) -> Result<Option<Duration>, Error> {
-    if ttl > cache_core::MAX_TTL {
-        return Err(Error::config(format!("{flag} must be at most 100 years")));
-    }
-    Ok((!ttl.is_zero()).then_some(ttl))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// 0s is off, a TTL is kept, one past `MAX_TTL` is refused naming its
-    /// flag.
-    #[test]
-    fn ttl_flags() {
-        assert_eq!(optional_ttl("--ttl", Duration::ZERO).unwrap(), None);
-        let minute = Duration::from_secs(60);
-        assert_eq!(optional_ttl("--ttl", minute).unwrap(), Some(minute));
-        let too_long = cache_core::MAX_TTL + minute;
-        let err = optional_ttl("--stale-ttl", too_long)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("--stale-ttl"), "{err}");
-    }
+/// A TTL flag's value: 0s is off (`None`). Its bound is checked by
+/// `ServeArgs::validate`.
+fn optional_ttl(ttl: Duration) -> Option<Duration> {
+    (!ttl.is_zero()).then_some(ttl)
 }
