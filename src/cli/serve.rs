@@ -169,6 +169,20 @@ pub struct ServeArgs {
     /// negative caching off.
     #[arg(long, env = "GROUPCACHE_NEGATIVE_TTL", default_value = "0s", value_name = "DURATION", value_parser = clap_parsers::duration)]
     pub negative_ttl: Duration,
+    /// The longest a loaded value stays fresh, in every group: a source's
+    /// longer TTL is cut to it and a value with none gets it; 0s: no cap
+    /// (a value without a TTL never expires).
+    #[arg(long, env = "GROUPCACHE_TTL", default_value = "0s", value_name = "DURATION", value_parser = clap_parsers::duration)]
+    pub ttl: Duration,
+    /// The largest fraction by which each loaded value's TTL is shortened
+    /// at random, in [0, 1), so keys loaded together do not expire together.
+    #[arg(long, env = "GROUPCACHE_TTL_JITTER", default_value = "0", value_name = "FRACTION", value_parser = clap_parsers::fraction)]
+    pub ttl_jitter: f64,
+    /// How long past its TTL a value may still be served by its owner while
+    /// one background refresh per key runs (and, if that fails, until this
+    /// window ends); 0s turns stale serving off.
+    #[arg(long, env = "GROUPCACHE_STALE_TTL", default_value = "0s", value_name = "DURATION", value_parser = clap_parsers::duration)]
+    pub stale_ttl: Duration,
     /// Requests handled at once; more are refused with RESOURCE_EXHAUSTED.
     #[arg(
         long,
@@ -283,6 +297,11 @@ impl ServeArgs {
                 return Err(Error::config(format!(
                     "peer {p:?} is listed twice in --peers"
                 )));
+            }
+        }
+        for (flag, ttl) in [("--ttl", self.ttl), ("--stale-ttl", self.stale_ttl)] {
+            if ttl > cache_core::MAX_TTL {
+                return Err(Error::config(format!("{flag} must be at most 100 years")));
             }
         }
         let peer_port = self.peer_listen.unwrap_or(self.listen);

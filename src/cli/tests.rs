@@ -42,6 +42,10 @@ fn serve_defaults() {
     assert_eq!(a.loads.peer_timeout, Duration::from_millis(300));
     assert_eq!(a.origin_timeout, Duration::from_secs(5));
     assert_eq!(a.negative_ttl, Duration::ZERO);
+    assert_eq!(
+        (a.ttl, a.ttl_jitter, a.stale_ttl),
+        (Duration::ZERO, 0.0, Duration::ZERO)
+    );
     assert_eq!(a.origin_ca, None);
     assert_eq!(a.max_concurrent_requests, 4096);
     assert!(!a.no_reflection);
@@ -74,6 +78,9 @@ fn serve_every_flag() {
         "--origin-timeout=2s",
         "--origin-ca=/etc/ca.pem",
         "--negative-ttl=30s",
+        "--ttl=10m",
+        "--ttl-jitter=0.2",
+        "--stale-ttl=1m",
         "--max-concurrent-requests=64",
         "--request-timeout=7s",
         "--no-reflection",
@@ -101,6 +108,9 @@ fn serve_every_flag() {
         Some(std::path::Path::new("/etc/ca.pem"))
     );
     assert_eq!(a.negative_ttl, Duration::from_secs(30));
+    assert_eq!(a.ttl, Duration::from_secs(600));
+    assert_eq!(a.ttl_jitter, 0.2);
+    assert_eq!(a.stale_ttl, Duration::from_secs(60));
     assert_eq!(a.max_concurrent_requests, 64);
     assert_eq!(a.request_timeout, Duration::from_secs(7));
     assert!(a.no_reflection);
@@ -135,6 +145,14 @@ fn serve_bad_values() {
         (
             &["serve", "--group=g=synthetic", "--hot-fraction=1.5"][..],
             "bad fraction",
+        ),
+        (
+            &["serve", "--group=g=synthetic", "--ttl-jitter=1"][..],
+            "bad fraction",
+        ),
+        (
+            &["serve", "--group=g=synthetic", "--stale-ttl=soon"][..],
+            "bad duration",
         ),
         (
             &["serve", "--group=g=synthetic", "--peers=a:1,,b:2"][..],
@@ -241,6 +259,14 @@ fn serve_validation() {
         (
             &["serve", "--group=g=synthetic", "--peer-timeout=0s"][..],
             "--peer-timeout",
+        ),
+        (
+            &["serve", "--group=g=synthetic", "--ttl=101years"][..],
+            "--ttl must be at most 100 years",
+        ),
+        (
+            &["serve", "--group=g=synthetic", "--stale-ttl=101years"][..],
+            "--stale-ttl must be at most 100 years",
         ),
         (
             &["serve", "--group=g=dir:/no/such/dir/here"][..],

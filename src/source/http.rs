@@ -1,8 +1,11 @@
 //! `http://host:port/prefix/{key}` and `https://...`: the key is fetched from
-//! an HTTP origin.
+//! an HTTP origin. `freshness.rs` reads the answer's cache headers into the
+//! value's TTL.
+
+mod freshness;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -37,7 +40,10 @@ const KEY_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
 /// A [`Getter`] that GETs each key from an HTTP(S) origin.
 ///
 /// - 2xx: the body is the value (at most `max_value_bytes`, or the load
-///   fails);
+///   fails), with the TTL its `Cache-Control` (`no-store`, `no-cache`,
+///   `private`: not cached; `s-maxage`, else `max-age`), `Expires` (against
+///   `Date`) and `Age` headers give it (see `freshness.rs`); the group's
+///   `--ttl` caps it;
 /// - 404 and 410: [`CoreError::NotFound`];
 /// - any other status, a transport error or the origin timeout:
 ///   [`CoreError::SourceFailed`].
@@ -177,6 +183,7 @@ impl HttpSource {
         if !status.is_success() {
             return Err(failed(&format!("status {status}")));
         }
+        let ttl = freshness::ttl_of(resp.headers(), SystemTime::now());
         let too_big = || {
             failed(&format!(
                 "body over the maximum value size of {} bytes",
@@ -210,7 +217,9 @@ impl HttpSource {
         } else {
             body.freeze()
         };
-        Ok(Loaded::new(value))
+        let mut loaded = Loaded::new(value);
+        loaded.ttl = ttl;
+        Ok(loaded)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Criterion benches of `Group`: hits (1 key and 10k keys, on 1 and 2
-//! threads), a miss with its load, and a 1000-waiter stampede on one cold
-//! key. The workloads mirror golang/groupcache's in-process benchmark
+//! threads), hits on a value with a TTL, with and without a stale window
+//! (`hit_expiring`: the clock read and the stale check), a miss with its
+//! load, and a 1000-waiter stampede on one cold key. The workloads mirror golang/groupcache's in-process benchmark
 //! (`/work/shared/anchors/go-groupcache/inproc_bench_test.go`): 1 KiB values,
 //! a 64 MiB group, keys `key-0..key-N`.
 //!
@@ -61,6 +62,7 @@ fn warm(n: usize) -> (Group, Vec<String>) {
     let g = group("hits");
     let keys: Vec<String> = (0..n).map(|i| format!("key-{i}")).collect();
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("runtime");
     rt.block_on(async {
@@ -155,6 +157,7 @@ fn two_threads(g: &Group, keys: &Arc<Vec<String>>, iters: u64) -> Duration {
 
 fn miss(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .expect("runtime");
     let g = group("miss");
@@ -204,5 +207,37 @@ fn group_fresh() -> Group {
     group("stampede")
 }
 
-criterion_group!(benches, hits, miss, stampede);
+/// Hits on one key whose value has a TTL (an hour: it stays fresh), in a
+/// group without and with a stale window: what a hit pays for its expiry
+/// check, and for the stale check on top.
+fn hits_expiring(c: &mut Criterion) {
+    let mut group = c.benchmark_group("hit_expiring");
+    group.throughput(Throughput::Elements(1));
+    let hour = Duration::from_secs(3600);
+    for (label, stale) in [("ttl", None), ("ttl+stale", Some(hour))] {
+        let g = GroupBuilder::new(
+            label,
+            BUDGET,
+            getter_fn(move |key: String, _ctx| async move {
+                let value: Vec<u8> = key.bytes().cycle().take(VALUE_BYTES).collect();
+                Ok(Loaded::new(Bytes::from(value)).with_ttl(hour))
+            }),
+        )
+        .stale_ttl(stale)
+        .build()
+        .expect("valid group");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        rt.block_on(async { g.get("key-0").await.expect("load") });
+        group.bench_function(format!("{label}/1thread"), |b| {
+            b.iter(|| black_box(hit_once(&g, "key-0")))
+        });
+        assert_eq!(g.stats().local_loads, 1, "hits only");
+    }
+    group.finish();
+}
+
+criterion_group!(benches, hits, hits_expiring, miss, stampede);
 criterion_main!(benches);

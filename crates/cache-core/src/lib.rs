@@ -15,7 +15,10 @@
 //! 2. **Hot cache**: a copy of a popular key owned by another node? Return it.
 //! 3. **Main cache**: a key this node owns, loaded earlier? Return it. A
 //!    remembered `NotFound` (negative caching, off by default) returns
-//!    [`Error::NotFound`]. Expired entries are never served. Steps 1 to 3
+//!    [`Error::NotFound`]. Expired entries are never served. With a stale
+//!    window ([`GroupBuilder::stale_ttl`]) a value past its TTL is served
+//!    at once by the key's owner, which refreshes it in the background
+//!    (one refresh per key); elsewhere it is a miss. Steps 1 to 3
 //!    are one store lookup, answered by the first poll of the [`Get`]
 //!    future without allocating; with the default SIEVE store a hit takes
 //!    only its thread's read lock, so hits on many threads do not contend.
@@ -152,7 +155,9 @@
 //!
 //! - `group` ([`Group`], [`GroupBuilder`]): the get path above; its
 //!   `load.rs` holds steps 5 to 8, `takeover.rs` the warm takeover of step
-//!   8, and `handoff.rs` what a leaving owner hands over
+//!   8, `ttl.rs` a value's fresh time (the TTL cap and jitter) and how
+//!   entries encode the stale window, `refresh.rs` stale-while-revalidate
+//!   and stale-if-error, and `handoff.rs` what a leaving owner hands over
 //!   ([`Group::hottest_owned`]), what the next owner accepts
 //!   ([`Group::accept_handoff`], or [`Group::accept_handoff_since`] a
 //!   [`HandoffMark`] so that removes made meanwhile win) and the
@@ -212,7 +217,7 @@ pub use error::Error;
 pub use getter::{Getter, GetterFn, Loaded, getter_fn};
 pub use group::{
     DEFAULT_HOT_TTL, DEFAULT_LOAD_TIMEOUT, DEFAULT_TOMBSTONE_TTL, Get, Group, GroupBuilder,
-    HandoffEntry, HandoffMark, StoreKind,
+    HandoffEntry, HandoffMark, MAX_TTL, StoreKind,
 };
 pub use key_rate::KeyRates;
 pub use load_limit::{LoadLimiter, LoadLimiterStats};

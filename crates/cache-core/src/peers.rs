@@ -22,7 +22,9 @@ pub struct Fetched {
     /// averaged over about a minute), if it reports one. Feeds the hot-cache
     /// promotion policy.
     pub minute_qps: Option<f64>,
-    /// Time left before the value expires at the owner, if it expires.
+    /// Time left before the value expires at the owner, if it expires: its
+    /// fresh time left, or for a `stale` value the time left in its stale
+    /// window (never zero then).
     pub ttl: Option<Duration>,
     /// The owner's source has no such key, and the owner remembers that
     /// for `ttl` (its negative caching): `value` is empty. The requester
@@ -30,6 +32,10 @@ pub struct Fetched {
     /// hot cache. An owner that does not remember its NotFounds answers
     /// [`Error::NotFound`] instead.
     pub not_found: bool,
+    /// True when the owner answered a value past its fresh time, inside its
+    /// stale window, while it refreshes it: the requester serves it to its
+    /// caller but keeps no copy. Old peers never set it.
+    pub stale: bool,
 }
 
 impl Fetched {
@@ -40,6 +46,7 @@ impl Fetched {
             minute_qps: None,
             ttl: None,
             not_found: false,
+            stale: false,
         }
     }
 
@@ -50,6 +57,7 @@ impl Fetched {
             minute_qps: None,
             ttl: Some(ttl),
             not_found: true,
+            stale: false,
         }
     }
 }

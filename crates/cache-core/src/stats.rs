@@ -188,6 +188,24 @@ group_counters! {
     /// remembers them, kept in the hot cache for at most that long
     /// (negative caching across the mesh).
     negative_promotions,
+    /// Stale-while-revalidate: stale values served by this node as the
+    /// key's owner (to a get, or to a peer's fetch as a stale answer), from
+    /// the main cache after the value's fresh time ended and before its
+    /// stale window (`stale_ttl`) did. Each one also starts the key's
+    /// background refresh unless one is running.
+    stale_hits,
+    /// Stale-if-error: the stale values of `stale_hits` served after the
+    /// key's last background refresh had failed (the source erred or timed
+    /// out), while the stale window lasts.
+    stale_if_error_hits,
+    /// Background refreshes started: at most one per key at a time, on the
+    /// key's owner, run through the key's local flight (so it is also the
+    /// load of a concurrent miss or peer fetch of that key).
+    refreshes,
+    /// Background refreshes that got no value: the loader failed (the stale
+    /// value stays until its stale window ends), or answered NotFound (the
+    /// stale value is dropped).
+    refresh_errors,
 }
 
 /// How a get was answered: the label of its latency in [`GetLatency`].

@@ -465,6 +465,7 @@ impl GrpcPeer {
                     minute_qps: Some(r.minute_qps),
                     ttl: (r.ttl_ms > 0).then(|| Duration::from_millis(r.ttl_ms)),
                     not_found: false,
+                    stale: r.stale,
                 };
                 (Ok(fetched), Verdict::Alive)
             }

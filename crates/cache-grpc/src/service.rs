@@ -282,6 +282,7 @@ impl GroupcacheService {
             value: fetched.value,
             minute_qps: fetched.minute_qps.unwrap_or(0.0),
             ttl_ms: ttl_ms(fetched.ttl),
+            stale: fetched.stale,
         })
     }
 }

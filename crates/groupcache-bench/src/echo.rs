@@ -52,6 +52,7 @@ impl Groupcache for EchoService {
             value: self.payload.clone(),
             minute_qps: 0.0,
             ttl_ms: 0,
+            stale: false,
         }))
     }
 

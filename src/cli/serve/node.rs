@@ -2,6 +2,7 @@
 //! signal.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use cache_core::{GroupBuilder, PeerPicker, Registry};
 use cache_grpc::golang::GoServerOptions;
@@ -129,6 +130,8 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         Some(bound) => Arc::new(bound.pool.clone()),
         None => Arc::new(pool.clone()),
     };
+    let max_ttl = optional_ttl(args.ttl);
+    let stale_ttl = optional_ttl(args.stale_ttl);
     for (name, source) in sources {
         let group = GroupBuilder::new(name, args.cache_bytes, source)
             .peers(Arc::clone(&picker))
@@ -136,6 +139,9 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
             .promotion(args.promotion.policy(&dev))
             .store_kind(args.store.into())
             .negative_ttl(negative_ttl)
+            .max_ttl(max_ttl)
+            .ttl_jitter(args.ttl_jitter)
+            .stale_ttl(stale_ttl)
             .load_timeout(Some(args.loads.load_timeout))
             .load_limiter(limiter.clone())
             .max_key_bytes(max_key_bytes)
@@ -306,4 +312,10 @@ fn termination_signal()
             _ = int.recv() => "SIGINT",
         })
     })
+}
+
+/// A TTL flag's value: 0s is off (`None`). Its bound is checked by
+/// `ServeArgs::validate`.
+fn optional_ttl(ttl: Duration) -> Option<Duration> {
+    (!ttl.is_zero()).then_some(ttl)
 }

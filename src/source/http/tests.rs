@@ -25,7 +25,8 @@ impl Drop for Origin {
 
 /// Starts the origin. Paths: `/v/slow` waits 5 s; `/v/missing` 404;
 /// `/v/boom` 500; `/v/big` 100 bytes; anything else 200 with body
-/// `value:<path>`.
+/// `value:<path>`, and cache headers for `/v/max-age` (60 s), `/v/no-store`
+/// and `/v/expires` (2 minutes after its `Date`).
 async fn origin() -> Origin {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -63,8 +64,16 @@ async fn origin() -> Origin {
                     "/v/big" => ("200 OK", "x".repeat(100)),
                     p => ("200 OK", format!("value:{p}")),
                 };
+                let cache = match path.as_str() {
+                    "/v/max-age" => "cache-control: public, max-age=60\r\n",
+                    "/v/no-store" => "cache-control: no-store\r\n",
+                    "/v/expires" => {
+                        "date: Tue, 01 Dec 2026 10:00:00 GMT\r\nexpires: Tue, 01 Dec 2026 10:02:00 GMT\r\n"
+                    }
+                    _ => "",
+                };
                 let resp = format!(
-                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\n{cache}connection: close\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = conn.write_all(resp.as_bytes()).await;
@@ -525,4 +534,43 @@ fn zero_cap_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("connection limit"), "{err}");
+}
+
+/// The origin's cache headers become the value's TTL: `max-age`, `Expires`
+/// against `Date`, `no-store` as zero (not cached), none as no TTL.
+#[tokio::test]
+async fn cache_headers_give_the_ttl() {
+    let origin = origin().await;
+    let src = v_source(&origin.base, 1 << 20, Duration::from_secs(5));
+    let ttl = |key: &'static str| {
+        let src = src.clone();
+        async move { src.get(key, &LoadContext::new()).await.unwrap().ttl }
+    };
+    assert_eq!(ttl("max-age").await, Some(Duration::from_secs(60)));
+    assert_eq!(ttl("expires").await, Some(Duration::from_secs(120)));
+    assert_eq!(ttl("no-store").await, Some(Duration::ZERO));
+    assert_eq!(ttl("plain").await, None);
+}
+
+/// Through a group: a `no-store` answer is served but never cached (each
+/// get asks the origin), a `max-age` one is cached, capped by `max_ttl`.
+#[tokio::test]
+async fn no_store_is_not_cached_and_max_age_is_capped() {
+    let origin = origin().await;
+    let src = v_source(&origin.base, 1 << 20, Duration::from_secs(5));
+    let group = cache_core::GroupBuilder::new("http", 1 << 20, src)
+        .max_ttl(Some(Duration::from_secs(30)))
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        assert_eq!(group.get("no-store").await.unwrap(), "value:/v/no-store");
+        let got = group
+            .get_with_ttl("max-age", LoadContext::new())
+            .await
+            .unwrap();
+        assert!(got.ttl.unwrap() <= Duration::from_secs(30), "{:?}", got.ttl);
+    }
+    let paths = origin.paths.lock().unwrap().clone();
+    let asked = |p: &str| paths.iter().filter(|seen| *seen == p).count();
+    assert_eq!((asked("/v/no-store"), asked("/v/max-age")), (2, 1));
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::store::GroupStore;
+use super::ttl::{MAX_TTL, TtlPolicy};
 use super::{Group, Inner, Options};
 use crate::promotion::PromotionPolicy;
 use crate::store::{Eviction, Store};
@@ -83,6 +84,7 @@ impl GroupBuilder {
                 max_key_bytes: 1024,
                 hot_ttl: Some(DEFAULT_HOT_TTL),
                 tombstone_ttl: DEFAULT_TOMBSTONE_TTL,
+                ttl: TtlPolicy::default(),
             },
         }
     }
@@ -137,6 +139,79 @@ impl GroupBuilder {
     /// [`LoadLimiter::default`]: 256 running, 2048 waiting).
     pub fn load_limiter(mut self, limiter: LoadLimiter) -> Self {
         self.limiter = Some(limiter);
+        self
+    }
+
+    /// The longest a value this node loads stays fresh (default: `None`,
+    /// no cap): a loader's longer TTL is cut to it, and a value loaded with
+    /// no TTL gets it, so it bounds the age of every value served fresh
+    /// (values handed over or taken over keep the TTL their previous owner
+    /// gave them). Must not be zero, at most [`MAX_TTL`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cache_core::{getter_fn, GroupBuilder, LoadContext, Loaded};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+    /// let group = GroupBuilder::new("capped", 1 << 20, getter_fn(|key: String, _ctx| async move {
+    ///     Ok(Loaded::new(key)) // no TTL of its own
+    /// }))
+    /// .max_ttl(Some(Duration::from_secs(60)))
+    /// .build()?;
+    /// let got = group.get_with_ttl("k", LoadContext::new()).await?;
+    /// assert_eq!(got.ttl, Some(Duration::from_secs(60)));
+    /// # Ok::<(), cache_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn max_ttl(mut self, max: Option<Duration>) -> Self {
+        self.opts.ttl.max_ttl = max;
+        self
+    }
+
+    /// The largest fraction by which a loaded value's fresh time is
+    /// shortened at random, in `[0, 1)` (default: 0, none): each value's
+    /// TTL (after the [`max_ttl`](GroupBuilder::max_ttl) cap) becomes a
+    /// uniform draw from `[ttl * (1 - jitter), ttl]`, so keys loaded
+    /// together do not expire, and reload, together.
+    pub fn ttl_jitter(mut self, jitter: f64) -> Self {
+        self.opts.ttl.jitter = jitter;
+        self
+    }
+
+    /// How long past its fresh time a value may still be served while it is
+    /// refreshed (default: `None`, off): stale-while-revalidate, and
+    /// stale-if-error when the refresh fails. Only the key's owner serves a
+    /// stale value (to gets, and to peers as a stale answer they do not
+    /// copy), and it runs one background refresh per key at a time; values
+    /// without a TTL are never stale. Must not be zero, at most
+    /// [`MAX_TTL`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::time::Duration;
+    /// use cache_core::{getter_fn, GroupBuilder, Loaded};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+    /// let version = Arc::new(AtomicU64::new(0));
+    /// let loads = Arc::clone(&version);
+    /// let group = GroupBuilder::new("swr", 1 << 20, getter_fn(move |_key: String, _ctx| {
+    ///     let v = loads.fetch_add(1, Ordering::SeqCst);
+    ///     async move { Ok(Loaded::new(format!("v{v}")).with_ttl(Duration::from_secs(10))) }
+    /// }))
+    /// .stale_ttl(Some(Duration::from_secs(60)))
+    /// .build()?;
+    /// assert_eq!(group.get("k").await?, "v0");
+    /// tokio::time::advance(Duration::from_secs(11)).await; // stale now
+    /// assert_eq!(group.get("k").await?, "v0"); // served at once, refreshing
+    /// tokio::time::sleep(Duration::from_millis(1)).await; // the refresh runs
+    /// assert_eq!(group.get("k").await?, "v1");
+    /// assert_eq!((group.stats().stale_hits, group.stats().refreshes), (1, 1));
+    /// # Ok::<(), cache_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn stale_ttl(mut self, stale: Option<Duration>) -> Self {
+        self.opts.ttl.stale_ttl = stale;
         self
     }
 
@@ -201,6 +276,16 @@ impl GroupBuilder {
         }
         if self.opts.tombstone_ttl.is_zero() {
             return bad("tombstone_ttl must be greater than 0");
+        }
+        let ttl = self.opts.ttl;
+        if ttl.max_ttl.is_some_and(|t| t.is_zero() || t > MAX_TTL) {
+            return bad("max_ttl must be None or in (0, 100 years]");
+        }
+        if !(0.0..1.0).contains(&ttl.jitter) {
+            return bad("ttl_jitter must be in [0, 1)");
+        }
+        if ttl.stale_ttl.is_some_and(|t| t.is_zero() || t > MAX_TTL) {
+            return bad("stale_ttl must be None or in (0, 100 years]");
         }
         if self.opts.max_key_bytes == 0 {
             return bad("max_key_bytes must be greater than 0");

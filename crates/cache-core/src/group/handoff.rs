@@ -14,8 +14,9 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::Group;
+use super::ttl::TtlPolicy;
 use crate::Fetched;
-use crate::store::{CacheKind, Cached, Entry};
+use crate::store::{CacheKind, Cached};
 
 /// The moment a node began to receive a handoff
 /// ([`Group::handoff_mark`]): entries accepted with it
@@ -54,7 +55,9 @@ impl Group {
     /// order of value), up to the first whose
     /// [`entry_size`](crate::store::entry_size) would take their total past
     /// `max_bytes`, each with its remaining TTL. Negative entries are left
-    /// out (they count towards the bound). Stores that cannot enumerate
+    /// out (they count towards the bound), and so are stale values (past
+    /// their fresh time: the new owner loads them anew). The TTL is the
+    /// fresh time left. Stores that cannot enumerate
     /// their entries return none. Counts no gets and changes no recency.
     pub fn hottest_owned(&self, max_bytes: u64) -> Vec<HandoffEntry> {
         let now = Instant::now();
@@ -62,13 +65,16 @@ impl Group {
             .store
             .hottest(CacheKind::Main, max_bytes, now)
             .into_iter()
-            .filter_map(|(key, entry)| match entry.data {
-                Cached::Value(value) => Some(HandoffEntry {
-                    key,
-                    value,
-                    ttl: entry.expires_at.map(|at| at.saturating_duration_since(now)),
-                }),
-                Cached::NotFound => None,
+            .filter(|(_, entry)| !self.inner.is_stale(entry, now))
+            .filter_map(|(key, entry)| {
+                let ttl = self
+                    .inner
+                    .fresh_until(&entry)
+                    .map(|at| at.saturating_duration_since(now));
+                match entry.data {
+                    Cached::Value(value) => Some(HandoffEntry { key, value, ttl }),
+                    Cached::NotFound => None,
+                }
             })
             .collect()
     }
@@ -150,10 +156,8 @@ impl Group {
         {
             return false;
         }
-        let stored = Entry {
-            data: Cached::Value(entry.value),
-            expires_at: entry.ttl.map(|ttl| Instant::now() + ttl),
-        };
+        let fresh_until = TtlPolicy::after(Instant::now(), entry.ttl);
+        let stored = inner.value_entry(entry.value, fresh_until);
         inner
             .generations
             .insert_if_current(&entry.key, generation, || {
@@ -164,7 +168,9 @@ impl Group {
     /// The value of `key` if this node holds it in either cache (main
     /// first), without loading, forwarding or counting a get in the
     /// group's counters: the answer to a peer's cache-only fetch during
-    /// warm takeover. A remembered NotFound or an expired entry is `None`.
+    /// warm takeover. A remembered NotFound, an expired entry or a stale
+    /// value (past its fresh time) is `None`; the TTL is the fresh time
+    /// left.
     /// The lookup is a store read like any other: the cache's own `gets`
     /// and `hits` count it, and it refreshes the entry's recency (the key
     /// is in use).
@@ -173,12 +179,20 @@ impl Group {
         let entry = [CacheKind::Main, CacheKind::Hot]
             .into_iter()
             .find_map(|kind| self.inner.store.get(kind, key, now))?;
+        if self.inner.is_stale(&entry, now) {
+            return None;
+        }
+        let ttl = self
+            .inner
+            .fresh_until(&entry)
+            .map(|at| at.saturating_duration_since(now));
         match entry.data {
             Cached::Value(value) => Some(Fetched {
                 value,
                 minute_qps: None,
-                ttl: entry.expires_at.map(|at| at.saturating_duration_since(now)),
+                ttl,
                 not_found: false,
+                stale: false,
             }),
             Cached::NotFound => None,
         }

@@ -24,6 +24,7 @@ use futures::FutureExt;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::ttl::TtlPolicy;
 use super::{Found, Inner, Via, spans};
 use crate::promotion::PromotionInput;
 use crate::stats::incr;
@@ -176,10 +177,14 @@ impl Inner {
             Ok(fetched) => {
                 let found = Found {
                     value: fetched.value,
-                    expires_at: fetched.ttl.map(|ttl| Instant::now() + ttl),
+                    expires_at: TtlPolicy::after(Instant::now(), fetched.ttl),
                     via: Via::Peer,
                 };
-                self.maybe_promote(key, generation, fetched.minute_qps, &found);
+                // A stale answer (the owner is refreshing it) is served, not
+                // copied: a hot copy never outlives the owner's value.
+                if !fetched.stale {
+                    self.maybe_promote(key, generation, fetched.minute_qps, &found);
+                }
                 Ok(found)
             }
             Err(err) if err.is_peer_fallback() => {
@@ -227,18 +232,19 @@ impl Inner {
         }
     }
 
-    /// A loaded value with its expiry computed from now.
+    /// A loaded value with its fresh expiry computed from now (the TTL
+    /// cap and jitter applied: `ttl.rs`).
     fn found(&self, loaded: Loaded, via: Via) -> Found {
         Found {
             value: loaded.value,
-            expires_at: loaded.ttl.map(|ttl| Instant::now() + ttl),
+            expires_at: TtlPolicy::after(Instant::now(), self.opts.ttl.fresh_ttl(loaded.ttl)),
             via,
         }
     }
 
     /// Inserts `found` into `kind` unless `key` was removed since
-    /// `generation` was read or the value is already expired; true if
-    /// inserted.
+    /// `generation` was read or the value is already expired (a zero TTL:
+    /// answered, never cached); true if inserted.
     pub(super) fn populate(
         &self,
         kind: CacheKind,
@@ -250,14 +256,11 @@ impl Inner {
         if found.expires_at.is_some_and(|at| at <= now) {
             return false;
         }
-        let expires_at = match kind {
+        let fresh_until = match kind {
             CacheKind::Hot => self.hot_expiry(found.expires_at),
             CacheKind::Main => found.expires_at,
         };
-        let entry = Entry {
-            data: Cached::Value(found.value.clone()),
-            expires_at,
-        };
+        let entry = self.value_entry(found.value.clone(), fresh_until);
         self.generations
             .insert_if_current(key, generation, || self.store.insert(kind, key, entry))
     }

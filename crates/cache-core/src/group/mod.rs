@@ -6,8 +6,11 @@
 //! between owners when the ring changes, `generation.rs` how `remove`
 //! beats a racing load, `tombstones.rs` how it beats values already on
 //! their way from other nodes, `mutate.rs` `remove` and `set` themselves,
-//! `get_many.rs` batches of keys (one request per owner), `spans.rs` the
-//! tracing spans of the path.
+//! `get_many.rs` batches of keys (one request per owner), `ttl.rs` how
+//! long a value stays fresh (the TTL cap, jitter, the stale window's
+//! encoding), `refresh.rs` how an owner serves a stale value and refreshes
+//! it in the background (stale-while-revalidate, stale-if-error),
+//! `spans.rs` the tracing spans of the path.
 
 mod builder;
 mod generation;
@@ -16,10 +19,12 @@ mod get_many;
 mod handoff;
 mod load;
 mod mutate;
+mod refresh;
 mod spans;
 mod store;
 mod takeover;
 mod tombstones;
+mod ttl;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,8 +39,11 @@ pub use builder::{
 use generation::Generations;
 pub use get::Get;
 pub use handoff::{HandoffEntry, HandoffMark};
+use refresh::Refreshes;
 use store::GroupStore;
 use tombstones::Tombstones;
+pub use ttl::MAX_TTL;
+use ttl::TtlPolicy;
 
 use crate::key_rate::{BusiestKeys, KeyRates};
 
@@ -74,6 +82,8 @@ struct Options {
     hot_ttl: Option<Duration>,
     /// How long a removed or set key is remembered.
     tombstone_ttl: Duration,
+    /// The TTL cap, its jitter and the stale window.
+    ttl: TtlPolicy,
 }
 
 /// A value found in a cache or loaded, with its expiry and how it was
@@ -93,6 +103,9 @@ struct Found {
 enum Via {
     /// This node's hot or main cache.
     Hit,
+    /// This node's main cache, as the key's owner, past the value's fresh
+    /// time and inside its stale window (`refresh.rs`).
+    Stale,
     /// The key's owner, over the network.
     Peer,
     /// This node's loader, because the owner could not answer.
@@ -110,7 +123,7 @@ impl Via {
     /// hop to a peer's cache).
     fn outcome(self) -> GetOutcome {
         match self {
-            Via::Hit => GetOutcome::Hit,
+            Via::Hit | Via::Stale => GetOutcome::Hit,
             Via::Peer | Via::Takeover => GetOutcome::Peer,
             Via::Fallback | Via::Load => GetOutcome::Load,
         }
@@ -154,6 +167,9 @@ struct Inner {
     generations: Generations,
     /// Keys removed or set lately: refuses values already on their way.
     tombstones: Tombstones,
+    /// The background refreshes of stale values running, and the keys
+    /// whose last one failed.
+    refreshes: Refreshes,
     opts: Options,
 }
 
@@ -308,7 +324,7 @@ impl Group {
         let qps = inner.key_rates.record(key, Instant::now());
         inner.busiest.offer(key, qps);
         let span = spans::fetch(&inner.name);
-        let found = match inner.lookup(key, &[CacheKind::Main], false) {
+        let found = match inner.lookup_for_peer(key) {
             Some(hit) => hit,
             None => {
                 inner
@@ -327,14 +343,7 @@ impl Group {
             }
             found => found?,
         };
-        Ok(Fetched {
-            value: found.value,
-            minute_qps: Some(qps),
-            ttl: found
-                .expires_at
-                .map(|at| at.saturating_duration_since(Instant::now())),
-            not_found: false,
-        })
+        Ok(Inner::fetched(found, qps))
     }
 
     /// The keys peers fetched most from this node (at most 10), with their
@@ -391,6 +400,7 @@ impl Inner {
             local_flights: Singleflight::new(),
             generations: Generations::new(),
             tombstones: Tombstones::new(opts.tombstone_ttl),
+            refreshes: Refreshes::default(),
             opts,
         }
     }
@@ -398,12 +408,16 @@ impl Inner {
     /// Steps 1 to 3 of the get path: validate the key, then look it up in
     /// the hot cache and the main cache (one store lookup). `None` is a
     /// miss (counted as a get; the caller goes on to [`miss`](Inner::miss)).
-    /// A hit allocates nothing.
+    /// A hit allocates nothing. A group with a stale window looks up in
+    /// [`first_lookup_swr`](Inner::first_lookup_swr) instead.
     #[inline]
-    fn first_lookup(&self, key: &str) -> Option<Result<Found, Error>> {
+    fn first_lookup(self: &Arc<Self>, key: &str) -> Option<Result<Found, Error>> {
         if let Err(err) = self.check_key(key) {
             incr(&self.stats.gets);
             return Some(Err(err));
+        }
+        if self.opts.ttl.stale_ttl.is_some() {
+            return self.first_lookup_swr(key);
         }
         if let Some(entry) = self.store.get_hot_then_main(key, &Instant::now) {
             // One increment on the hit path, standing for a get and a cache
@@ -482,10 +496,11 @@ impl Inner {
 
     /// Looks `key` up in the hot cache, then in the main cache (in one store
     /// lookup); counts like [`lookup`](Inner::lookup) with `count_hit` (the
-    /// re-check inside a flight).
+    /// re-check inside a flight). A stale entry is a miss.
     fn lookup_hot_then_main(&self, key: &str) -> Option<Result<Found, Error>> {
-        let entry = self.store.get_hot_then_main(key, &Instant::now)?;
-        Some(self.hit(entry, true))
+        let now = Instant::now();
+        let entry = self.store.get_hot_then_main(key, &|| now)?;
+        self.fresh_hit(entry, now, true)
     }
 
     /// Counts a hit on `entry` and turns it into the get's answer.
@@ -510,7 +525,7 @@ impl Inner {
     /// Looks `key` up in `kinds`, in order. A live entry counts a cache hit
     /// when `count_hit` (the lookups of a get), and a negative entry a
     /// negative hit. Expired entries are never returned (the store's
-    /// promise).
+    /// promise), nor stale ones (a miss: the caller loads).
     fn lookup(
         &self,
         key: &str,
@@ -520,7 +535,21 @@ impl Inner {
         let now = Instant::now();
         kinds.iter().find_map(|&kind| {
             let entry = self.store.get(kind, key, now)?;
-            Some(self.hit(entry, count_hit))
+            self.fresh_hit(entry, now, count_hit)
         })
+    }
+
+    /// [`hit`](Inner::hit) on `entry` unless it is stale at `now`, with its
+    /// fresh expiry.
+    fn fresh_hit(
+        &self,
+        entry: Entry,
+        now: Instant,
+        count_hit: bool,
+    ) -> Option<Result<Found, Error>> {
+        if self.is_stale(&entry, now) {
+            return None;
+        }
+        Some(self.hit(self.with_fresh_expiry(entry), count_hit))
     }
 }

@@ -25,9 +25,10 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use super::Group;
+use super::ttl::TtlPolicy;
 use crate::Error;
 use crate::stats::incr;
-use crate::store::{CacheKind, Cached, Entry};
+use crate::store::CacheKind;
 
 impl Group {
     /// Removes `key` from this node's caches (main and hot, values and
@@ -73,7 +74,10 @@ impl Group {
 
     /// Stores `value` for `key` in this node's main cache, replacing what
     /// either cache held, with `ttl` to live (`None`: until evicted or
-    /// changed; a zero `ttl` only removes the key). Ordered against loads
+    /// changed; a zero `ttl` only removes the key), capped by the group's
+    /// [`max_ttl`](crate::GroupBuilder::max_ttl) (no jitter). With a stale
+    /// window, the set value is served stale and refreshed from the source
+    /// like a loaded one once its TTL ends. Ordered against loads
     /// like [`remove`](Group::remove): a load of `key` that began before
     /// this call never overwrites `value`. The source is not written: once
     /// `value` expires or is evicted, the key is loaded from the source
@@ -103,12 +107,9 @@ impl Group {
         let inner = &self.inner;
         inner.check_key(key)?;
         let now = Instant::now();
-        let entry = match ttl {
+        let entry = match inner.opts.ttl.capped(ttl) {
             Some(ttl) if ttl.is_zero() => None,
-            ttl => Some(Entry {
-                data: Cached::Value(value),
-                expires_at: ttl.map(|ttl| now + ttl),
-            }),
+            ttl => Some(inner.value_entry(value, TtlPolicy::after(now, ttl))),
         };
         inner.generations.invalidate(key, || {
             inner.tombstones.mark(key, now);

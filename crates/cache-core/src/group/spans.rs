@@ -105,6 +105,7 @@ impl Via {
     pub(super) fn as_str(self) -> &'static str {
         match self {
             Via::Hit => "hit",
+            Via::Stale => "stale",
             Via::Peer => "peer",
             Via::Fallback => "fallback",
             Via::Load => "load",

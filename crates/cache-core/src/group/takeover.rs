@@ -12,7 +12,7 @@
 //! neither loads nor forwards:
 //!
 //! - **A live value**: it goes into the main cache with the time to live the
-//!   previous owner reported (unless a `remove` of the key came in since the
+//!   previous owner reported as fresh (unless a `remove` of the key came in since the
 //!   flight read the key's generation: then it only answers the flight's
 //!   waiters, as a load would), and the flight answers it. No loader call.
 //!   Counted in `takeover_hits`; the get's span says `takeover`, and its
@@ -22,7 +22,8 @@
 //!   the tombstone TTL (`tombstones.rs`): the previous owner may not have
 //!   heard of that change yet, and its copy could bring the old value back.
 //! - **Anything else**: `NotFound` (it holds no value), any error, no
-//!   answer within the bound below, or a value with no time left. Counted
+//!   answer within the bound below, a value with no time left, or a stale
+//!   one (past its fresh time: the new owner loads it anew). Counted
 //!   in `takeover_misses`, and the flight calls the loader exactly as it
 //!   would have without the ask.
 //!
@@ -43,6 +44,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::ttl::TtlPolicy;
 use super::{Found, Inner, Via, spans};
 use crate::stats::incr;
 use crate::store::CacheKind;
@@ -73,11 +75,15 @@ impl Inner {
         spans::record_takeover(&span, &answer);
         let now = Instant::now();
         match answer {
-            Ok(fetched) if !fetched.not_found && !fetched.ttl.is_some_and(|ttl| ttl.is_zero()) => {
+            Ok(fetched)
+                if !fetched.not_found
+                    && !fetched.stale
+                    && !fetched.ttl.is_some_and(|ttl| ttl.is_zero()) =>
+            {
                 incr(&self.stats.takeover_hits);
                 let found = Found {
                     value: fetched.value,
-                    expires_at: fetched.ttl.map(|ttl| now + ttl),
+                    expires_at: TtlPolicy::after(now, fetched.ttl),
                     via: Via::Takeover,
                 };
                 self.populate(CacheKind::Main, key, generation, &found);

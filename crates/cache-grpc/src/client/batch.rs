@@ -105,5 +105,6 @@ fn fetched(r: FetchResult) -> Result<Fetched, CoreError> {
         minute_qps: Some(r.minute_qps),
         ttl: (r.ttl_ms > 0).then(|| Duration::from_millis(r.ttl_ms)),
         not_found: false,
+        stale: r.stale,
     })
 }

@@ -112,6 +112,7 @@ impl GroupcacheService {
                         value: fetched.value,
                         minute_qps: fetched.minute_qps.unwrap_or(0.0),
                         ttl_ms: ttl_ms(fetched.ttl),
+                        stale: fetched.stale,
                         ..FetchResult::default()
                     },
                     Err(err) => fetch_error(key, &status::key_status(&err)),
