@@ -64,6 +64,8 @@ pub struct GroupcacheService {
     /// How long `Remove` and `Set` wait for the other nodes, each step,
     /// when the request has no deadline.
     mutation_timeout: Duration,
+    /// Why `Remove` and `Set` are refused here, if they are.
+    mutations_off: Option<String>,
 }
 
 impl GroupcacheService {
@@ -78,6 +80,7 @@ impl GroupcacheService {
             gauges: None,
             access_log: AccessLog::off(),
             mutation_timeout: crate::mutations::DEFAULT_MUTATION_TIMEOUT,
+            mutations_off: None,
         }
     }
 
@@ -86,6 +89,13 @@ impl GroupcacheService {
     /// [`DEFAULT_MUTATION_TIMEOUT`](crate::mutations::DEFAULT_MUTATION_TIMEOUT)).
     pub fn with_mutation_timeout(mut self, timeout: Duration) -> Self {
         self.mutation_timeout = timeout;
+        self
+    }
+
+    /// Refuses `Remove` and `Set` (`FAILED_PRECONDITION`, saying
+    /// `reason`) when `reason` is given.
+    pub fn with_mutations_off(mut self, reason: Option<String>) -> Self {
+        self.mutations_off = reason;
         self
     }
 

@@ -253,3 +253,27 @@ async fn bad_mutations_get_clear_statuses() {
     .await;
     cluster.shutdown().await.unwrap();
 }
+
+/// A node whose peers cannot take them (a golang/groupcache pool) refuses
+/// Remove and Set with FAILED_PRECONDITION and the reason, and changes
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutations_can_be_turned_off() {
+    let mut opts = patient();
+    opts.server = cache_grpc::ServerOptions::builder()
+        .mutations_off("it is in a golang/groupcache pool")
+        .build()
+        .unwrap();
+    let (cluster, _recorder) = cluster_with(1, opts).await;
+    bounded(async {
+        get(&mut cluster.client(0), "k", None).await.unwrap();
+        let err = remove(&cluster, 0, &["k".to_owned()]).await.unwrap_err();
+        assert_eq!(err.code(), Code::FailedPrecondition);
+        assert!(err.message().contains("golang/groupcache pool"), "{err:?}");
+        let err = set(&cluster, 0, "k", "v").await.unwrap_err();
+        assert_eq!(err.code(), Code::FailedPrecondition);
+        assert_eq!(items(&cluster, 0), (1, 0), "nothing changed");
+    })
+    .await;
+    cluster.shutdown().await.unwrap();
+}

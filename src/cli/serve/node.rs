@@ -152,7 +152,7 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
     }
 
     let requests = RequestStats::default();
-    let server = ServerOptions::builder()
+    let mut server = ServerOptions::builder()
         .version(crate::build::node_version())
         .access_log(args.requests_log.access_log()?)
         .request_stats(requests.clone())
@@ -172,6 +172,14 @@ pub(super) async fn run(config: ServeConfig) -> Result<(), Error> {
         } else {
             Transport::H2
         });
+    if golang.is_some() {
+        // Go's protocol has no way to change another node's cache: a Set
+        // here would be seen by this node alone.
+        server = server.mutations_off(
+            "it is in a golang/groupcache pool (--golang-listen), whose protocol cannot \
+             change the other nodes' caches",
+        );
+    }
     let mut server = args
         .http2
         .apply_to_server(args.resources.apply_to_server(server));

@@ -47,7 +47,8 @@ pub(crate) fn build(
         .with_max_batch_keys(opts.max_batch_keys)
         .with_gauges(gauges.clone())
         .with_access_log(opts.access_log)
-        .with_mutation_timeout(opts.mutation_timeout);
+        .with_mutation_timeout(opts.mutation_timeout)
+        .with_mutations_off(opts.mutations_off.clone());
     let groupcache = ServiceBuilder::new()
         .layer(shed)
         .layer(DeadlineLayer::new(Some(opts.request_timeout)))

@@ -28,12 +28,23 @@ impl GroupcacheService {
         }
     }
 
+    /// `FAILED_PRECONDITION` when this node refuses `Remove` and `Set`.
+    fn check_mutations_on(&self) -> Result<(), Status> {
+        match &self.mutations_off {
+            Some(reason) => Err(Status::failed_precondition(format!(
+                "Remove and Set are off on this node: {reason}"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// `Remove`: checks the request, then removes its keys mesh-wide.
     pub(super) async fn remove_answer(
         &self,
         request: pb::RemoveRequest,
         budget: Duration,
     ) -> Result<pb::MutationResponse, Status> {
+        self.check_mutations_on()?;
         let g = self.group(&request.group)?;
         if request.keys.is_empty() {
             return Err(status::no_keys());
@@ -54,6 +65,7 @@ impl GroupcacheService {
         request: pb::SetRequest,
         budget: Duration,
     ) -> Result<pb::MutationResponse, Status> {
+        self.check_mutations_on()?;
         let g = self.group(&request.group)?;
         g.check_key(&request.key)
             .map_err(|e| status::to_status(&e))?;

@@ -248,6 +248,15 @@ impl ServerOptionsBuilder {
         self
     }
 
+    /// Refuses `Remove` and `Set` with `FAILED_PRECONDITION` and `reason`
+    /// (default: served): for a node whose peers cannot take them, such as
+    /// one in a golang/groupcache pool, where a `Set` would be seen by this
+    /// node alone.
+    pub fn mutations_off(mut self, reason: impl Into<String>) -> Self {
+        self.opts.mutations_off = Some(reason.into());
+        self
+    }
+
     /// What `Stats` reports the node runs (`StatsResponse.info.version`):
     /// the binary's name, version and build. Default `cache-grpc VERSION`.
     pub fn version(mut self, value: impl Into<String>) -> Self {

@@ -60,6 +60,7 @@ pub struct ServerOptions {
     pub(crate) access_log: AccessLog,
     pub(crate) request_stats: RequestStats,
     pub(crate) mutation_timeout: Duration,
+    pub(crate) mutations_off: Option<String>,
 }
 
 impl Default for ServerOptions {
@@ -93,6 +94,7 @@ impl Default for ServerOptions {
             access_log: AccessLog::off(),
             request_stats: RequestStats::default(),
             mutation_timeout: crate::mutations::DEFAULT_MUTATION_TIMEOUT,
+            mutations_off: None,
         }
     }
 }
