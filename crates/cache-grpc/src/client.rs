@@ -416,6 +416,31 @@ fn verdict_of(status: &tonic::Status) -> Verdict {
 }
 
 impl GrpcPeer {
+    /// A request to this peer carrying `message`, with `budget` as its
+    /// deadline, this node's peer token and `hop`'s trace context; `None`
+    /// when the budget is already spent.
+    fn peer_request<T>(
+        &self,
+        message: T,
+        budget: Option<Duration>,
+        hop: &Hop,
+    ) -> Option<tonic::Request<T>> {
+        let mut request = tonic::Request::new(message);
+        if let Some(budget) = budget {
+            if budget.is_zero() {
+                return None;
+            }
+            request.set_timeout(budget);
+        }
+        if let Some(tokens) = &self.peer_tokens {
+            request
+                .metadata_mut()
+                .insert("authorization", tokens.header());
+        }
+        hop.write(request.metadata_mut());
+        Some(request)
+    }
+
     /// One `Fetch` call (from the peer's caches only when `cached_only`),
     /// bounded by `budget` when given, carrying this node's ring
     /// fingerprint and `hop`'s trace context, and what it says of the
@@ -428,24 +453,15 @@ impl GrpcPeer {
         cached_only: bool,
         hop: &Hop,
     ) -> (Result<Fetched, CoreError>, Verdict) {
-        let mut request = tonic::Request::new(FetchRequest {
+        let message = FetchRequest {
             group: group.to_owned(),
             key: key.to_owned(),
             ring: self.ring.load(Ordering::Relaxed),
             cached_only,
-        });
-        if let Some(budget) = budget {
-            if budget.is_zero() {
-                return (Err(CoreError::DeadlineExceeded), Verdict::Unknown);
-            }
-            request.set_timeout(budget);
-        }
-        if let Some(tokens) = &self.peer_tokens {
-            request
-                .metadata_mut()
-                .insert("authorization", tokens.header());
-        }
-        hop.write(request.metadata_mut());
+        };
+        let Some(request) = self.peer_request(message, budget, hop) else {
+            return (Err(CoreError::DeadlineExceeded), Verdict::Unknown);
+        };
         let mut client = self.client();
         let started = tokio::time::Instant::now();
         let call = client.fetch(request);

@@ -30,23 +30,14 @@ impl GrpcPeer {
         budget: Option<Duration>,
         hop: &Hop,
     ) -> (Batch, Verdict) {
-        let mut request = tonic::Request::new(FetchManyRequest {
+        let message = FetchManyRequest {
             group: group.to_owned(),
             keys: keys.to_vec(),
             ring: self.ring.load(Ordering::Relaxed),
-        });
-        if let Some(budget) = budget {
-            if budget.is_zero() {
-                return (Err(CoreError::DeadlineExceeded), Verdict::Unknown);
-            }
-            request.set_timeout(budget);
-        }
-        if let Some(tokens) = &self.peer_tokens {
-            request
-                .metadata_mut()
-                .insert("authorization", tokens.header());
-        }
-        hop.write(request.metadata_mut());
+        };
+        let Some(request) = self.peer_request(message, budget, hop) else {
+            return (Err(CoreError::DeadlineExceeded), Verdict::Unknown);
+        };
         let mut client = self.client();
         let started = tokio::time::Instant::now();
         let call = client.fetch_many(request);
