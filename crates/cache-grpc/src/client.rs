@@ -296,17 +296,7 @@ impl PeerClient for GrpcPeer {
             .send_fetch(group, key, ctx.remaining(), false, &hop)
             .instrument(hop.span().clone())
             .await;
-        self.fetch_latency.record(started.elapsed());
-        match &outcome {
-            Ok(_) => {
-                hop.finish("ok");
-                self.record(verdict, &"ok");
-            }
-            Err(err) => {
-                hop.finish("error");
-                self.record(verdict, err);
-            }
-        }
+        self.settle(&hop, started, &outcome, verdict);
         outcome
     }
 
@@ -333,17 +323,7 @@ impl PeerClient for GrpcPeer {
             .send_fetch_many(group, keys, ctx.remaining(), &hop)
             .instrument(hop.span().clone())
             .await;
-        self.fetch_latency.record(started.elapsed());
-        match &outcome {
-            Ok(_) => {
-                hop.finish("ok");
-                self.record(verdict, &"ok");
-            }
-            Err(err) => {
-                hop.finish("error");
-                self.record(verdict, err);
-            }
-        }
+        self.settle(&hop, started, &outcome, verdict);
         outcome
     }
 
@@ -416,6 +396,29 @@ fn verdict_of(status: &tonic::Status) -> Verdict {
 }
 
 impl GrpcPeer {
+    /// Closes a call sent to this peer: times it in `fetch_latency`, ends
+    /// its hop span with its outcome, and tells the breaker what it says
+    /// of the peer.
+    fn settle<T>(
+        &self,
+        hop: &Hop,
+        started: tokio::time::Instant,
+        outcome: &Result<T, CoreError>,
+        verdict: Verdict,
+    ) {
+        self.fetch_latency.record(started.elapsed());
+        match outcome {
+            Ok(_) => {
+                hop.finish("ok");
+                self.record(verdict, &"ok");
+            }
+            Err(err) => {
+                hop.finish("error");
+                self.record(verdict, err);
+            }
+        }
+    }
+
     /// A request to this peer carrying `message`, with `budget` as its
     /// deadline, this node's peer token and `hop`'s trace context; `None`
     /// when the budget is already spent.
